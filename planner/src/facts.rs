@@ -1,0 +1,266 @@
+//! The typed cluster model that readers produce and rules consume.
+//!
+//! The field names and meanings here are a public contract: `astro-upgrade inspect` prints a
+//! [`Facts`] as JSON, and the `collect` bundle carries one. Fields may be added, never renamed.
+//! Every fact remembers where it was read ([`At`]) so a finding can point at the pasted line.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a fact was read: the evidence source's name and the 1-based line in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+pub struct At {
+    pub source: String,
+    pub line: Option<u32>,
+}
+
+impl At {
+    pub fn new(source: impl Into<String>, line: u32) -> Self {
+        At {
+            source: source.into(),
+            line: Some(line),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub kubernetes: KubernetesFacts,
+    #[serde(default)]
+    pub pods: Vec<Pod>,
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
+    #[serde(default)]
+    pub images: Vec<Image>,
+    #[serde(default)]
+    pub helm_releases: Vec<HelmRelease>,
+    /// `helm history` rows, oldest first, in the order pasted.
+    #[serde(default)]
+    pub helm_history: Vec<HelmRevision>,
+    #[serde(default)]
+    pub storage_classes: Vec<StorageClass>,
+    #[serde(default)]
+    pub contexts: Vec<Context>,
+    #[serde(default)]
+    pub database_connection: Option<DatabaseConnection>,
+    /// Objects of the upgrade manifest seen live (e.g. by `collect`), for rollback readiness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_resources: Option<UpgradeResources>,
+    #[serde(default)]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KubernetesFacts {
+    /// Without the leading `v`; pre-release and build parts verbatim (`1.16.15-eks-ad4801`).
+    pub client_version: Option<String>,
+    pub server_version: Option<String>,
+    pub error: Option<ConnectionError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_at: Option<At>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_at: Option<At>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_at: Option<At>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionError {
+    ConnectionRefused,
+    UnableToConnect,
+    Unauthorized,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pod {
+    pub namespace: Option<String>,
+    pub name: String,
+    /// READY as printed, `n/m`.
+    pub ready: Option<String>,
+    /// STATUS as kubectl prints it (`Running`, `CrashLoopBackOff`, `Init:1/2`, …).
+    pub status: String,
+    pub restarts: Option<u32>,
+    /// Running with all containers ready, or Completed.
+    pub healthy: bool,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Permission {
+    pub verb: String,
+    /// Plural resource name, short names expanded (`sa` → `serviceaccounts`); `*` for a wildcard.
+    pub resource: String,
+    /// None when the command named no namespace (the context's namespace) or the resource is cluster-scoped.
+    pub namespace: Option<String>,
+    pub allowed: bool,
+    /// True when asked with `-A`/`--all-namespaces`.
+    #[serde(default)]
+    pub all_namespaces: bool,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub reference: String,
+    pub registry: Option<String>,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub certified: Option<Certified>,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certified {
+    pub airflow_version: String,
+    pub build_number: Option<u32>,
+    pub distribution: Option<String>,
+    pub onbuild: bool,
+    pub form: CertifiedForm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertifiedForm {
+    /// `<airflow>-<build>[-<distro>][-onbuild]`
+    Pinned,
+    /// `<airflow>[-<distro>][-onbuild]`
+    Floating,
+    /// `<astronomer>-<airflow>[-onbuild]`, e.g. `0.10.3-1.10.5-onbuild`, `master-1.10.3-onbuild`
+    Legacy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelmRelease {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub revision: Option<u32>,
+    /// Lower-cased (`DEPLOYED` from Helm 2 becomes `deployed`).
+    pub status: Option<String>,
+    /// Chart name without its version (`astronomer`).
+    pub chart: String,
+    pub chart_version: Option<String>,
+    pub app_version: Option<String>,
+    /// Which Helm printed it, when the layout tells.
+    pub helm: Option<HelmGeneration>,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HelmGeneration {
+    Helm2,
+    Helm3,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelmRevision {
+    /// The release named on the `helm history` command line, when one was pasted.
+    pub release: Option<String>,
+    pub revision: u32,
+    pub status: String,
+    pub chart: String,
+    pub chart_version: Option<String>,
+    pub app_version: Option<String>,
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorageClass {
+    pub name: String,
+    pub default: bool,
+    pub provisioner: Option<String>,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    pub name: String,
+    /// None when the NAMESPACE column is empty, which kubectl treats as `default`.
+    pub namespace: Option<String>,
+    pub current: bool,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+/// The `astronomer-bootstrap` connection string, reduced to what the rules need.
+/// The user name and password are dropped by the reader and never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseConnection {
+    pub scheme: String,
+    pub host: String,
+    pub has_port: bool,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+/// What is known of the objects the upgrade manifest creates (seen live by `collect`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpgradeResources {
+    pub service_account: bool,
+    pub backup_pvc: bool,
+    pub upgrade_job: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub source: String,
+    pub line: Option<u32>,
+    pub severity: Severity,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Facts {
+    /// Appends another source's facts. Later evidence of the same pod replaces earlier rows
+    /// (a re-run of `kubectl get pods` supersedes the first one).
+    pub fn merge(&mut self, other: Facts) {
+        let k = other.kubernetes;
+        if k.client_version.is_some() {
+            self.kubernetes.client_version = k.client_version;
+            self.kubernetes.client_at = k.client_at;
+        }
+        if k.server_version.is_some() {
+            self.kubernetes.server_version = k.server_version;
+            self.kubernetes.server_at = k.server_at;
+            self.kubernetes.error = None;
+            self.kubernetes.error_at = None;
+        } else if k.error.is_some() && self.kubernetes.server_version.is_none() {
+            self.kubernetes.error = k.error;
+            self.kubernetes.error_at = k.error_at;
+        }
+        for pod in other.pods {
+            self.pods
+                .retain(|p| !(p.name == pod.name && p.namespace == pod.namespace));
+            self.pods.push(pod);
+        }
+        self.permissions.extend(other.permissions);
+        self.images.extend(other.images);
+        self.helm_releases.extend(other.helm_releases);
+        self.helm_history.extend(other.helm_history);
+        self.storage_classes.extend(other.storage_classes);
+        self.contexts.extend(other.contexts);
+        if other.database_connection.is_some() {
+            self.database_connection = other.database_connection;
+        }
+        if other.upgrade_resources.is_some() {
+            self.upgrade_resources = other.upgrade_resources;
+        }
+        self.diagnostics.extend(other.diagnostics);
+    }
+}

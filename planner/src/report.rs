@@ -1,0 +1,71 @@
+//! Findings and the verdict: the serialisable output of the rules.
+
+use serde::{Deserialize, Serialize};
+
+use crate::facts::{At, Diagnostic};
+
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Unknown,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Verdict {
+    #[serde(rename = "GO")]
+    Go,
+    #[serde(rename = "NO-GO")]
+    NoGo,
+    #[serde(rename = "INCOMPLETE")]
+    Incomplete,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Go => "GO",
+            Verdict::NoGo => "NO-GO",
+            Verdict::Incomplete => "INCOMPLETE",
+        }
+    }
+}
+
+/// A pointer to the evidence line a finding stands on.
+pub type EvidenceRef = At;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The stable check id (`kubernetes-version`, `pod-health`, …).
+    pub check: String,
+    pub status: Status,
+    /// One line in plain words.
+    pub message: String,
+    /// The exact command or action that fixes it.
+    pub remedy: Option<String>,
+    pub evidence: Vec<EvidenceRef>,
+    /// Per-object results (one per pod, image, permission…); the finding's status is the worst of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub subject: String,
+    pub status: Status,
+    pub message: String,
+    pub evidence: Vec<EvidenceRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    #[serde(default)]
+    pub diagnostics: Vec<Diagnostic>,
+}

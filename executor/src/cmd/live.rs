@@ -17,3 +17,8 @@ pub fn status(_global: &GlobalArgs, _args: StatusArgs) -> anyhow::Result<u8> {
 pub fn verify(_global: &GlobalArgs, _args: VerifyArgs) -> anyhow::Result<u8> {
     anyhow::bail!("verify is not built yet")
 }
+
+/// Reads the live cluster into a `collect` bundle, as evidence for `check`/`plan` when no paste is given.
+pub fn collect_live_source(_global: &GlobalArgs) -> anyhow::Result<planner::Source> {
+    anyhow::bail!("live collection is not built yet")
+}

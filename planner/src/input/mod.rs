@@ -7,7 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::facts::Facts;
 
+pub mod bundle;
+pub mod can_i;
+pub mod connection;
+pub mod contexts;
+pub mod helm;
+pub mod images;
+pub mod pods;
+pub mod storageclass;
 pub mod text;
+pub mod transcript;
+pub mod version;
 
 /// One piece of pasted evidence: a file of a paste folder, a box of the page, or a whole transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,1 @@
+//! inspect, check and plan through the real binary, on pasted evidence.

@@ -1,0 +1,3 @@
+//! Integration tests of the `astro-upgrade` binary that need no cluster.
+
+mod cli_offline;

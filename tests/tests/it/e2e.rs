@@ -1,0 +1,1 @@
+//! The astro-upgrade binary against kube-sim scenarios.

@@ -1,0 +1,5 @@
+//! Workspace-level tests: kube-sim against the real kubectl, round trips through the planner's
+//! readers, and end-to-end runs of the `astro-upgrade` binary against kube-sim.
+
+mod conformance;
+mod e2e;

@@ -1,14 +1,876 @@
-use crate::facts::Facts;
+//! Container image references, wherever people paste them: Dockerfile `FROM` lines and build logs,
+//! one-per-line lists, `{..image}` jsonpath output, the IMAGES column of `kubectl get deploy -o wide`,
+//! `Image:` lines of `kubectl describe`, `image:` lines of manifests, `docker images` tables,
+//! markdown tables and diffs.
+//!
+//! Each reference is parsed by the container image reference grammar (docker/distribution), then
+//! tags of `…ap-airflow` repositories by the Astronomer Certified tag grammar.
+//!
+//! Choices where the input is ambiguous:
+//! - In a diff, the `+` side and unchanged lines are read; images only on `-` lines are reported
+//!   as an info diagnostic (they are what the change removes, not what will run).
+//! - A bare name without `/`, `:` or `@` (`nginx`) is not taken from a list line: prose and
+//!   version numbers look the same.
+//! - `Image ID:` lines, `docker-pullable://…` and bare `sha256:` ids are runtime digests of an
+//!   image already listed, not references, and are skipped.
+//! - `certified` is read for every repository whose last path component ends in `ap-airflow`
+//!   (so the locally re-built `custom-ap-airflow` too); `ap-airflow-dev` is not a certified image.
+
+use std::sync::LazyLock;
+
+use regex_lite::Regex;
+
+use crate::facts::{At, Certified, CertifiedForm, Diagnostic, Facts, Image, Severity};
+use crate::input::text;
+
+/// A reference split by the docker/distribution grammar; placeholders such as `<your-registry>`
+/// are kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReference {
+    pub registry: Option<String>,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// Parses one image reference, or `None` when `reference` does not follow the grammar.
+pub fn parse_reference(reference: &str) -> Option<ImageReference> {
+    if reference.is_empty() || reference.len() > 512 || reference.contains("://") {
+        return None;
+    }
+    let (name_and_tag, digest) = match reference.split_once('@') {
+        Some((rest, digest)) => {
+            if !is_digest(digest) {
+                return None;
+            }
+            (rest, Some(digest))
+        }
+        None => (reference, None),
+    };
+    let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_and_tag[last_slash..].rfind(':') {
+        Some(colon) => {
+            let colon = last_slash + colon;
+            (&name_and_tag[..colon], Some(&name_and_tag[colon + 1..]))
+        }
+        None => (name_and_tag, None),
+    };
+    if let Some(tag) = tag {
+        if !is_tag(tag) {
+            return None;
+        }
+    }
+    let components: Vec<&str> = name.split('/').collect();
+    let first = components[0];
+    let has_registry = components.len() > 1
+        && (first.contains(['.', ':'])
+            || first == "localhost"
+            || first.chars().any(|c| c.is_ascii_uppercase())
+            || is_placeholder(first));
+    let (registry, path) = if has_registry {
+        if !is_placeholder(first) && !is_host(first) {
+            return None;
+        }
+        (Some(first), &components[1..])
+    } else {
+        (None, &components[..])
+    };
+    if path
+        .iter()
+        .any(|c| !is_path_component(c) && !is_placeholder(c))
+    {
+        return None;
+    }
+    Some(ImageReference {
+        registry: registry.map(str::to_owned),
+        repository: path.join("/"),
+        tag: tag.map(str::to_owned),
+        digest: digest.map(str::to_owned),
+    })
+}
+
+/// `<your-registry>`, `<image-tag>`: documentation placeholders, kept as given.
+fn is_placeholder(s: &str) -> bool {
+    s.len() > 2
+        && s.starts_with('<')
+        && s.ends_with('>')
+        && !s[1..s.len() - 1].contains(['<', '>', '/', ' '])
+}
+
+fn is_digest(s: &str) -> bool {
+    let Some((algorithm, hex)) = s.split_once(':') else {
+        return false;
+    };
+    let algorithm_ok = !algorithm.is_empty()
+        && algorithm
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c));
+    let hex_ok = hex.chars().all(|c| c.is_ascii_hexdigit());
+    let len_ok = if algorithm == "sha256" {
+        hex.len() == 64
+    } else {
+        hex.len() >= 32
+    };
+    algorithm_ok && hex_ok && len_ok
+}
+
+fn is_tag(s: &str) -> bool {
+    if is_placeholder(s) {
+        return true;
+    }
+    let mut chars = s.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    first_ok && s.len() <= 128 && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// A registry host: DNS labels or an IP, with an optional port.
+fn is_host(s: &str) -> bool {
+    let (host, port) = match s.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (s, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    port_ok && host_ok
+}
+
+/// A path component: lower-case alphanumerics joined by `.`, `_`, `__` or runs of `-`.
+fn is_path_component(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || !is_lower_alnum(bytes[0]) || !is_lower_alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if is_lower_alnum(b) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !is_lower_alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &s[start..i];
+        let valid = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+        if !valid {
+            return false;
+        }
+    }
+    true
+}
+
+fn is_lower_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+static LEGACY_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\d+\.\d+\.\d+|master)-(\d+\.\d+(?:\.\d+)?)$").expect("valid regex")
+});
+static PINNED_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d+\.\d+(?:\.\d+)?)-(\d+)(?:-([a-z]+[0-9.]*))?$").expect("valid regex")
+});
+static FLOATING_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d+\.\d+(?:\.\d+)?)(?:-([a-z]+[0-9.]*))?$").expect("valid regex")
+});
+
+/// Reads the Astronomer Certified tag grammar when `repository` is an `ap-airflow` image and an
+/// Airflow version can be read from `tag`. Acceptability of the form is the rules' business.
+pub fn certified(repository: &str, tag: Option<&str>) -> Option<Certified> {
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    if !last.ends_with("ap-airflow") {
+        return None;
+    }
+    let tag = tag?;
+    let (base, onbuild) = match tag.strip_suffix("-onbuild") {
+        Some(base) => (base, true),
+        None => (tag, tag == "onbuild"),
+    };
+    if let Some(caps) = LEGACY_TAG.captures(base) {
+        return Some(Certified {
+            airflow_version: caps[1].to_owned(),
+            build_number: None,
+            distribution: None,
+            onbuild,
+            form: CertifiedForm::Legacy,
+        });
+    }
+    if let Some(caps) = PINNED_TAG.captures(base) {
+        return Some(Certified {
+            airflow_version: caps[1].to_owned(),
+            build_number: caps[2].parse().ok(),
+            distribution: caps.get(3).map(|m| m.as_str().to_owned()),
+            onbuild,
+            form: CertifiedForm::Pinned,
+        });
+    }
+    let caps = FLOATING_TAG.captures(base)?;
+    Some(Certified {
+        airflow_version: caps[1].to_owned(),
+        build_number: None,
+        distribution: caps.get(2).map(|m| m.as_str().to_owned()),
+        onbuild,
+        form: CertifiedForm::Floating,
+    })
+}
+
+fn image_from(reference: &str, parsed: ImageReference, at: At) -> Image {
+    let certified = certified(&parsed.repository, parsed.tag.as_deref());
+    Image {
+        reference: reference.to_owned(),
+        registry: parsed.registry,
+        repository: parsed.repository,
+        tag: parsed.tag,
+        digest: parsed.digest,
+        certified,
+        at,
+    }
+}
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
-    let _ = (name, text, first_line, command);
-    Facts::default()
+    let _ = command;
+    Scan::run(name, text, first_line).facts
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
-    let _ = text;
-    0
+    let scan = Scan::run("", text, 1);
+    let mut image_lines: Vec<u32> = scan.facts.images.iter().filter_map(|i| i.at.line).collect();
+    image_lines.dedup();
+    if image_lines.is_empty() || scan.content_lines == 0 {
+        return 0;
+    }
+    let share = (image_lines.len() as u32 * 100 / scan.content_lines).min(100);
+    if scan.strong {
+        share.max(70).min(95)
+    } else {
+        share * 4 / 5
+    }
+}
+
+/// A table whose columns name images: `kubectl get deploy -o wide` (IMAGES) or `docker images`.
+#[derive(Debug, Clone, Copy)]
+enum ImageTable {
+    /// Index of the IMAGES word among the header's words.
+    ImagesColumn(usize),
+    DockerImages,
+}
+
+/// Where a candidate came from: a place that must hold an image (a `FROM` argument), whose
+/// failure to parse is worth a diagnostic, or a guess from a list line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Expected,
+    Guessed,
+}
+
+struct Scan<'n> {
+    name: &'n str,
+    facts: Facts,
+    /// Non-empty lines that are not command lines.
+    content_lines: u32,
+    /// A line only an image listing has (`FROM`, `Image:`, an IMAGES header) was seen.
+    strong: bool,
+    stages: Vec<String>,
+    table: Option<ImageTable>,
+    /// The image of the last `docker pull`, whose output repeats it on a line of its own.
+    pulled: Option<String>,
+}
+
+static FROM_INSTRUCTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|[\s`:|(])FROM\s+(.+)").expect("valid regex"));
+static IMAGE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*(?:-\s+)?"?(?:Image|image)"?:\s*"?([^"\s,]+)"?,?\s*$"#).expect("valid regex")
+});
+
+impl<'n> Scan<'n> {
+    fn run(name: &'n str, text: &str, first_line: u32) -> Scan<'n> {
+        let mut scan = Scan {
+            name,
+            facts: Facts::default(),
+            content_lines: 0,
+            strong: false,
+            stages: Vec::new(),
+            table: None,
+            pulled: None,
+        };
+        let diff = looks_like_diff(text);
+        for line in text::lines(text, first_line) {
+            let number = line.number;
+            let mut content: &str = &line.text;
+            if diff {
+                match content.as_bytes().first() {
+                    Some(b'-') if !content.starts_with("---") => {
+                        scan.note_removed(&content[1..], number);
+                        continue;
+                    }
+                    Some(b'+') if !content.starts_with("+++") => content = &content[1..],
+                    Some(b' ') => content = &content[1..],
+                    Some(b'@' | b'+' | b'-') => continue,
+                    _ => {}
+                }
+            }
+            scan.line(content, number);
+        }
+        scan
+    }
+
+    fn line(&mut self, content: &str, number: u32) {
+        if content.trim().is_empty() {
+            self.table = None;
+            return;
+        }
+        if let Some(command) = text::command_of(content) {
+            self.table = None;
+            self.command(command, number);
+            return;
+        }
+        self.content_lines += 1;
+        let mut found = Vec::new();
+        if let Some(row) = content.trim().strip_prefix('|') {
+            for cell in row.split('|') {
+                self.segment(cell.trim(), &mut found);
+            }
+        } else {
+            self.segment(content, &mut found);
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (token, origin) in &found {
+            if seen.contains(&token.as_str()) {
+                continue;
+            }
+            seen.push(token);
+            self.take(token, *origin, number);
+        }
+    }
+
+    /// A `docker pull|push REF` command line names an image; other commands name none.
+    fn command(&mut self, command: &str, number: u32) {
+        let words = text::command_words(command);
+        let words: Vec<&str> = words.into_iter().filter(|w| *w != "sudo").collect();
+        let pulls = matches!(words.as_slice(), [docker, verb, ..]
+            if matches!(*docker, "docker" | "podman") && matches!(*verb, "pull" | "push"));
+        self.pulled = None;
+        if !pulls {
+            return;
+        }
+        if let Some(reference) = words[2..].iter().find(|w| !w.starts_with('-')) {
+            self.take(reference, Origin::Expected, number);
+            self.pulled = Some((*reference).to_owned());
+        }
+    }
+
+    /// Finds candidates in one line, or one cell of a markdown table row.
+    fn segment(&mut self, content: &str, found: &mut Vec<(String, Origin)>) {
+        let words: Vec<&str> = content.split_whitespace().collect();
+        if words.is_empty() || words.iter().all(|w| w.chars().all(|c| "-:".contains(c))) {
+            return;
+        }
+        if words[0] == "NAME" {
+            if let Some(index) = words.iter().position(|w| *w == "IMAGES") {
+                self.table = Some(ImageTable::ImagesColumn(index));
+                self.strong = true;
+                return;
+            }
+        }
+        if words.len() >= 2 && words[0] == "REPOSITORY" && words[1] == "TAG" {
+            self.table = Some(ImageTable::DockerImages);
+            self.strong = true;
+            return;
+        }
+        match self.table {
+            Some(ImageTable::ImagesColumn(index)) if words.len() > index => {
+                for reference in words[index].split(',').filter(|r| !r.is_empty()) {
+                    found.push((reference.to_owned(), Origin::Expected));
+                }
+                return;
+            }
+            Some(ImageTable::DockerImages) if words.len() >= 2 => {
+                if words[0] != "<none>" {
+                    let reference = if words[1] == "<none>" {
+                        words[0].to_owned()
+                    } else {
+                        format!("{}:{}", words[0], words[1])
+                    };
+                    found.push((reference, Origin::Expected));
+                }
+                return;
+            }
+            Some(_) => self.table = None,
+            None => {}
+        }
+        if let Some(caps) = FROM_INSTRUCTION.captures(content) {
+            let whole = caps.get(0).map_or(0, |m| m.start());
+            let before = content[..whole].trim();
+            let dockerfile_line = before.is_empty() || before.starts_with("Step ");
+            self.from_instruction(&caps[1], dockerfile_line, found);
+            return;
+        }
+        if let Some(caps) = IMAGE_FIELD.captures(content) {
+            self.strong |= content.trim_start().starts_with("Image:");
+            found.push((caps[1].to_owned(), Origin::Expected));
+            return;
+        }
+        let listed: Vec<&str> = words
+            .iter()
+            .map(|w| strip_quoting(w))
+            .filter(|w| !is_runtime_id(w))
+            .collect();
+        let listed = match listed.as_slice() {
+            [bullet, rest @ ..] if matches!(*bullet, "-" | "*" | "+") || is_ordinal(bullet) => rest,
+            all => all,
+        };
+        if !listed.is_empty()
+            && listed
+                .iter()
+                .all(|w| names_more_than_a_word(w) && parse_reference(w).is_some())
+        {
+            for reference in listed {
+                if self
+                    .pulled
+                    .as_deref()
+                    .is_some_and(|p| same_image(p, reference))
+                {
+                    continue;
+                }
+                found.push(((*reference).to_owned(), Origin::Guessed));
+            }
+            return;
+        }
+        for span in content.split('`').skip(1).step_by(2) {
+            let span = span.trim();
+            if let Some(parsed) = parse_reference(span) {
+                if span.contains('/') && (parsed.tag.is_some() || parsed.digest.is_some()) {
+                    found.push((span.to_owned(), Origin::Guessed));
+                }
+            }
+        }
+    }
+
+    /// `FROM [--platform=…] REF [AS name]`: later `FROM name` refers to the stage, not an image.
+    /// Inside prose (`` `FROM …` `` in a sentence) the argument must look like more than a word.
+    fn from_instruction(
+        &mut self,
+        arguments: &str,
+        dockerfile_line: bool,
+        found: &mut Vec<(String, Origin)>,
+    ) {
+        let mut words = arguments
+            .split_whitespace()
+            .map(strip_quoting)
+            .skip_while(|w| w.starts_with("--"));
+        let Some(reference) = words.next() else {
+            return;
+        };
+        if let (Some(as_word), Some(stage)) = (words.next(), words.next()) {
+            if as_word.eq_ignore_ascii_case("as") {
+                self.stages.push(stage.to_ascii_lowercase());
+            }
+        }
+        let is_stage = self
+            .stages
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(reference));
+        if is_stage
+            || reference == "scratch"
+            || !(dockerfile_line || names_more_than_a_word(reference))
+        {
+            return;
+        }
+        self.strong = true;
+        found.push((reference.to_owned(), Origin::Expected));
+    }
+
+    fn take(&mut self, reference: &str, origin: Origin, number: u32) {
+        let reference = strip_quoting(reference);
+        match parse_reference(reference) {
+            Some(parsed) => {
+                let image = image_from(reference, parsed, At::new(self.name, number));
+                self.facts.images.push(image);
+            }
+            None if origin == Origin::Expected => {
+                let why = if reference.contains('$') {
+                    "a build argument the paste does not resolve"
+                } else {
+                    "not a valid image reference"
+                };
+                self.diagnostic(number, Severity::Warning, format!("`{reference}` is {why}"));
+            }
+            None => {}
+        }
+    }
+
+    fn note_removed(&mut self, removed: &str, number: u32) {
+        let mut probe = Scan::run(self.name, removed, number);
+        for image in probe.facts.images.drain(..) {
+            self.diagnostic(
+                number,
+                Severity::Info,
+                format!(
+                    "`{}` is on a removed (`-`) diff line; only the `+` side and unchanged lines are read",
+                    image.reference
+                ),
+            );
+        }
+    }
+
+    fn diagnostic(&mut self, line: u32, severity: Severity, message: String) {
+        self.facts.diagnostics.push(Diagnostic {
+            source: self.name.to_owned(),
+            line: Some(line),
+            severity,
+            message,
+        });
+    }
+}
+
+/// A unified diff: hunk or file headers, or lines of both `+` and `-` sides.
+fn looks_like_diff(text: &str) -> bool {
+    let mut plus = false;
+    let mut minus = false;
+    for line in text::lines(text, 1) {
+        let line = line.text;
+        if line.starts_with("@@ ") || line.starts_with("+++ ") || line.starts_with("diff --git") {
+            return true;
+        }
+        plus |= line.starts_with('+');
+        minus |= line.starts_with('-') && !line.starts_with("- ") && !line.starts_with("---");
+    }
+    plus && minus
+}
+
+fn strip_quoting(word: &str) -> &str {
+    word.trim_matches(|c| matches!(c, '"' | '\'' | '`' | ','))
+}
+
+/// Runtime image ids printed beside references (`docker-pullable://…@sha256:…`, `sha256:…`).
+fn is_runtime_id(word: &str) -> bool {
+    word.contains("://") || (word.starts_with("sha256:") && !word.contains('/'))
+}
+
+fn is_ordinal(word: &str) -> bool {
+    word.strip_suffix('.')
+        .or_else(|| word.strip_suffix(')'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A bare word (`nginx`, `2.3.0-5`) could be anything; a list entry must name a path, tag or digest.
+fn names_more_than_a_word(word: &str) -> bool {
+    word.contains(['/', '@'])
+        || word
+            .split_once(':')
+            .is_some_and(|(name, _)| name.bytes().any(|b| b.is_ascii_lowercase()))
+}
+
+/// `docker pull nginx` ends by printing `docker.io/library/nginx:latest`.
+fn same_image(pulled: &str, printed: &str) -> bool {
+    let printed = printed.strip_prefix("docker.io/").unwrap_or(printed);
+    let printed = printed.strip_prefix("library/").unwrap_or(printed);
+    printed == pulled || printed.strip_suffix(":latest") == Some(pulled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(reference: &str) -> Option<(Option<String>, String, Option<String>, Option<String>)> {
+        parse_reference(reference).map(|r| (r.registry, r.repository, r.tag, r.digest))
+    }
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn splits_references_by_the_distribution_grammar() {
+        assert_eq!(
+            parts("astronomerinc/ap-airflow"),
+            Some((None, "astronomerinc/ap-airflow".into(), None, None))
+        );
+        assert_eq!(
+            parts("quay.io/astronomer/ap-airflow:1.10.12-buster"),
+            Some((
+                s("quay.io"),
+                "astronomer/ap-airflow".into(),
+                s("1.10.12-buster"),
+                None
+            ))
+        );
+        assert_eq!(
+            parts("localhost:5000/ap-airflow:2.3.4-7"),
+            Some((s("localhost:5000"), "ap-airflow".into(), s("2.3.4-7"), None))
+        );
+        assert_eq!(
+            parts("localhost/ap-airflow"),
+            Some((s("localhost"), "ap-airflow".into(), None, None))
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            parts(&format!(
+                "registry.example.com:443/a/b/ap-airflow:1.10.5-9@{digest}"
+            )),
+            Some((
+                s("registry.example.com:443"),
+                "a/b/ap-airflow".into(),
+                s("1.10.5-9"),
+                Some(digest.clone())
+            ))
+        );
+        assert_eq!(
+            parts("<your-registry>/ap-airflow:<image-tag>"),
+            Some((
+                s("<your-registry>"),
+                "ap-airflow".into(),
+                s("<image-tag>"),
+                None
+            ))
+        );
+        for bad in [
+            "",
+            "ap-Airflow",
+            "quay.io/Astronomer/ap-airflow",
+            "a//b",
+            "a:",
+            "a:-x",
+            "repo@sha256:abc",
+            "https://github.com/astronomer/ap-airflow",
+            "N/A",
+            "a/b:c:d",
+            "host:port/x",
+            "-x/y",
+        ] {
+            assert_eq!(parts(bad), None, "{bad}");
+        }
+    }
+
+    fn cert(
+        repository: &str,
+        tag: &str,
+    ) -> Option<(String, Option<u32>, Option<String>, bool, CertifiedForm)> {
+        certified(repository, Some(tag)).map(|c| {
+            (
+                c.airflow_version,
+                c.build_number,
+                c.distribution,
+                c.onbuild,
+                c.form,
+            )
+        })
+    }
+
+    #[test]
+    fn reads_every_certified_tag_form() {
+        use CertifiedForm::*;
+        let ap = "quay.io/astronomer/ap-airflow";
+        let cases = [
+            (
+                "1.10.12-1-alpine3.10-onbuild",
+                ("1.10.12", Some(1), s("alpine3.10"), true, Pinned),
+            ),
+            ("2.3.0-5-onbuild", ("2.3.0", Some(5), None, true, Pinned)),
+            ("2.3.4-7", ("2.3.4", Some(7), None, false, Pinned)),
+            (
+                "1.10.5-9-buster",
+                ("1.10.5", Some(9), s("buster"), false, Pinned),
+            ),
+            (
+                "2.2.5-1-bullseye",
+                ("2.2.5", Some(1), s("bullseye"), false, Pinned),
+            ),
+            (
+                "1.10.12-buster",
+                ("1.10.12", None, s("buster"), false, Floating),
+            ),
+            (
+                "1.10.10-alpine3.10-onbuild",
+                ("1.10.10", None, s("alpine3.10"), true, Floating),
+            ),
+            ("2.2.1-onbuild", ("2.2.1", None, None, true, Floating)),
+            ("2.2.1", ("2.2.1", None, None, false, Floating)),
+            (
+                "1.10.7-rhel7",
+                ("1.10.7", None, s("rhel7"), false, Floating),
+            ),
+            (
+                "0.10.3-1.10.5-onbuild",
+                ("1.10.5", None, None, true, Legacy),
+            ),
+            (
+                "master-1.10.3-onbuild",
+                ("1.10.3", None, None, true, Legacy),
+            ),
+            ("0.10.3-1.10.5", ("1.10.5", None, None, false, Legacy)),
+        ];
+        for (tag, (airflow, build, distro, onbuild, form)) in cases {
+            assert_eq!(
+                cert(ap, tag),
+                Some((airflow.to_owned(), build, distro, onbuild, form)),
+                "{tag}"
+            );
+        }
+        for tag in [
+            "latest",
+            "latest-onbuild",
+            "onbuild",
+            "<image-tag>",
+            "deploy-3",
+            "buster",
+        ] {
+            assert_eq!(cert(ap, tag), None, "{tag}");
+        }
+        assert_eq!(certified(ap, None), None);
+        assert!(cert("astronomerinc/ap-airflow", "1.10.5-9-buster").is_some());
+        assert!(cert(
+            "mirror.corp:5000/platform/astro/ap-airflow",
+            "1.10.5-9-buster"
+        )
+        .is_some());
+        assert!(cert("custom-ap-airflow", "1.10.12-buster").is_some());
+        assert_eq!(
+            cert("registry.astro.example.com/bolide-9914/airflow", "deploy-3"),
+            None
+        );
+        assert_eq!(cert("astronomerinc/ap-airflow-dev", "2.2.0-1-buster"), None);
+        assert_eq!(cert("apache/airflow", "2.2.0"), None);
+    }
+
+    fn references(text: &str) -> Vec<(String, Option<u32>)> {
+        read("t.txt", text, 1, None)
+            .images
+            .into_iter()
+            .map(|i| (i.reference, i.at.line))
+            .collect()
+    }
+
+    fn r(reference: &str, line: u32) -> (String, Option<u32>) {
+        (reference.to_owned(), Some(line))
+    }
+
+    #[test]
+    fn reads_dockerfile_from_lines_and_skips_stages() {
+        let text =
+            "FROM --platform=linux/amd64 quay.io/astronomer/ap-airflow:2.3.0-5-onbuild AS base\n\
+                    RUN pip install x\n\
+                    FROM base\n\
+                    FROM scratch\n\
+                    FROM python:3.9-slim as builder\n\
+                    COPY --from=builder /a /b\n";
+        assert_eq!(
+            references(text),
+            vec![
+                r("quay.io/astronomer/ap-airflow:2.3.0-5-onbuild", 1),
+                r("python:3.9-slim", 5)
+            ]
+        );
+    }
+
+    #[test]
+    fn warns_on_unresolved_build_arguments() {
+        let facts = read(
+            "Dockerfile",
+            "ARG TAG\nFROM quay.io/astronomer/ap-airflow:${TAG}\n",
+            3,
+            None,
+        );
+        assert!(facts.images.is_empty());
+        assert_eq!(facts.diagnostics.len(), 1);
+        assert_eq!(facts.diagnostics[0].line, Some(4));
+        assert!(facts.diagnostics[0].message.contains("build argument"));
+    }
+
+    #[test]
+    fn reads_jsonpath_output_and_dedupes_within_a_line_only() {
+        let text = "quay.io/astronomer/ap-airflow:1.10.5-9-buster redis:5 quay.io/astronomer/ap-airflow:1.10.5-9-buster\n\
+                    redis:5\n";
+        assert_eq!(
+            references(text),
+            vec![
+                r("quay.io/astronomer/ap-airflow:1.10.5-9-buster", 1),
+                r("redis:5", 1),
+                r("redis:5", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_the_images_column_of_wide_deployments() {
+        let text = "NAME                READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS         IMAGES                                                             SELECTOR\n\
+                    bolide-scheduler    1/1     1            1           3d    scheduler,gitsync  registry.example.com/bolide/airflow:deploy-3,k8s.gcr.io/git-sync:v3   component=scheduler\n";
+        assert_eq!(
+            references(text),
+            vec![
+                r("registry.example.com/bolide/airflow:deploy-3", 2),
+                r("k8s.gcr.io/git-sync:v3", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_describe_image_lines_but_not_image_ids() {
+        let text = "Containers:\n  scheduler:\n    Image:          quay.io/astronomer/ap-airflow:1.10.10-5-alpine3.10-onbuild\n    Image ID:       docker-pullable://quay.io/astronomer/ap-airflow@sha256:0123456789012345678901234567890123456789012345678901234567890123\n";
+        assert_eq!(
+            references(text),
+            vec![r(
+                "quay.io/astronomer/ap-airflow:1.10.10-5-alpine3.10-onbuild",
+                3
+            )]
+        );
+    }
+
+    #[test]
+    fn reads_the_added_side_of_a_diff() {
+        let text = "--- a/Dockerfile\n+++ b/Dockerfile\n@@ -1 +1 @@\n-FROM astronomerinc/ap-airflow:0.10.3-1.10.5-onbuild\n+FROM quay.io/astronomer/ap-airflow:1.10.12-1-buster-onbuild\n RUN true\n";
+        let facts = read("d.diff", text, 1, None);
+        let got: Vec<_> = facts
+            .images
+            .iter()
+            .map(|i| (i.reference.as_str(), i.at.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(
+                "quay.io/astronomer/ap-airflow:1.10.12-1-buster-onbuild",
+                Some(5)
+            )]
+        );
+        assert_eq!(facts.diagnostics.len(), 1);
+        assert_eq!(facts.diagnostics[0].line, Some(4));
+        assert_eq!(facts.diagnostics[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn prose_and_bare_words_are_not_images() {
+        let text = "Identify the latest patch (e.g. `2.3.0-5`).\nnginx\nSuccessfully tagged hello-astro/airflow:latest\nSee https://quay.io/repository/astronomer/ap-airflow?tab=tags\n";
+        assert!(references(text).is_empty());
+    }
+
+    #[test]
+    fn reads_docker_pull_once() {
+        let text = "$ docker pull quay.io/astronomer/ap-airflow:2.3.4-7\n2.3.4-7: Pulling from astronomer/ap-airflow\nStatus: Downloaded newer image for quay.io/astronomer/ap-airflow:2.3.4-7\nquay.io/astronomer/ap-airflow:2.3.4-7\n";
+        assert_eq!(
+            references(text),
+            vec![r("quay.io/astronomer/ap-airflow:2.3.4-7", 1)]
+        );
+    }
+
+    #[test]
+    fn sniff_prefers_image_lists_over_other_tables() {
+        assert!(sniff("FROM quay.io/astronomer/ap-airflow:2.3.4-7\nRUN a\nRUN b\n") >= 70);
+        assert!(sniff("quay.io/a/b:1\nquay.io/a/c:2\n") >= 60);
+        assert_eq!(sniff("NAME  READY  STATUS\nweb-1  1/1  Running\n"), 0);
+        assert!(
+            sniff("standard (default)   kubernetes.io/gce-pd   Delete   Immediate   1d\n") < 30
+        );
+    }
 }

@@ -27,6 +27,10 @@ pub struct Facts {
     pub kubernetes: KubernetesFacts,
     #[serde(default)]
     pub pods: Vec<Pod>,
+    /// True when a pod listing was read, even an empty one (`No resources found`): rules can
+    /// tell "no pods" from "no evidence about pods".
+    #[serde(default)]
+    pub pods_listed: bool,
     #[serde(default)]
     pub permissions: Vec<Permission>,
     #[serde(default)]
@@ -244,6 +248,7 @@ impl Facts {
             self.kubernetes.error = k.error;
             self.kubernetes.error_at = k.error_at;
         }
+        self.pods_listed |= other.pods_listed;
         for pod in other.pods {
             self.pods
                 .retain(|p| !(p.name == pod.name && p.namespace == pod.namespace));

@@ -116,7 +116,63 @@ pub fn read_sources(sources: &[Source]) -> Facts {
 }
 
 /// Reads one source with the reader its kind names (or its content suggests).
+///
+/// A typed source that still shows command lines (`$ kubectl get pods -n astronomer`) is cut at
+/// them like a transcript, so the command's namespace and flags are not lost; pieces whose
+/// command tells nothing are read as the given kind.
 pub fn read_source(source: &Source) -> Facts {
-    let _ = source;
-    Facts::default()
+    let (name, text) = (source.name.as_str(), source.text.as_str());
+    match source.kind {
+        Some(EvidenceKind::Bundle) => bundle::read(name, text, 1, None),
+        Some(EvidenceKind::Transcript) => transcript::read(name, text, 1, None),
+        Some(kind) => transcript::read_with_hint(name, text, 1, Some(kind)),
+        None if bundle::sniff(text) >= 90 => bundle::read(name, text, 1, None),
+        None => transcript::read_with_hint(name, text, 1, None),
+    }
+}
+
+/// Reads `text` with the reader of `kind`; `text` starts at line `first_line` of `name`.
+pub fn read_as(
+    kind: EvidenceKind,
+    name: &str,
+    text: &str,
+    first_line: u32,
+    command: Option<&str>,
+) -> Facts {
+    let reader = match kind {
+        EvidenceKind::KubectlVersion => version::read,
+        EvidenceKind::Pods => pods::read,
+        EvidenceKind::CanI => can_i::read,
+        EvidenceKind::Images => images::read,
+        EvidenceKind::HelmList | EvidenceKind::HelmHistory => helm::read,
+        EvidenceKind::StorageClass => storageclass::read,
+        EvidenceKind::Contexts => contexts::read,
+        EvidenceKind::Connection => connection::read,
+        EvidenceKind::Transcript => transcript::read,
+        EvidenceKind::Bundle => bundle::read,
+    };
+    reader(name, text, first_line, command)
+}
+
+/// The reader whose `sniff` is most confident about `text`, with its confidence (0..=100).
+/// Transcripts and bundles are not candidates: they are recognised before sniffing.
+pub fn sniff(text: &str) -> (EvidenceKind, u32) {
+    let candidates: [(EvidenceKind, fn(&str) -> u32); 8] = [
+        (EvidenceKind::KubectlVersion, version::sniff),
+        (EvidenceKind::Pods, pods::sniff),
+        (EvidenceKind::CanI, can_i::sniff),
+        (EvidenceKind::HelmList, helm::sniff),
+        (EvidenceKind::StorageClass, storageclass::sniff),
+        (EvidenceKind::Contexts, contexts::sniff),
+        (EvidenceKind::Connection, connection::sniff),
+        (EvidenceKind::Images, images::sniff),
+    ];
+    let mut best = (EvidenceKind::Images, 0);
+    for (kind, sniff) in candidates {
+        let score = sniff(text);
+        if score > best.1 {
+            best = (kind, score);
+        }
+    }
+    best
 }

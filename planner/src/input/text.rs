@@ -1,1 +1,592 @@
 //! Line handling shared by every reader: what people's terminals and chat windows do to output.
+//!
+//! Readers see cleaned lines that keep their original 1-based line numbers, so a diagnostic or
+//! a fact can always point back into the paste. Everything here is plain byte scanning: the pod
+//! table benchmark reads megabytes per call, so there is no regex on the per-line path.
+
+use std::borrow::Cow;
+
+/// One line of a source after cleaning, with its 1-based line number in the whole source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub number: u32,
+    pub text: Cow<'a, str>,
+}
+
+/// Splits on `\n`, `\r\n` and lone `\r`, yielding `(line number, raw line)` from `first_line` on.
+pub fn raw_lines(text: &str, first_line: u32) -> RawLines<'_> {
+    RawLines {
+        rest: text,
+        number: first_line,
+        done: text.is_empty(),
+    }
+}
+
+/// Iterator behind [`raw_lines`].
+#[derive(Debug, Clone)]
+pub struct RawLines<'a> {
+    rest: &'a str,
+    number: u32,
+    done: bool,
+}
+
+impl<'a> Iterator for RawLines<'a> {
+    type Item = (u32, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let bytes = self.rest.as_bytes();
+        let number = self.number;
+        self.number = self.number.saturating_add(1);
+        match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(i) => {
+                let line = &self.rest[..i];
+                let skip = if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                self.rest = &self.rest[i + skip..];
+                if self.rest.is_empty() {
+                    self.done = true;
+                }
+                Some((number, line))
+            }
+            None => {
+                self.done = true;
+                Some((number, self.rest))
+            }
+        }
+    }
+}
+
+/// How many lines [`raw_lines`] yields for `text` (0 for empty text).
+pub fn line_count(text: &str) -> u32 {
+    raw_lines(text, 1).fold(0, |n, _| n + 1)
+}
+
+/// Cleaned lines of `text` (see [`clean_line`]), numbered from `first_line`.
+pub fn lines(text: &str, first_line: u32) -> impl Iterator<Item = Line<'_>> {
+    raw_lines(text, first_line).map(|(number, raw)| Line {
+        number,
+        text: clean_line(raw),
+    })
+}
+
+/// Removes terminal and markdown damage from one line: ANSI/OSC escapes, control characters,
+/// `> ` quote prefixes, code-fence lines (which become empty), `**bold**` markers, backticks
+/// around the whole line and trailing whitespace. Tabs are kept: they separate columns.
+pub fn clean_line(raw: &str) -> Cow<'_, str> {
+    let bytes = raw.as_bytes();
+    let needs_work = bytes.first() == Some(&b'>')
+        || bytes
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f || b == b'`' || b == b'*' || b == 0xc2);
+    if !needs_work {
+        return Cow::Borrowed(raw.trim_end());
+    }
+    let mut text = strip_controls(raw);
+    let mut quoted = text.trim_start();
+    while let Some(rest) = quoted.strip_prefix('>') {
+        quoted = rest.strip_prefix(' ').unwrap_or(rest);
+    }
+    if quoted.len() != text.len() && text.trim_start().starts_with('>') {
+        text = quoted.to_string();
+    }
+    if is_fence(&text) {
+        return Cow::Owned(String::new());
+    }
+    if text.contains("**") {
+        text = text.replace("**", "");
+    }
+    let trimmed = text.trim();
+    if trimmed.len() >= 2
+        && trimmed.starts_with('`')
+        && trimmed.ends_with('`')
+        && !trimmed[1..trimmed.len() - 1].contains('`')
+    {
+        text = trimmed[1..trimmed.len() - 1].to_string();
+    }
+    let end = text.trim_end().len();
+    text.truncate(end);
+    Cow::Owned(text)
+}
+
+/// True for a markdown code fence line (```` ``` ````, ```` ```bash ````, `~~~`).
+fn is_fence(text: &str) -> bool {
+    let t = text.trim();
+    (t.starts_with("```") || t.starts_with("~~~")) && !t[3..].contains('`') && !t[3..].contains(' ')
+}
+
+/// Drops ANSI CSI/OSC sequences and control characters other than tab.
+fn strip_controls(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    // CSI: parameters and intermediates, ended by a byte in @..~
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    chars.next();
+                    // OSC: ended by BEL or ESC \
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' {
+                            if chars.peek() == Some(&'\\') {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                Some(_) => {
+                    chars.next();
+                }
+                None => {}
+            },
+            '\u{9b}' => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            '\t' => out.push('\t'),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Words that start a command people paste; a weak prompt (`# `, `% `, `> `, none) needs one.
+const COMMAND_WORDS: &[&str] = &[
+    "kubectl",
+    "k",
+    "kubectl.exe",
+    "oc",
+    "helm",
+    "helm3",
+    "helm2",
+    "docker",
+    "podman",
+    "cat",
+    "sudo",
+    "watch",
+    "kubens",
+    "kubectx",
+    "astro",
+    "microk8s",
+    "microk8s.kubectl",
+    "k3s",
+    "minikube",
+    "echo",
+    "export",
+    "cd",
+    "ls",
+    "grep",
+    "less",
+    "more",
+    "type",
+    "Get-Content",
+    "gcloud",
+    "aws",
+    "az",
+    "eksctl",
+    "kind",
+    "k3d",
+    "uname",
+    "time",
+    "env",
+    "stern",
+    "curl",
+    "base64",
+    "jq",
+];
+
+/// Tools whose name alone, without any prompt, marks a command line.
+const BARE_COMMAND_WORDS: &[&str] = &[
+    "kubectl",
+    "k",
+    "oc",
+    "helm",
+    "helm3",
+    "helm2",
+    "docker",
+    "podman",
+    "kubens",
+    "kubectx",
+    "astro",
+    "microk8s",
+    "microk8s.kubectl",
+    "k3s",
+    "minikube",
+    "sudo",
+    "watch",
+];
+
+/// The command of a prompt line (`$ kubectl get pods -A` → `kubectl get pods -A`), if `line`
+/// (already cleaned) is one. Recognises `$ `, `# `, `% `, `> `, `PS C:\…> `, `❯ `, `➜  dir `,
+/// `user@host:~$ `, `root@orbiter: `, `[user@host dir]$ `, `(venv) $ `, `bash-5.1$ `, and bare
+/// command lines that start with a known tool (`kubectl …`, `helm …`).
+pub fn command_of(line: &str) -> Option<&str> {
+    let line = line.trim();
+    let (rest, strong) = match strip_prompt(line) {
+        Some(found) => found,
+        None => (line, false),
+    };
+    let rest = rest.trim();
+    let first = rest.split_whitespace().next()?;
+    let env_prefixed = first.contains('=') && is_env_assignment(rest);
+    let bare_ok = env_prefixed || (BARE_COMMAND_WORDS.contains(&first) && rest.len() > first.len());
+    if (strong && (env_prefixed || COMMAND_WORDS.contains(&first))) || bare_ok {
+        return Some(rest);
+    }
+    if strong
+        && first
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+    {
+        return Some(rest);
+    }
+    None
+}
+
+/// True when `rest` starts with `NAME=value` followed by a known command.
+fn is_env_assignment(rest: &str) -> bool {
+    let mut words = rest.split_whitespace();
+    for word in words.by_ref() {
+        let Some((name, _)) = word.split_once('=') else {
+            return COMMAND_WORDS.contains(&word);
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return false;
+        }
+    }
+    false
+}
+
+/// Strips a shell prompt; returns the rest and whether the prompt was unmistakable.
+fn strip_prompt(line: &str) -> Option<(&str, bool)> {
+    let mut line = line;
+    // `(venv) ` and similar environment markers in front of a prompt.
+    if line.starts_with('(') {
+        if let Some(end) = line.find(") ") {
+            if !line[1..end].contains(' ') {
+                line = line[end + 2..].trim_start();
+            }
+        }
+    }
+    for sigil in ["$ ", "# ", "% ", "> "] {
+        if let Some(rest) = line.strip_prefix(sigil) {
+            return Some((rest, sigil == "$ "));
+        }
+    }
+    if line == "$" || line == "#" {
+        return Some(("", true));
+    }
+    for sigil in ["❯ ", "λ ", "→ "] {
+        if let Some(rest) = line.strip_prefix(sigil) {
+            return Some((rest, true));
+        }
+    }
+    if let Some(rest) = line.strip_prefix("➜ ") {
+        // oh-my-zsh: `➜  dir git:(main) ✗ command`
+        let mut rest = rest.trim_start();
+        if let Some(space) = rest.find(' ') {
+            rest = rest[space..].trim_start();
+        }
+        if let Some(after) = rest.strip_prefix("git:(") {
+            rest = after.split_once(") ").map_or("", |(_, r)| r).trim_start();
+        }
+        let rest = rest.strip_prefix("✗ ").unwrap_or(rest);
+        return Some((rest, true));
+    }
+    if line.starts_with("PS ")
+        || (line.len() > 3 && line.as_bytes()[1] == b':' && line.as_bytes()[2] == b'\\')
+    {
+        // PowerShell `PS C:\Users\me> ` and cmd.exe `C:\Users\me>`
+        if let Some(end) = line.find('>') {
+            let path = line[..end].trim_start_matches("PS ");
+            if path.contains(':')
+                || path.contains('\\')
+                || path.starts_with('/')
+                || path.starts_with('~')
+            {
+                return Some((&line[end + 1..], true));
+            }
+        }
+    }
+    if let Some(rest) = line.strip_prefix('[') {
+        // `[user@host dir]$ `
+        if let Some(end) = rest.find(']') {
+            let after = &rest[end + 1..];
+            if rest[..end].contains('@') || rest[..end].contains(' ') {
+                for sigil in ["$ ", "# ", "% "] {
+                    if let Some(cmd) = after.strip_prefix(sigil) {
+                        return Some((cmd, true));
+                    }
+                }
+            }
+        }
+    }
+    user_host_prompt(line).or_else(|| shell_version_prompt(line))
+}
+
+/// `user@host:~/dir$ `, `root@orbiter: `, `root@orbiter `, `user@host %`.
+fn user_host_prompt(line: &str) -> Option<(&str, bool)> {
+    let bytes = line.as_bytes();
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    let user_end = bytes.iter().position(|&b| !is_name(b))?;
+    if user_end == 0 || bytes[user_end] != b'@' {
+        return None;
+    }
+    let host_start = user_end + 1;
+    let host_len = bytes[host_start..]
+        .iter()
+        .position(|&b| !is_name(b))
+        .unwrap_or(bytes.len() - host_start);
+    if host_len == 0 {
+        return None;
+    }
+    let mut rest = &line[host_start + host_len..];
+    if let Some(after) = rest.strip_prefix(':') {
+        // optional working directory, then an optional sigil
+        let path_end = after.find([' ', '$', '#', '%', '>']).unwrap_or(after.len());
+        let path = &after[..path_end];
+        if path.contains('@') {
+            return None;
+        }
+        rest = &after[path_end..];
+    }
+    let rest = rest
+        .strip_prefix('$')
+        .or_else(|| rest.strip_prefix('#'))
+        .or_else(|| rest.strip_prefix('%'))
+        .or_else(|| rest.strip_prefix('>'))
+        .unwrap_or(rest);
+    let cmd = rest.strip_prefix(' ')?;
+    Some((cmd, true))
+}
+
+/// `bash-5.1$ `, `sh-4.4# `.
+fn shell_version_prompt(line: &str) -> Option<(&str, bool)> {
+    for shell in ["bash-", "sh-", "zsh-"] {
+        if let Some(rest) = line.strip_prefix(shell) {
+            let end = rest.find(['$', '#'])?;
+            if rest[..end].bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                return rest[end + 1..].strip_prefix(' ').map(|cmd| (cmd, true));
+            }
+        }
+    }
+    None
+}
+
+/// Splits a table row into cells separated by two or more spaces or a tab.
+pub fn split_columns(line: &str) -> Vec<&str> {
+    let bytes = line.as_bytes();
+    let mut cells = Vec::new();
+    let mut start = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let gap = b == b'\t' || (b == b' ' && matches!(bytes.get(i + 1), Some(b' ' | b'\t')));
+        if gap {
+            if let Some(s) = start.take() {
+                cells.push(line[s..i].trim_end());
+            }
+            while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'\t') {
+                i += 1;
+            }
+            continue;
+        }
+        if start.is_none() && b != b' ' {
+            start = Some(i);
+        }
+        i += 1;
+    }
+    if let Some(s) = start {
+        cells.push(line[s..].trim_end());
+    }
+    cells
+}
+
+/// Column names of a table header with their byte offsets: split like [`split_columns`], so a
+/// two-word name (`APP VERSION`, `NOMINATED NODE`) stays one column when aligned by kubectl.
+pub fn column_starts(header: &str) -> Vec<(usize, &str)> {
+    split_columns(header)
+        .into_iter()
+        .map(|cell| (cell.as_ptr() as usize - header.as_ptr() as usize, cell))
+        .collect()
+}
+
+/// Cuts `row` at the header's column offsets. Only valid when the row is aligned with the
+/// header (kubectl and helm print them so); a cell may be empty. Cuts that fall inside a word
+/// move to the start of that word, so one-character drift does not split a value.
+pub fn cells_at<'a>(row: &'a str, starts: &[(usize, &str)]) -> Vec<&'a str> {
+    let bytes = row.as_bytes();
+    let mut cuts: Vec<usize> = starts
+        .iter()
+        .map(|&(offset, _)| {
+            let mut at = offset.min(bytes.len());
+            while at > 0 && at < bytes.len() && bytes[at - 1] != b' ' && bytes[at - 1] != b'\t' {
+                at -= 1;
+            }
+            while !row.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        })
+        .collect();
+    if let Some(first) = cuts.first_mut() {
+        *first = 0;
+    }
+    for i in 1..cuts.len() {
+        cuts[i] = cuts[i].max(cuts[i - 1]);
+    }
+    cuts.iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let end = cuts.get(i + 1).copied().unwrap_or(bytes.len());
+            row[start..end].trim()
+        })
+        .collect()
+}
+
+/// Words of a command line, with surrounding quotes removed (no full shell parsing).
+pub fn command_words(command: &str) -> Vec<&str> {
+    command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .collect()
+}
+
+/// The namespace a kubectl/helm command names with `-n X`, `-nX`, `--namespace X` or `--namespace=X`.
+pub fn command_namespace(command: &str) -> Option<&str> {
+    let words = command_words(command.split('|').next().unwrap_or(command));
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        if word == "-n" || word == "--namespace" {
+            return words.next().filter(|ns| !ns.starts_with('-'));
+        }
+        if let Some(ns) = word
+            .strip_prefix("--namespace=")
+            .or_else(|| word.strip_prefix("-n="))
+        {
+            return Some(ns).filter(|ns| !ns.is_empty());
+        }
+        if let Some(ns) = word.strip_prefix("-n") {
+            if !ns.is_empty() && !word.starts_with("--") {
+                return Some(ns);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_every_line_ending_and_numbers_lines() {
+        let got: Vec<_> = raw_lines("a\r\nb\rc\n\nd", 7).collect();
+        assert_eq!(got, vec![(7, "a"), (8, "b"), (9, "c"), (10, ""), (11, "d")]);
+        assert_eq!(line_count("a\n"), 1);
+        assert_eq!(line_count(""), 0);
+        assert_eq!(line_count("\n"), 1);
+    }
+
+    #[test]
+    fn cleans_terminal_and_markdown_damage() {
+        assert_eq!(clean_line("\u{1b}[32mRunning\u{1b}[0m  "), "Running");
+        assert_eq!(clean_line("\u{1b}]0;title\u{7}$ kubectl"), "$ kubectl");
+        assert_eq!(clean_line("> > NAME  READY"), "NAME  READY");
+        assert_eq!(clean_line("```bash"), "");
+        assert_eq!(
+            clean_line("**Server Version**: v1.16.3"),
+            "Server Version: v1.16.3"
+        );
+        assert_eq!(clean_line("`kubectl version`"), "kubectl version");
+        assert_eq!(clean_line("a\u{8}b\tc"), "ab\tc");
+    }
+
+    #[test]
+    fn recognises_prompts() {
+        let cases = [
+            ("$ kubectl get pods -A", Some("kubectl get pods -A")),
+            ("root@orbiter: kubectl get pods", Some("kubectl get pods")),
+            ("root@orbiter helm ls", Some("helm ls")),
+            ("user@host:~/x$ helm list", Some("helm list")),
+            (
+                "[ec2-user@ip-10-0-0-1 ~]$ kubectl version",
+                Some("kubectl version"),
+            ),
+            (
+                "PS C:\\Users\\me> kubectl version --short",
+                Some("kubectl version --short"),
+            ),
+            ("❯ k get po", Some("k get po")),
+            (
+                "➜  astro git:(main) ✗ kubectl get pods",
+                Some("kubectl get pods"),
+            ),
+            ("(venv) $ helm3 list -A", Some("helm3 list -A")),
+            ("bash-5.1$ kubectl get sc", Some("kubectl get sc")),
+            ("% kubectl version", Some("kubectl version")),
+            ("helm list -A", Some("helm list -A")),
+            ("# Executing 5 build triggers", None),
+            ("NAME   READY   STATUS", None),
+            ("Kubernetes version (use `kubectl version`):", None),
+            (
+                "KUBECONFIG=x.yaml kubectl get pods",
+                Some("KUBECONFIG=x.yaml kubectl get pods"),
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(command_of(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn splits_table_rows() {
+        assert_eq!(split_columns("a b   c\td  "), vec!["a b", "c", "d"]);
+        let header = "NAME    REVISION  APP VERSION  NAMESPACE";
+        let starts = column_starts(header);
+        assert_eq!(
+            starts.iter().map(|s| s.1).collect::<Vec<_>>(),
+            vec!["NAME", "REVISION", "APP VERSION", "NAMESPACE"]
+        );
+        assert_eq!(
+            cells_at("airflow 1                      astro", &starts),
+            vec!["airflow", "1", "", "astro"]
+        );
+    }
+
+    #[test]
+    fn finds_command_namespace() {
+        assert_eq!(
+            command_namespace("kubectl get pods -n astronomer"),
+            Some("astronomer")
+        );
+        assert_eq!(command_namespace("kubectl -nastro get po"), Some("astro"));
+        assert_eq!(
+            command_namespace("kubectl get po --namespace=x | grep y"),
+            Some("x")
+        );
+        assert_eq!(command_namespace("kubectl get pods -A"), None);
+    }
+}

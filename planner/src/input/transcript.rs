@@ -1,14 +1,511 @@
-use crate::facts::Facts;
+//! A whole terminal session: cut at its command lines, each piece read by the reader its command
+//! implies (or, for output without a command, by the reader most confident about its content).
+
+use crate::facts::{Diagnostic, Facts, Severity};
+use crate::input::{read_as, sniff as sniff_kind, text, EvidenceKind};
+
+/// Below this confidence a paste without a command is not read by any reader.
+const SNIFF_THRESHOLD: u32 = 30;
+/// Output of a command we do not know is read only when its content is this clearly one kind.
+const UNKNOWN_COMMAND_THRESHOLD: u32 = 50;
+
+/// What a command line means for the readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Its output is evidence of this kind.
+    Read(EvidenceKind),
+    /// A command we know whose output is not evidence (`kubectl get namespaces`, `helm version`).
+    Ignore,
+    /// A command we do not know.
+    Unknown,
+}
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
-    let _ = (name, text, first_line, command);
-    Facts::default()
+    let _ = command;
+    read_with_hint(name, text, first_line, None)
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
-    let _ = text;
-    0
+    let commands = text::lines(text, 1)
+        .filter(|line| text::command_of(&line.text).is_some())
+        .take(2)
+        .count();
+    match commands {
+        0 => 0,
+        1 => 70,
+        _ => 90,
+    }
+}
+
+/// Like [`read`], but output whose command tells nothing (or that has no command line) is read
+/// as `hint` when given, and recognised by content otherwise.
+pub fn read_with_hint(
+    name: &str,
+    text: &str,
+    first_line: u32,
+    hint: Option<EvidenceKind>,
+) -> Facts {
+    let mut facts = Facts::default();
+    let mut session = Session {
+        name,
+        hint,
+        namespace: None,
+    };
+    // (command, its line number, byte offset where its output starts)
+    let mut current: Option<(&str, u32)> = None;
+    let mut body_start = 0;
+    let mut body_first_line = first_line;
+    for (number, raw) in text::raw_lines(text, first_line) {
+        let cleaned = text::clean_line(raw);
+        let Some(command) = text::command_of(&cleaned) else {
+            continue;
+        };
+        let line_start = raw.as_ptr() as usize - text.as_ptr() as usize;
+        let body = &text[body_start..line_start];
+        session.read_piece(&mut facts, current, body, body_first_line);
+        let command = command_in(raw, command);
+        current = Some((command, number));
+        let line_end = line_start + raw.len();
+        body_start = next_line_start(text, line_end);
+        body_first_line = number.saturating_add(1);
+    }
+    let body = &text[body_start.min(text.len())..];
+    session.read_piece(&mut facts, current, body, body_first_line);
+    facts
+}
+
+/// The command as a slice of the raw line when it is found there verbatim, else of the cleaned
+/// line (copied, since the cleaned line is dropped): borrowed where possible.
+fn command_in<'a>(raw: &'a str, command: &str) -> &'a str {
+    match raw.find(command) {
+        Some(at) => &raw[at..at + command.len()],
+        None => {
+            // The raw line had escapes or markdown inside the command; fall back to the
+            // longest clean suffix, which is the command without the damage before it.
+            let trimmed = raw.trim();
+            let start = trimmed.len().saturating_sub(command.len());
+            let mut start = start;
+            while !trimmed.is_char_boundary(start) {
+                start -= 1;
+            }
+            &trimmed[start..]
+        }
+    }
+}
+
+/// Byte offset of the line after the one ending at `end` (skips `\n`, `\r\n` or `\r`).
+fn next_line_start(text: &str, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    match bytes.get(end) {
+        Some(b'\r') if bytes.get(end + 1) == Some(&b'\n') => end + 2,
+        Some(b'\r' | b'\n') => end + 1,
+        _ => end,
+    }
+}
+
+/// What carries over from one command to the next.
+struct Session<'a> {
+    name: &'a str,
+    hint: Option<EvidenceKind>,
+    /// Set by `kubens X`, `kubectl config set-context --current --namespace X` or kubens's
+    /// `Active namespace is "X".`; applies to later pod listings that name no namespace.
+    namespace: Option<String>,
+}
+
+impl Session<'_> {
+    fn read_piece(
+        &mut self,
+        facts: &mut Facts,
+        command: Option<(&str, u32)>,
+        body: &str,
+        first_line: u32,
+    ) {
+        let blank = body.trim().is_empty();
+        let route = match command {
+            Some((cmd, _)) => classify(cmd),
+            None => Route::Unknown,
+        };
+        if let Some((cmd, _)) = command {
+            if let Some(ns) = namespace_switch(cmd) {
+                self.namespace = Some(ns.to_string());
+            }
+        }
+        let kind = match route {
+            Route::Read(kind) => Some(kind),
+            Route::Ignore => None,
+            Route::Unknown if blank => None,
+            Route::Unknown => match self.hint {
+                Some(kind) => Some(kind),
+                None => {
+                    let (kind, score) = sniff_kind(body);
+                    let threshold = if command.is_some() {
+                        UNKNOWN_COMMAND_THRESHOLD
+                    } else {
+                        SNIFF_THRESHOLD
+                    };
+                    if score >= threshold {
+                        Some(kind)
+                    } else {
+                        let (line, message) = match command {
+                            Some((cmd, line)) => (
+                                line,
+                                format!("ignored the output of `{}`: not a command the planner reads", short(cmd)),
+                            ),
+                            None => (
+                                first_nonblank_line(body, first_line),
+                                "could not tell what this is; paste it with the command that printed it, or name its kind".to_string(),
+                            ),
+                        };
+                        let severity = if command.is_some() {
+                            Severity::Info
+                        } else {
+                            Severity::Warning
+                        };
+                        facts.diagnostics.push(Diagnostic {
+                            source: self.name.to_string(),
+                            line: Some(line),
+                            severity,
+                            message,
+                        });
+                        None
+                    }
+                }
+            },
+        };
+        let Some(kind) = kind else {
+            self.note_namespace_messages(body);
+            return;
+        };
+        let cmd = command.map(|(cmd, _)| cmd);
+        let mut piece = read_as(kind, self.name, body, first_line, cmd);
+        if kind == EvidenceKind::Pods {
+            let listed_all = cmd.is_some_and(|c| {
+                text::command_words(c)
+                    .iter()
+                    .any(|w| *w == "-A" || *w == "--all-namespaces")
+            });
+            if !listed_all {
+                if let Some(ns) = &self.namespace {
+                    for pod in piece.pods.iter_mut().filter(|p| p.namespace.is_none()) {
+                        pod.namespace = Some(ns.clone());
+                    }
+                }
+            }
+        }
+        facts.merge(piece);
+    }
+
+    /// kubens prints `Active namespace is "X".` after switching.
+    fn note_namespace_messages(&mut self, body: &str) {
+        for line in text::lines(body, 1) {
+            if let Some(rest) = line.text.trim().strip_prefix("Active namespace is \"") {
+                if let Some(ns) = rest.split('"').next().filter(|ns| !ns.is_empty()) {
+                    self.namespace = Some(ns.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn first_nonblank_line(body: &str, first_line: u32) -> u32 {
+    text::raw_lines(body, first_line)
+        .find(|(_, raw)| !raw.trim().is_empty())
+        .map_or(first_line, |(n, _)| n)
+}
+
+/// A command shortened for a message.
+fn short(command: &str) -> String {
+    let mut out: String = command.chars().take(60).collect();
+    if out.len() < command.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The namespace a command switches the session to, if it does.
+fn namespace_switch(command: &str) -> Option<&str> {
+    let words = strip_wrappers(text::command_words(command));
+    match words.as_slice() {
+        ["kubens", ns, ..] if !ns.starts_with('-') => Some(ns),
+        [tool, "config", "set-context", rest @ ..] if is_kubectl(tool) => {
+            if rest.contains(&"--current") {
+                text::command_namespace(command)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn is_kubectl(word: &str) -> bool {
+    matches!(
+        word,
+        "kubectl" | "k" | "oc" | "kubectl.exe" | "microk8s.kubectl" | "kc"
+    )
+}
+
+/// Drops `sudo`, `watch -n 2`, `time` and `NAME=value` prefixes, and `microk8s kubectl`-style
+/// wrappers, so the first word is the tool.
+fn strip_wrappers(mut words: Vec<&str>) -> Vec<&str> {
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        match w {
+            "sudo" | "time" | "command" | "exec" => i += 1,
+            "watch" => {
+                i += 1;
+                while i < words.len() && words[i].starts_with('-') {
+                    let takes_value = matches!(words[i], "-n" | "--interval");
+                    i += if takes_value { 2 } else { 1 };
+                }
+            }
+            "microk8s" | "k3s" | "minikube" if words.get(i + 1) == Some(&"kubectl") => {
+                i += 1;
+            }
+            _ if w.contains('=') && !w.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    let mut words = words.split_off(i.min(words.len()));
+    words.retain(|w| *w != "--");
+    words
+}
+
+/// kubectl options that take a value in the next word.
+const KUBECTL_VALUE_FLAGS: &[&str] = &[
+    "-n",
+    "--namespace",
+    "--context",
+    "--kubeconfig",
+    "--cluster",
+    "--user",
+    "-s",
+    "--server",
+    "--token",
+    "--as",
+    "--as-group",
+    "-l",
+    "--selector",
+    "-o",
+    "--output",
+    "-c",
+    "--container",
+    "--field-selector",
+    "--sort-by",
+    "--request-timeout",
+    "--template",
+    "-L",
+    "--label-columns",
+    "--subresource",
+    "--chunk-size",
+];
+
+/// helm options that take a value in the next word.
+const HELM_VALUE_FLAGS: &[&str] = &[
+    "-n",
+    "--namespace",
+    "--kube-context",
+    "--kubeconfig",
+    "--tiller-namespace",
+    "-o",
+    "--output",
+    "--max",
+    "--offset",
+    "-f",
+    "--filter",
+    "--host",
+    "--time-format",
+];
+
+/// Positional words of a command (flags and their values dropped).
+fn positionals<'a>(args: &[&'a str], value_flags: &[&str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        if a.starts_with('-') && a.len() > 1 {
+            i += if value_flags.contains(&a) { 2 } else { 1 };
+        } else {
+            out.push(a);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What reader a command's output goes to.
+pub fn classify(command: &str) -> Route {
+    let first_segment = command.split('|').next().unwrap_or(command);
+    let words = strip_wrappers(text::command_words(first_segment));
+    let Some((&tool, args)) = words.split_first() else {
+        return Route::Unknown;
+    };
+    let tool = tool.trim_end_matches(".exe");
+    match tool {
+        "kubectl" | "k" | "oc" | "kc" | "microk8s.kubectl" => classify_kubectl(command, args),
+        "helm" | "helm2" | "helm3" => {
+            let pos = positionals(args, HELM_VALUE_FLAGS);
+            match pos.first().copied() {
+                Some("list" | "ls") => Route::Read(EvidenceKind::HelmList),
+                Some("history" | "hist") => Route::Read(EvidenceKind::HelmHistory),
+                Some(_) => Route::Ignore,
+                None => Route::Unknown,
+            }
+        }
+        "docker" | "podman" | "nerdctl" | "crictl" => {
+            let pos = positionals(args, &["-f", "--file", "-t", "--tag", "--format"]);
+            match pos.as_slice() {
+                ["images" | "build" | "pull" | "inspect", ..]
+                | ["image", "ls" | "list" | "inspect", ..] => Route::Read(EvidenceKind::Images),
+                _ => Route::Ignore,
+            }
+        }
+        "cat" | "type" | "Get-Content" | "gc" | "less" | "more" | "head" | "tail" | "bat" => {
+            let file = args
+                .iter()
+                .rev()
+                .find(|a| !a.starts_with('-'))
+                .copied()
+                .unwrap_or("");
+            let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+            if base.starts_with("Dockerfile") || base.ends_with(".Dockerfile") {
+                Route::Read(EvidenceKind::Images)
+            } else if let Some(kind) = EvidenceKind::from_file_name(base) {
+                Route::Read(kind)
+            } else {
+                Route::Unknown
+            }
+        }
+        "kubens" | "kubectx" | "cd" | "export" | "echo" | "ls" | "clear" | "astro" | "source"
+        | "set" | "unset" | "alias" | "history" | "exit" | "which" | "mkdir" | "vi" | "vim"
+        | "nano" | "kind" | "k3d" | "minikube" | "uname" | "fission" | "gcloud" | "aws" | "az"
+        | "eksctl" | "curl" | "ssh" | "git" => Route::Ignore,
+        _ => Route::Unknown,
+    }
+}
+
+fn classify_kubectl(command: &str, args: &[&str]) -> Route {
+    let pos = positionals(args, KUBECTL_VALUE_FLAGS);
+    let output = output_format(args);
+    let wants_images = output.contains("image") || output == "wide";
+    match pos.as_slice() {
+        ["version", ..] => Route::Read(EvidenceKind::KubectlVersion),
+        ["auth", "can-i", ..] => Route::Read(EvidenceKind::CanI),
+        ["config", "get-contexts" | "view" | "current-context", ..] => {
+            Route::Read(EvidenceKind::Contexts)
+        }
+        ["get", resources, ..] => {
+            if command.contains("astronomer-bootstrap") {
+                return Route::Read(EvidenceKind::Connection);
+            }
+            let mut route = Route::Ignore;
+            for resource in resources.split(',') {
+                let resource = resource
+                    .split('/')
+                    .next()
+                    .unwrap_or(resource)
+                    .to_ascii_lowercase();
+                let resource = resource.split('.').next().unwrap_or(&resource).to_string();
+                let kind = match resource.as_str() {
+                    "pods" | "pod" | "po" | "all" => {
+                        if output.contains("image") {
+                            EvidenceKind::Images
+                        } else {
+                            EvidenceKind::Pods
+                        }
+                    }
+                    "storageclass" | "storageclasses" | "sc" => EvidenceKind::StorageClass,
+                    "deploy" | "deployment" | "deployments" | "sts" | "statefulset"
+                    | "statefulsets" | "ds" | "daemonset" | "daemonsets" | "cronjob"
+                    | "cronjobs" | "cj" | "job" | "jobs" | "rs" | "replicaset" | "replicasets"
+                        if wants_images =>
+                    {
+                        EvidenceKind::Images
+                    }
+                    _ => continue,
+                };
+                route = Route::Read(kind);
+                break;
+            }
+            route
+        }
+        ["describe", ..] => Route::Read(EvidenceKind::Images),
+        [] => Route::Unknown,
+        _ => Route::Ignore,
+    }
+}
+
+/// The value of `-o`/`--output` (`wide`, `json`, `jsonpath={..image}`), or "".
+fn output_format<'a>(args: &[&'a str]) -> &'a str {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if *a == "-o" || *a == "--output" {
+            return it.next().copied().unwrap_or("");
+        }
+        if let Some(v) = a
+            .strip_prefix("--output=")
+            .or_else(|| a.strip_prefix("-o="))
+        {
+            return v;
+        }
+        if let Some(v) = a.strip_prefix("-o") {
+            if !a.starts_with("--") && !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    ""
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_commands() {
+        let cases = [
+            ("kubectl version --short", Route::Read(EvidenceKind::KubectlVersion)),
+            ("sudo kubectl get pods -A", Route::Read(EvidenceKind::Pods)),
+            ("watch -n 2 kubectl -n astronomer get po", Route::Read(EvidenceKind::Pods)),
+            ("k get pod/astronomer-houston-1", Route::Read(EvidenceKind::Pods)),
+            ("kubectl get pods -n astronomer | grep -v Running", Route::Read(EvidenceKind::Pods)),
+            ("kubectl get namespaces", Route::Ignore),
+            ("kubectl auth can-i create pods -n astronomer", Route::Read(EvidenceKind::CanI)),
+            ("helm3 list -A", Route::Read(EvidenceKind::HelmList)),
+            ("helm ls --tiller-namespace kube-system", Route::Read(EvidenceKind::HelmList)),
+            ("helm history astronomer -n astronomer", Route::Read(EvidenceKind::HelmHistory)),
+            ("helm version", Route::Ignore),
+            ("kubectl get sc", Route::Read(EvidenceKind::StorageClass)),
+            ("kubectl config get-contexts", Route::Read(EvidenceKind::Contexts)),
+            (
+                "kubectl get secret astronomer-bootstrap -o jsonpath='{.data.connection}' | base64 -d",
+                Route::Read(EvidenceKind::Connection),
+            ),
+            ("docker images", Route::Read(EvidenceKind::Images)),
+            ("cat Dockerfile", Route::Read(EvidenceKind::Images)),
+            ("kubectl get deploy -n astronomer -o wide", Route::Read(EvidenceKind::Images)),
+            ("kubectl get deploy -n astronomer", Route::Ignore),
+            ("kubectl get pods -o jsonpath='{..image}'", Route::Read(EvidenceKind::Images)),
+            ("kubectl describe pod x", Route::Read(EvidenceKind::Images)),
+            ("kind version", Route::Ignore),
+            ("./collect.sh", Route::Unknown),
+        ];
+        for (command, want) in cases {
+            assert_eq!(classify(command), want, "{command}");
+        }
+    }
+
+    #[test]
+    fn finds_namespace_switches() {
+        assert_eq!(namespace_switch("kubens datarouter"), Some("datarouter"));
+        assert_eq!(
+            namespace_switch("kubectl config set-context --current --namespace=astronomer"),
+            Some("astronomer")
+        );
+        assert_eq!(namespace_switch("kubectl get pods -n x"), None);
+    }
 }

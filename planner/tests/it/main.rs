@@ -1,0 +1,4 @@
+//! The planner's one integration-test binary.
+
+mod fixtures;
+mod props;

@@ -17,3 +17,81 @@ pub struct Acknowledgements {
     /// The internal Helm repository, when one mirrors helm.astronomer.io. `--ack helm-repo=URL`
     pub helm_repository: Option<String>,
 }
+
+/// Why an `--ack` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    #[error("unknown acknowledgement `{0}`: expected one of database-backup=REF, system-admin, known-crashing=POD[,POD…], mirrors=REGISTRY, helm-repo=URL, air-gapped")]
+    Unknown(String),
+    #[error("acknowledgement `{0}` needs a value: `{0}=…`")]
+    MissingValue(&'static str),
+    #[error("acknowledgement `{0}` takes no value")]
+    UnexpectedValue(&'static str),
+}
+
+impl Acknowledgements {
+    /// Applies one acknowledgement as spelled on the command line after `--ack`
+    /// (`database-backup=CHG-1234`, `system-admin`, `known-crashing=a,b`, `mirrors=REGISTRY`,
+    /// `helm-repo=URL`); `air-gapped` is accepted too, so the page can use one spelling for all.
+    /// The CLI and the page both parse through here, so they agree by construction.
+    pub fn parse_ack(&mut self, text: &str) -> Result<(), AckError> {
+        let text = text.trim();
+        let (name, value) = match text.split_once('=') {
+            Some((name, value)) => (name.trim(), Some(value.trim())),
+            None => (text, None),
+        };
+        let required = |key: &'static str| match value {
+            Some(v) if !v.is_empty() => Ok(v.to_string()),
+            _ => Err(AckError::MissingValue(key)),
+        };
+        let flag = |key: &'static str| match value {
+            None => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes") => Ok(true),
+            Some(_) => Err(AckError::UnexpectedValue(key)),
+        };
+        match name {
+            "database-backup" => self.database_backup = Some(required("database-backup")?),
+            "system-admin" => self.system_admin = flag("system-admin")?,
+            "air-gapped" => self.air_gapped = flag("air-gapped")?,
+            "mirrors" => self.mirrors = Some(required("mirrors")?),
+            "helm-repo" => self.helm_repository = Some(required("helm-repo")?),
+            "known-crashing" => {
+                let pods = required("known-crashing")?;
+                for pod in pods.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    if !self.known_crashing.iter().any(|known| known == pod) {
+                        self.known_crashing.push(pod.to_string());
+                    }
+                }
+            }
+            other => return Err(AckError::Unknown(other.to_string())),
+        }
+        Ok(())
+    }
+
+    /// The acknowledgements as the command-line flags that give them, in a stable order.
+    pub fn to_cli_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(reference) = &self.database_backup {
+            args.push(format!("--ack database-backup={reference}"));
+        }
+        if self.system_admin {
+            args.push("--ack system-admin".to_string());
+        }
+        if !self.known_crashing.is_empty() {
+            args.push(format!(
+                "--ack known-crashing={}",
+                self.known_crashing.join(",")
+            ));
+        }
+        if self.air_gapped {
+            args.push("--air-gapped".to_string());
+        }
+        if let Some(registry) = &self.mirrors {
+            args.push(format!("--ack mirrors={registry}"));
+        }
+        if let Some(url) = &self.helm_repository {
+            args.push(format!("--ack helm-repo={url}"));
+        }
+        args
+    }
+}

@@ -8,7 +8,11 @@
 pub mod acks;
 pub mod facts;
 pub mod input;
+pub mod manifest;
+pub mod path;
+pub mod render;
 pub mod report;
+pub mod rules;
 
 pub use acks::Acknowledgements;
 pub use facts::Facts;
@@ -20,14 +24,11 @@ pub use report::{Finding, Report, Status, Verdict};
 /// `manifests` are upgrade or rollback manifests the operator intends to apply (validated by
 /// the `manifest-source` check); empty when none were given.
 pub fn check(sources: &[Source], acks: &Acknowledgements, manifests: &[Source]) -> (Facts, Report) {
-    let facts = read_sources(sources);
-    let _ = (acks, manifests);
-    let report = Report {
-        schema_version: report::REPORT_SCHEMA_VERSION,
-        verdict: Verdict::Incomplete,
-        findings: Vec::new(),
-        diagnostics: facts.diagnostics.clone(),
-    };
+    let mut facts = read_sources(sources);
+    for diagnostic in &mut facts.diagnostics {
+        diagnostic.message = report::redact_secrets(&diagnostic.message);
+    }
+    let report = rules::evaluate(&facts, acks, manifests);
     (facts, report)
 }
 
@@ -42,14 +43,13 @@ pub fn make_plan(
     manifests: &[Source],
     created_at: &str,
 ) -> Plan {
-    let (_facts, report) = check(sources, acks, manifests);
-    Plan {
-        schema_version: plan::PLAN_SCHEMA_VERSION,
-        upgrade_path: "astronomer-0.16-to-0.23".to_string(),
-        created_at: created_at.to_string(),
-        verdict: report.verdict,
-        findings: report.findings,
-        acknowledgements: acks.clone(),
-        plan_digest: String::new(),
-    }
+    let (facts, report) = check(sources, acks, manifests);
+    Plan::build(
+        &path::LTS_0_16_TO_0_23,
+        &facts,
+        &report,
+        acks,
+        plan::evidence_entries(sources, manifests),
+        created_at,
+    )
 }

@@ -1,9 +1,14 @@
 //! The approvable plan: what will be done, in order, on which cluster, on what evidence.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::acks::Acknowledgements;
-use crate::report::{Finding, Verdict};
+use crate::facts::{Diagnostic, Facts};
+use crate::input::Source;
+use crate::path::{UpgradePath, ROLLBACK_JOB, UPGRADE_JOB};
+use crate::report::{redact_secrets, Finding, Report, Verdict};
+use crate::rules;
 
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
 
@@ -14,9 +19,493 @@ pub struct Plan {
     pub upgrade_path: String,
     /// Given by the caller (the planner has no clock); excluded from the plan digest.
     pub created_at: String,
+    /// SHA-256 over the evidence in canonical order (see [`evidence_digest`]).
+    pub evidence_digest: String,
+    /// Each piece of evidence by name and hash: what was assessed, without its text.
+    pub evidence: Vec<EvidenceEntry>,
+    /// What the cluster looked like; the executor compares it with the live cluster.
+    pub cluster_fingerprint: ClusterFingerprint,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
+    /// What the readers could not read or doubted, with secrets masked.
+    pub diagnostics: Vec<Diagnostic>,
     pub acknowledgements: Acknowledgements,
+    /// The upgrade, in order: manual commands exactly as typed, and the executor's equivalent.
+    pub steps: Vec<Step>,
+    pub rollback: Rollback,
+    /// The post-upgrade checks (the procedure's Step 7, plus the Helm and pod checks).
+    pub verification: Vec<String>,
     /// SHA-256 over the canonical JSON of the plan without `created_at` and `plan_digest`.
     pub plan_digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceEntry {
+    /// `source` for cluster evidence, `manifest` for a manifest to apply.
+    pub role: String,
+    pub name: String,
+    pub kind: Option<String>,
+    /// SHA-256 of the text: proves which text was assessed without keeping it (it may hold a password).
+    pub sha256: String,
+    pub lines: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterFingerprint {
+    pub server_version: Option<String>,
+    pub platform_release: Option<String>,
+    pub platform_namespace: Option<String>,
+    pub chart_version: Option<String>,
+    /// `namespace/name` of every pod that was not healthy, sorted.
+    pub unhealthy_pods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// A person types the commands.
+    Manual,
+    /// `astro-upgrade` does it.
+    Executor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable id (`apply-upgrade`), for journals and cross references.
+    pub id: String,
+    pub title: String,
+    pub kind: StepKind,
+    /// Exactly as a person would type them, in order.
+    pub commands: Vec<String>,
+    /// What to look for, and what to do when it goes wrong.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollback {
+    /// When to roll back.
+    pub when: String,
+    pub steps: Vec<Step>,
+    /// What the rollback needs and destroys.
+    pub warnings: Vec<String>,
+}
+
+impl ClusterFingerprint {
+    /// The fingerprint of a cluster as the facts describe it (pasted or live).
+    pub fn from_facts(facts: &Facts) -> ClusterFingerprint {
+        let path = &crate::path::LTS_0_16_TO_0_23;
+        let release = rules::platform_release(path, facts);
+        let mut unhealthy_pods: Vec<String> = facts
+            .pods
+            .iter()
+            .filter(|p| !p.healthy)
+            .map(|p| match &p.namespace {
+                Some(ns) => format!("{ns}/{}", p.name),
+                None => p.name.clone(),
+            })
+            .collect();
+        unhealthy_pods.sort();
+        unhealthy_pods.dedup();
+        ClusterFingerprint {
+            server_version: facts.kubernetes.server_version.clone(),
+            platform_release: release.map(|r| r.name.clone()),
+            platform_namespace: release.and_then(|r| r.namespace.clone()),
+            chart_version: release.and_then(|r| r.chart_version.clone()),
+            unhealthy_pods,
+        }
+    }
+
+    /// Each difference between the planned cluster (`self`) and `other`, in words; empty when
+    /// they match.
+    pub fn diff(&self, other: &ClusterFingerprint) -> Vec<String> {
+        let mut differences = Vec::new();
+        let fields = [
+            (
+                "Kubernetes server version",
+                &self.server_version,
+                &other.server_version,
+            ),
+            (
+                "platform release",
+                &self.platform_release,
+                &other.platform_release,
+            ),
+            (
+                "platform namespace",
+                &self.platform_namespace,
+                &other.platform_namespace,
+            ),
+            (
+                "platform chart version",
+                &self.chart_version,
+                &other.chart_version,
+            ),
+        ];
+        for (what, planned, now) in fields {
+            if planned != now {
+                differences.push(format!(
+                    "{what} was {} in the plan and is {} now",
+                    shown(planned),
+                    shown(now)
+                ));
+            }
+        }
+        let newly: Vec<&str> = other
+            .unhealthy_pods
+            .iter()
+            .filter(|p| !self.unhealthy_pods.contains(p))
+            .map(String::as_str)
+            .collect();
+        if !newly.is_empty() {
+            differences.push(format!(
+                "pods unhealthy now but not in the plan: {}",
+                newly.join(", ")
+            ));
+        }
+        let recovered: Vec<&str> = self
+            .unhealthy_pods
+            .iter()
+            .filter(|p| !other.unhealthy_pods.contains(p))
+            .map(String::as_str)
+            .collect();
+        if !recovered.is_empty() {
+            differences.push(format!(
+                "pods unhealthy in the plan but not now: {}",
+                recovered.join(", ")
+            ));
+        }
+        differences
+    }
+}
+
+fn shown(value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("`{v}`"),
+        None => "unknown".to_string(),
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn entry(role: &str, source: &Source) -> EvidenceEntry {
+    EvidenceEntry {
+        role: role.to_string(),
+        name: source.name.clone(),
+        kind: source.kind.map(|k| k.as_str().to_string()),
+        sha256: sha256_hex(source.text.as_bytes()),
+        lines: source.text.lines().count(),
+    }
+}
+
+/// The evidence entries in canonical order: sources then manifests, each by name, kind and hash.
+pub fn evidence_entries(sources: &[Source], manifests: &[Source]) -> Vec<EvidenceEntry> {
+    let mut entries: Vec<EvidenceEntry> = sources.iter().map(|s| entry("source", s)).collect();
+    entries.extend(manifests.iter().map(|m| entry("manifest", m)));
+    entries.sort_by(|a, b| {
+        (&a.role, &a.name, &a.kind, &a.sha256).cmp(&(&b.role, &b.name, &b.kind, &b.sha256))
+    });
+    entries
+}
+
+/// SHA-256 over the evidence in canonical order (role, name, kind and the text's own hash for
+/// each piece): the same evidence in any order gives the same digest, and the text itself,
+/// which may hold a password, is only ever hashed.
+pub fn evidence_digest(sources: &[Source], manifests: &[Source]) -> String {
+    digest_of_entries(&evidence_entries(sources, manifests))
+}
+
+fn digest_of_entries(entries: &[EvidenceEntry]) -> String {
+    let mut hasher = Sha256::new();
+    for e in entries {
+        for part in [
+            e.role.as_str(),
+            e.name.as_str(),
+            e.kind.as_deref().unwrap_or(""),
+            e.sha256.as_str(),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update([0u8]);
+        }
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Plan {
+    /// Builds the plan for `path` from evaluated evidence and seals it with its digest.
+    pub fn build(
+        path: &UpgradePath,
+        facts: &Facts,
+        report: &Report,
+        acks: &Acknowledgements,
+        evidence: Vec<EvidenceEntry>,
+        created_at: &str,
+    ) -> Plan {
+        let namespace = rules::platform_namespace(path, facts);
+        let release = rules::platform_release(path, facts)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| "<release>".to_string());
+        let mut findings = report.findings.clone();
+        for finding in &mut findings {
+            finding.message = redact_secrets(&finding.message);
+            finding.remedy = finding.remedy.as_deref().map(redact_secrets);
+            for item in &mut finding.items {
+                item.subject = redact_secrets(&item.subject);
+                item.message = redact_secrets(&item.message);
+            }
+        }
+        let mut diagnostics = report.diagnostics.clone();
+        for diagnostic in &mut diagnostics {
+            diagnostic.message = redact_secrets(&diagnostic.message);
+        }
+        let mut plan = Plan {
+            schema_version: PLAN_SCHEMA_VERSION,
+            upgrade_path: path.id.to_string(),
+            created_at: created_at.to_string(),
+            evidence_digest: digest_of_entries(&evidence),
+            evidence,
+            cluster_fingerprint: ClusterFingerprint::from_facts(facts),
+            verdict: report.verdict,
+            findings,
+            diagnostics,
+            acknowledgements: acks.clone(),
+            steps: steps(path, acks, &release, &namespace),
+            rollback: rollback(path, &release, &namespace),
+            verification: verification(path, &release, &namespace),
+            plan_digest: String::new(),
+        };
+        plan.plan_digest = plan.compute_digest();
+        plan
+    }
+
+    /// SHA-256 (hex) over the canonical JSON: the plan serialised with its fields in struct
+    /// order, `created_at` and `plan_digest` blanked.
+    pub fn compute_digest(&self) -> String {
+        let mut canonical = self.clone();
+        canonical.created_at = String::new();
+        canonical.plan_digest = String::new();
+        let json = serde_json::to_vec(&canonical).unwrap_or_default();
+        sha256_hex(&json)
+    }
+
+    /// Whether the plan is exactly the one that was sealed (nothing edited since).
+    pub fn verify_digest(&self) -> bool {
+        !self.plan_digest.is_empty() && self.plan_digest == self.compute_digest()
+    }
+
+    /// The plan as Markdown for a change ticket.
+    pub fn to_markdown(&self) -> String {
+        crate::render::plan_markdown(self)
+    }
+}
+
+fn step(id: &str, title: &str, kind: StepKind, commands: &[String], notes: &[String]) -> Step {
+    Step {
+        id: id.to_string(),
+        title: title.to_string(),
+        kind,
+        commands: commands.to_vec(),
+        notes: notes.to_vec(),
+    }
+}
+
+fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -> Vec<Step> {
+    let upgrade = path.upgrade_manifest.file_name;
+    let rollback = path.rollback_manifest.file_name;
+    let target = path.upgrade_namespace;
+    let mut download = rules::download_commands(path);
+    download.push(format!("sha256sum {upgrade} {rollback}"));
+    let mut download_notes = vec![format!(
+        "The URL on the procedure page ({}) does not exist; these are the real files at tag {}.",
+        path.documented_broken_url, path.git_tag
+    )];
+    if acks.air_gapped {
+        let registry = acks.mirrors.as_deref().unwrap_or("<registry>");
+        let image = path
+            .upgrader_image
+            .split(':')
+            .next()
+            .unwrap_or(path.upgrader_image);
+        download_notes.insert(
+            0,
+            "Air-gapped: download on a connected machine, carry the files in, then point them at the mirror.".into(),
+        );
+        download.push(format!(
+            "sed -i 's#{image}#{registry}/astronomer/{}#' {upgrade} {rollback}",
+            path.upgrader_image_name
+        ));
+    }
+    vec![
+        step(
+            "record-starting-point",
+            "Record the starting point",
+            StepKind::Manual,
+            &[
+                format!("helm history {release} -n {ns}"),
+                format!("kubectl get pods -n {ns}"),
+            ],
+            &["Keep both outputs in the change ticket: the last revision must be 0.16.x `deployed`.".into()],
+        ),
+        step(
+            "download-manifests",
+            "Download the upgrade and rollback manifests",
+            StepKind::Manual,
+            &download,
+            &download_notes,
+        ),
+        step(
+            "execute-with-astro-upgrade",
+            "Either: let astro-upgrade carry out the upgrade",
+            StepKind::Executor,
+            &[format!(
+                "astro-upgrade apply --plan plan.json --manifest {upgrade} --rollback-manifest {rollback} --auto-rollback"
+            )],
+            &[
+                "Replaces the manual steps switch-namespace, apply-upgrade, watch-upgrade and confirm-release.".into(),
+                "It verifies this plan's digest, re-checks the live cluster and refuses on drift, applies the manifest, watches the Job, verifies the release, and rolls back when the upgrade fails.".into(),
+            ],
+        ),
+        step(
+            "switch-namespace",
+            "Or, by hand: switch the kubectl context to the default namespace",
+            StepKind::Manual,
+            &[
+                format!("kubectl config set-context --current --namespace={target}"),
+                "kubectl config view --minify --output 'jsonpath={..namespace}'".into(),
+            ],
+            &[format!(
+                "The second command must print `{target}`: the manifest's objects take the context's namespace, and its ClusterRoleBinding names `{target}`."
+            )],
+        ),
+        step(
+            "apply-upgrade",
+            "Apply the upgrade manifest",
+            StepKind::Manual,
+            &[format!("kubectl apply -f {upgrade}")],
+            &[format!(
+                "Creates ServiceAccount, a {} backup PVC, Job `{UPGRADE_JOB}`, a ClusterRole and its binding.",
+                path.backup_volume_size
+            )],
+        ),
+        step(
+            "watch-upgrade",
+            "Watch the upgrade Job",
+            StepKind::Manual,
+            &[
+                format!("kubectl get pods -n {target} | grep {UPGRADE_JOB}"),
+                format!("kubectl logs -n {target} -f job/{UPGRADE_JOB}"),
+            ],
+            &[
+                "The pod ends `Completed` on success. `Error` means the upgrade failed: the Job does not retry (backoffLimit 0); go to the rollback section.".into(),
+                "A PVC stuck `Pending` means no default StorageClass; `ImagePullBackOff` means the image cannot be pulled.".into(),
+            ],
+        ),
+        step(
+            "confirm-release",
+            "Confirm the platform release",
+            StepKind::Manual,
+            &[
+                format!("helm history {release} -n {ns}"),
+                format!("kubectl get pods -n {ns}"),
+            ],
+            &[format!(
+                "The last revision must be astronomer-{}.x `deployed`, and every pod Running with full readiness or Completed.",
+                path.to_platform
+            )],
+        ),
+        step(
+            "verify-platform",
+            "Verify the platform (checklist below)",
+            StepKind::Manual,
+            &[],
+            &["Work through the verification checklist; roll back if a check fails and cannot be fixed.".into()],
+        ),
+        step(
+            "upgrade-astro-cli",
+            "Upgrade the Astronomer CLI of every user",
+            StepKind::Manual,
+            &[path.cli_upgrade_command.to_string()],
+            &[],
+        ),
+    ]
+}
+
+fn rollback(path: &UpgradePath, release: &str, ns: &str) -> Rollback {
+    let file = path.rollback_manifest.file_name;
+    let target = path.upgrade_namespace;
+    Rollback {
+        when: format!(
+            "The upgrade pod ends in `Error`, or verification fails and cannot be fixed: return to {}.x with the backup the upgrade Job stored on its PVC.",
+            path.from_platform
+        ),
+        steps: vec![
+            step(
+                "rollback-with-astro-upgrade",
+                "Either: let astro-upgrade roll back",
+                StepKind::Executor,
+                &[format!("astro-upgrade rollback --rollback-manifest {file}")],
+                &[],
+            ),
+            step(
+                "apply-rollback",
+                "Or, by hand: apply the rollback manifest in the default namespace",
+                StepKind::Manual,
+                &[
+                    format!("kubectl config set-context --current --namespace={target}"),
+                    format!("kubectl apply -f {file}"),
+                ],
+                &[],
+            ),
+            step(
+                "watch-rollback",
+                "Watch the rollback Job",
+                StepKind::Manual,
+                &[
+                    format!("kubectl get pods -n {target} | grep {ROLLBACK_JOB}"),
+                    format!("kubectl logs -n {target} -f job/{ROLLBACK_JOB}"),
+                ],
+                &["The pod ends `Completed` on success; on `Error` call Astronomer support with the log.".into()],
+            ),
+            step(
+                "confirm-rollback",
+                "Confirm the platform is back",
+                StepKind::Manual,
+                &[
+                    format!("helm history {release} -n {ns}"),
+                    format!("watch kubectl get pods -n {ns}"),
+                ],
+                &[format!(
+                    "The last revision must be astronomer-{}.x `deployed`; wait until every pod is Running with full readiness or Completed.",
+                    path.from_platform
+                )],
+            ),
+        ],
+        warnings: rules::rollback_caveats(path),
+    }
+}
+
+fn verification(path: &UpgradePath, release: &str, ns: &str) -> Vec<String> {
+    vec![
+        format!(
+            "`helm history {release} -n {ns}` shows the last revision as astronomer-{}.x `deployed`",
+            path.to_platform
+        ),
+        format!("`kubectl get pods -n {ns}`: every pod Running with full readiness, or Completed"),
+        "Log in to Astronomer at https://app.BASEDOMAIN".into(),
+        "See Workspaces and Airflow Deployments in the Astronomer UI".into(),
+        "Open the settings of your Airflow Deployments".into(),
+        "See metrics on the Metrics tab in the Astronomer UI".into(),
+        "Run `astro deploy` successfully with the Astronomer CLI".into(),
+        "Open a Deployment in the Airflow UI".into(),
+        "Read the logs of your DAGs' tasks in the Airflow UI".into(),
+    ]
 }

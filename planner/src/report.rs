@@ -69,3 +69,53 @@ pub struct Report {
     #[serde(default)]
     pub diagnostics: Vec<Diagnostic>,
 }
+
+impl Report {
+    /// The ids of the failing checks, in check order.
+    pub fn failing_checks(&self) -> Vec<&str> {
+        self.findings
+            .iter()
+            .filter(|f| f.status == Status::Fail)
+            .map(|f| f.check.as_str())
+            .collect()
+    }
+
+    /// The finding of one check id.
+    pub fn finding(&self, check: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.check == check)
+    }
+}
+
+/// Masks credentials in free text (a diagnostic may quote the line it could not read):
+/// the user and password of `scheme://user:password@host`, `Bearer` tokens, JWTs and
+/// `password=`/`token:`-style values. Readers drop secrets at once; this is the last guard
+/// before anything is written into a report or a plan.
+pub fn redact_secrets(text: &str) -> String {
+    use std::sync::OnceLock;
+    static PATTERNS: OnceLock<Vec<(regex_lite::Regex, &'static str)>> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        [
+            (r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]*@", "${1}***@"),
+            (r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+", "${1} ***"),
+            (r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.?[A-Za-z0-9_-]*", "***"),
+            (
+                r#"(?i)\b(password|passwd|pwd|token|secret|client-key-data|client-certificate-data)(["']?\s*[:=]\s*["']?)[^\s"',;]+"#,
+                "${1}${2}***",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(pattern, replacement)| {
+            regex_lite::Regex::new(pattern)
+                .ok()
+                .map(|re| (re, replacement))
+        })
+        .collect()
+    });
+    let mut text = text.to_string();
+    for (pattern, replacement) in patterns {
+        if pattern.is_match(&text) {
+            text = pattern.replace_all(&text, *replacement).into_owned();
+        }
+    }
+    text
+}

@@ -1,0 +1,359 @@
+//! Every number and name of the 0.16 → 0.23 upgrade path, as data in one place.
+//!
+//! The rules read these values instead of spelling them out, so a later LTS hop is a second
+//! [`UpgradePath`] plus the few rules that really differ. Sources: the upgrade procedure and the
+//! internals reference (§1–2: the manifests at tag v0.23.18; §9: the certified image grammar).
+
+/// A Kubernetes or chart version reduced to what range checks compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MinorVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// Whether a check blocks GO when its evidence is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    /// Missing evidence makes the finding `unknown`, which blocks GO.
+    Required,
+    /// Missing evidence makes the finding a "not evaluated" `warn`, which never blocks GO.
+    Advisory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub id: &'static str,
+    pub kind: CheckKind,
+    /// A short title for tables and JUnit test names.
+    pub title: &'static str,
+}
+
+/// Where a required permission must be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionScope {
+    /// The namespace the platform release lives in.
+    PlatformNamespace,
+    /// `default`, where the manifest's namespaced objects land.
+    UpgradeNamespace,
+    /// Cluster-scoped resources.
+    Cluster,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequiredPermission {
+    pub verb: &'static str,
+    /// Plural resource name as `kubectl auth can-i` resolves it.
+    pub resource: &'static str,
+    pub scope: PermissionScope,
+}
+
+/// One object the upgrade or rollback manifest must contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestObjectSpec {
+    pub kind: &'static str,
+    pub name: &'static str,
+}
+
+/// A manifest of the path: its file name, its URL at the pinned tag, and the objects in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestSpec {
+    pub file_name: &'static str,
+    pub url: &'static str,
+    /// The Job whose presence identifies the manifest.
+    pub job_name: &'static str,
+    pub objects: &'static [ManifestObjectSpec],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpgradePath {
+    /// Stable id written into plans.
+    pub id: &'static str,
+    /// The platform chart minor the upgrade starts from (`astronomer-0.16.x`).
+    pub from_platform: MinorVersion,
+    /// The platform chart minor the upgrade reaches (`astronomer-0.23.x`).
+    pub to_platform: MinorVersion,
+    /// The chart name of the platform release (not `airflow`, not `postgresql`).
+    pub platform_chart: &'static str,
+    /// Used when no platform release says where the platform lives.
+    pub default_platform_namespace: &'static str,
+    /// Where the manifest's namespaced objects must land (the ClusterRoleBinding names it).
+    pub upgrade_namespace: &'static str,
+    /// Kubernetes server versions the procedure accepts: `min <= v < max_exclusive`.
+    pub kubernetes_min: MinorVersion,
+    pub kubernetes_max_exclusive: MinorVersion,
+    /// Later docs narrowed the range to start here; below it is a warning.
+    pub kubernetes_recommended_min: MinorVersion,
+    /// Largest client/server minor difference kubectl supports.
+    pub kubectl_max_skew: u32,
+    pub checks: &'static [CheckSpec],
+    pub permissions: &'static [RequiredPermission],
+    /// The last path segment of an Astronomer Certified image repository, under any registry.
+    pub certified_image_name: &'static str,
+    /// Repositories the docs name, for messages.
+    pub certified_repositories: &'static [&'static str],
+    /// Oldest Airflow the upgrade accepts, as (major, minor, patch).
+    pub min_airflow: (u32, u32, u32),
+    pub upgrader_image: &'static str,
+    /// The upgrader image's repository name, to recognise it under a mirror registry.
+    pub upgrader_image_name: &'static str,
+    /// Hosts the upgrade reaches: images, charts, the certified-versions feed.
+    pub egress_hosts: &'static [&'static str],
+    pub git_tag: &'static str,
+    pub upgrade_manifest: ManifestSpec,
+    pub rollback_manifest: ManifestSpec,
+    /// The URL of the procedure page, which never existed (a doc bug).
+    pub documented_broken_url: &'static str,
+    /// The Secret in the platform namespace holding the database connection string.
+    pub bootstrap_secret: &'static str,
+    /// What the backup PVC requests; it needs a default StorageClass.
+    pub backup_volume_size: &'static str,
+    /// The command that upgrades the Astronomer CLI after the platform.
+    pub cli_upgrade_command: &'static str,
+}
+
+pub const SERVICE_ACCOUNT: &str = "astronomer-upgrader-service-account";
+pub const BACKUP_PVC: &str = "astronomer-upgrades-backup";
+pub const UPGRADE_JOB: &str = "upgrade-astronomer";
+pub const ROLLBACK_JOB: &str = "rollback-astronomer";
+pub const CLUSTER_ROLE: &str = "astronomer-upgrader-cluster-role";
+pub const CLUSTER_ROLE_BINDING: &str = "astronomer-upgrader-cluster-role-binding";
+
+/// The manifest directory at tag v0.23.18 (the files exist on no branch any more).
+macro_rules! manifest_dir_url {
+    () => {
+        "https://raw.githubusercontent.com/astronomer/astronomer/v0.23.18/bin/migration-scripts/lts-to-lts/0.16-to-0.23/manifests"
+    };
+}
+
+/// The 0.16 → 0.23 LTS hop.
+pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
+    id: "astronomer-0.16-to-0.23",
+    from_platform: MinorVersion {
+        major: 0,
+        minor: 16,
+    },
+    to_platform: MinorVersion {
+        major: 0,
+        minor: 23,
+    },
+    platform_chart: "astronomer",
+    default_platform_namespace: "astronomer",
+    upgrade_namespace: "default",
+    kubernetes_min: MinorVersion {
+        major: 1,
+        minor: 14,
+    },
+    kubernetes_max_exclusive: MinorVersion {
+        major: 1,
+        minor: 19,
+    },
+    kubernetes_recommended_min: MinorVersion {
+        major: 1,
+        minor: 16,
+    },
+    kubectl_max_skew: 1,
+    checks: &[
+        CheckSpec {
+            id: "kubernetes-version",
+            kind: CheckKind::Required,
+            title: "Kubernetes server version",
+        },
+        CheckSpec {
+            id: "kubectl-skew",
+            kind: CheckKind::Advisory,
+            title: "kubectl client/server skew",
+        },
+        CheckSpec {
+            id: "platform-version",
+            kind: CheckKind::Required,
+            title: "Astronomer platform version",
+        },
+        CheckSpec {
+            id: "helm-release-state",
+            kind: CheckKind::Required,
+            title: "Helm release state",
+        },
+        CheckSpec {
+            id: "airflow-images",
+            kind: CheckKind::Required,
+            title: "Airflow images",
+        },
+        CheckSpec {
+            id: "permissions",
+            kind: CheckKind::Required,
+            title: "Kubernetes permissions",
+        },
+        CheckSpec {
+            id: "system-admin",
+            kind: CheckKind::Required,
+            title: "Astronomer System Admin",
+        },
+        CheckSpec {
+            id: "database-backup",
+            kind: CheckKind::Required,
+            title: "Database backup",
+        },
+        CheckSpec {
+            id: "pod-health",
+            kind: CheckKind::Required,
+            title: "Pod health",
+        },
+        CheckSpec {
+            id: "context-namespace",
+            kind: CheckKind::Advisory,
+            title: "kubectl context namespace",
+        },
+        CheckSpec {
+            id: "default-storageclass",
+            kind: CheckKind::Required,
+            title: "Default StorageClass",
+        },
+        CheckSpec {
+            id: "database-connection",
+            kind: CheckKind::Required,
+            title: "Database connection string",
+        },
+        CheckSpec {
+            id: "egress-or-mirror",
+            kind: CheckKind::Required,
+            title: "Egress or mirrors",
+        },
+        CheckSpec {
+            id: "manifest-source",
+            kind: CheckKind::Advisory,
+            title: "Upgrade manifests",
+        },
+        CheckSpec {
+            id: "rollback-readiness",
+            kind: CheckKind::Advisory,
+            title: "Rollback readiness",
+        },
+    ],
+    permissions: &[
+        RequiredPermission {
+            verb: "create",
+            resource: "pods",
+            scope: PermissionScope::PlatformNamespace,
+        },
+        RequiredPermission {
+            verb: "create",
+            resource: "serviceaccounts",
+            scope: PermissionScope::PlatformNamespace,
+        },
+        RequiredPermission {
+            verb: "create",
+            resource: "jobs",
+            scope: PermissionScope::PlatformNamespace,
+        },
+        RequiredPermission {
+            verb: "create",
+            resource: "serviceaccounts",
+            scope: PermissionScope::UpgradeNamespace,
+        },
+        RequiredPermission {
+            verb: "create",
+            resource: "persistentvolumeclaims",
+            scope: PermissionScope::UpgradeNamespace,
+        },
+        RequiredPermission {
+            verb: "create",
+            resource: "jobs",
+            scope: PermissionScope::UpgradeNamespace,
+        },
+        RequiredPermission {
+            verb: "create",
+            resource: "clusterroles",
+            scope: PermissionScope::Cluster,
+        },
+        RequiredPermission {
+            verb: "create",
+            resource: "clusterrolebindings",
+            scope: PermissionScope::Cluster,
+        },
+    ],
+    certified_image_name: "ap-airflow",
+    certified_repositories: &["quay.io/astronomer/ap-airflow", "astronomerinc/ap-airflow"],
+    min_airflow: (1, 10, 5),
+    upgrader_image: "quay.io/astronomer/lts-016-023-upgrade:latest",
+    upgrader_image_name: "lts-016-023-upgrade",
+    egress_hosts: &["quay.io", "helm.astronomer.io", "updates.astronomer.io"],
+    git_tag: "v0.23.18",
+    upgrade_manifest: ManifestSpec {
+        file_name: "upgrade-0.16-to-0.23.yaml",
+        url: concat!(manifest_dir_url!(), "/upgrade-0.16-to-0.23.yaml"),
+        job_name: UPGRADE_JOB,
+        objects: &[
+            ManifestObjectSpec {
+                kind: "ServiceAccount",
+                name: SERVICE_ACCOUNT,
+            },
+            ManifestObjectSpec {
+                kind: "PersistentVolumeClaim",
+                name: BACKUP_PVC,
+            },
+            ManifestObjectSpec {
+                kind: "Job",
+                name: UPGRADE_JOB,
+            },
+            ManifestObjectSpec {
+                kind: "ClusterRole",
+                name: CLUSTER_ROLE,
+            },
+            ManifestObjectSpec {
+                kind: "ClusterRoleBinding",
+                name: CLUSTER_ROLE_BINDING,
+            },
+        ],
+    },
+    rollback_manifest: ManifestSpec {
+        file_name: "rollback-0.16-to-0.23.yaml",
+        url: concat!(manifest_dir_url!(), "/rollback-0.16-to-0.23.yaml"),
+        job_name: ROLLBACK_JOB,
+        objects: &[ManifestObjectSpec {
+            kind: "Job",
+            name: ROLLBACK_JOB,
+        }],
+    },
+    documented_broken_url: "https://raw.githubusercontent.com/astronomer/astronomer/master/bin/migration-scripts/lts-to-lts/0.16-to-0.23/manifests/upgrade.yaml",
+    bootstrap_secret: "astronomer-bootstrap",
+    backup_volume_size: "20Gi",
+    cli_upgrade_command: "curl -sSL https://install.astronomer.io | sudo bash -s -- v0.23.0",
+};
+
+impl UpgradePath {
+    pub fn check(&self, id: &str) -> Option<&CheckSpec> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
+
+/// The numeric core of a version string: `v1.18.20-gke.901` → (1, 18, 20).
+///
+/// Vendor suffixes (`-eks-ad4801`, `-gke.901`, `+k3s1`, `+IKS`) and a `+` on the minor
+/// (`Minor:"16+"`) are not pre-releases for range checks: `1.18.20-gke.901` is 1.18.20, and
+/// `1.19.0-eks` is 1.19 (troubleshoot's issue #1441 is the trap this avoids).
+pub fn numeric_version(text: &str) -> Option<(u32, u32, u32)> {
+    let text = text.trim().trim_start_matches(['v', 'V']);
+    let mut parts = [None, None, None];
+    for (slot, piece) in parts.iter_mut().zip(text.split('.')) {
+        let digits: String = piece.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if digits.is_empty() {
+            break;
+        }
+        *slot = digits.parse().ok();
+        if digits.len() != piece.len() {
+            break;
+        }
+    }
+    Some((parts[0]?, parts[1]?, parts[2].unwrap_or(0)))
+}
+
+/// `numeric_version` reduced to major.minor.
+pub fn minor_version(text: &str) -> Option<MinorVersion> {
+    numeric_version(text).map(|(major, minor, _)| MinorVersion { major, minor })
+}
+
+impl std::fmt::Display for MinorVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}

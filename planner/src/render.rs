@@ -1,0 +1,253 @@
+//! Markdown for change tickets: the report (findings and what to do) and the plan.
+
+use std::fmt::Write as _;
+
+use crate::plan::{Plan, Step, StepKind};
+use crate::report::{Finding, Report, Status, Verdict};
+
+fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "PASS",
+        Status::Warn => "WARN",
+        Status::Unknown => "UNKNOWN",
+        Status::Fail => "FAIL",
+    }
+}
+
+fn verdict_line(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Go => "GO: every required check passes.",
+        Verdict::NoGo => "NO-GO: at least one check fails; fix it before upgrading.",
+        Verdict::Incomplete => {
+            "INCOMPLETE: nothing fails, but some evidence or acknowledgements are missing."
+        }
+    }
+}
+
+/// A table cell: pipes escaped, line breaks kept visible.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+fn evidence_list(finding_evidence: &[crate::facts::At]) -> String {
+    finding_evidence
+        .iter()
+        .map(|at| match at.line {
+            Some(line) => format!("`{}:{line}`", at.source),
+            None => format!("`{}`", at.source),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn findings_table(out: &mut String, findings: &[Finding]) {
+    out.push_str("| # | Check | Status | Finding | Evidence |\n|---|---|---|---|---|\n");
+    for (i, f) in findings.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} |",
+            i + 1,
+            f.check,
+            status_label(f.status),
+            cell(&f.message),
+            evidence_list(&f.evidence)
+        );
+    }
+    out.push('\n');
+}
+
+/// A remedy: its first line as prose, any further lines (commands) in a fenced block.
+fn remedy_block(out: &mut String, remedy: &str) {
+    let mut lines = remedy.lines();
+    if let Some(first) = lines.next() {
+        let _ = writeln!(out, "**Remedy:** {first}\n");
+    }
+    let rest: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    if !rest.is_empty() {
+        let _ = writeln!(out, "```sh\n{}\n```\n", rest.join("\n"));
+    }
+}
+
+fn actions(out: &mut String, findings: &[Finding]) {
+    let open: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.status != Status::Pass)
+        .collect();
+    if open.is_empty() {
+        return;
+    }
+    out.push_str("## What to do\n\n");
+    for f in open {
+        let _ = writeln!(
+            out,
+            "### {} `{}`\n\n{}\n",
+            status_label(f.status),
+            f.check,
+            f.message
+        );
+        for item in f.items.iter().filter(|i| i.status != Status::Pass) {
+            let _ = writeln!(
+                out,
+                "- {} **{}**: {}{}",
+                status_label(item.status),
+                item.subject,
+                item.message,
+                if item.evidence.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", evidence_list(&item.evidence))
+                }
+            );
+        }
+        if f.items.iter().any(|i| i.status != Status::Pass) {
+            out.push('\n');
+        }
+        if let Some(remedy) = &f.remedy {
+            remedy_block(out, remedy);
+        }
+    }
+}
+
+fn diagnostics(out: &mut String, diagnostics: &[crate::facts::Diagnostic]) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    out.push_str("## Reader diagnostics\n\n");
+    for d in diagnostics {
+        let place = match d.line {
+            Some(line) => format!("{}:{line}", d.source),
+            None => d.source.clone(),
+        };
+        let _ = writeln!(out, "- `{place}` {:?}: {}", d.severity, d.message);
+    }
+    out.push('\n');
+}
+
+/// The report as Markdown: verdict, a findings table, what to do per open finding, diagnostics.
+pub fn report_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Astronomer Enterprise 0.16 → 0.23 readiness: {}\n\n{}\n",
+        report.verdict.as_str(),
+        verdict_line(report.verdict)
+    );
+    findings_table(&mut out, &report.findings);
+    actions(&mut out, &report.findings);
+    diagnostics(&mut out, &report.diagnostics);
+    out
+}
+
+fn steps_list(out: &mut String, steps: &[Step]) {
+    for (i, s) in steps.iter().enumerate() {
+        let kind = match s.kind {
+            StepKind::Manual => "manual",
+            StepKind::Executor => "astro-upgrade",
+        };
+        let _ = writeln!(out, "{}. **{}** (`{}`, {kind})\n", i + 1, s.title, s.id);
+        if !s.commands.is_empty() {
+            let _ = writeln!(out, "   ```sh");
+            for command in &s.commands {
+                let _ = writeln!(out, "   {command}");
+            }
+            let _ = writeln!(out, "   ```\n");
+        }
+        for note in &s.notes {
+            let _ = writeln!(out, "   {note}\n");
+        }
+    }
+}
+
+/// The plan as Markdown for a change ticket.
+pub fn plan_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let fp = &plan.cluster_fingerprint;
+    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    let _ = writeln!(
+        out,
+        "# Upgrade plan: Astronomer Enterprise 0.16 → 0.23 — {}\n\n{}\n",
+        plan.verdict.as_str(),
+        verdict_line(plan.verdict)
+    );
+    out.push_str("| | |\n|---|---|\n");
+    let rows = [
+        ("Upgrade path", format!("`{}`", plan.upgrade_path)),
+        ("Created", plan.created_at.clone()),
+        ("Verdict", format!("**{}**", plan.verdict.as_str())),
+        ("Kubernetes server", shown(&fp.server_version)),
+        (
+            "Platform release",
+            format!(
+                "`{}` in namespace `{}`, chart {}",
+                shown(&fp.platform_release),
+                shown(&fp.platform_namespace),
+                shown(&fp.chart_version)
+            ),
+        ),
+        (
+            "Unhealthy pods at planning",
+            if fp.unhealthy_pods.is_empty() {
+                "none".into()
+            } else {
+                fp.unhealthy_pods.join(", ")
+            },
+        ),
+        (
+            "Evidence digest (SHA-256)",
+            format!("`{}`", plan.evidence_digest),
+        ),
+        ("Plan digest (SHA-256)", format!("`{}`", plan.plan_digest)),
+    ];
+    for (key, value) in rows {
+        let _ = writeln!(out, "| {key} | {} |", cell(&value));
+    }
+    out.push_str("\n## Acknowledgements\n\n");
+    let acks = plan.acknowledgements.to_cli_args();
+    if acks.is_empty() {
+        out.push_str("None given.\n\n");
+    } else {
+        for ack in acks {
+            let _ = writeln!(out, "- `{ack}`");
+        }
+        out.push('\n');
+    }
+    out.push_str("## Findings\n\n");
+    findings_table(&mut out, &plan.findings);
+    actions(&mut out, &plan.findings);
+    out.push_str("## Steps\n\n");
+    if plan.verdict != Verdict::Go {
+        let _ = writeln!(
+            out,
+            "> **Do not start:** the verdict is {}. Resolve the findings above and plan again.\n",
+            plan.verdict.as_str()
+        );
+    }
+    steps_list(&mut out, &plan.steps);
+    out.push_str("## Rollback\n\n");
+    let _ = writeln!(out, "{}\n", plan.rollback.when);
+    for warning in &plan.rollback.warnings {
+        let _ = writeln!(out, "> **Warning:** {warning}\n");
+    }
+    steps_list(&mut out, &plan.rollback.steps);
+    out.push_str("## Verification\n\n");
+    for check in &plan.verification {
+        let _ = writeln!(out, "- [ ] {check}");
+    }
+    out.push_str(
+        "\n## Evidence\n\n| Role | Name | Kind | Lines | SHA-256 |\n|---|---|---|---|---|\n",
+    );
+    for e in &plan.evidence {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | `{}` |",
+            e.role,
+            cell(&e.name),
+            e.kind.as_deref().unwrap_or("by content"),
+            e.lines,
+            e.sha256
+        );
+    }
+    out.push('\n');
+    diagnostics(&mut out, &plan.diagnostics);
+    out
+}

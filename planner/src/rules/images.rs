@@ -1,0 +1,159 @@
+//! `airflow-images`: every Airflow image is Astronomer Certified, recent enough, with a readable tag.
+
+use super::{finding, item, item_evidence, worst, Context};
+use crate::facts::{CertifiedForm, Image};
+use crate::path::numeric_version;
+use crate::report::{Finding, Item, Status};
+
+const ID: &str = "airflow-images";
+
+const LIST_IMAGES: &str = "kubectl get pods -A -o jsonpath='{range .items[*]}{.spec.containers[*].image}{\"\\n\"}{end}' | grep -i airflow | sort -u";
+
+pub fn airflow_images(ctx: &Context) -> Finding {
+    let images = &ctx.facts.images;
+    let items: Vec<Item> = images
+        .iter()
+        .filter_map(|image| judge(ctx, image))
+        .collect();
+    if items.is_empty() {
+        let what = if images.is_empty() {
+            "no Airflow image was pasted".to_string()
+        } else {
+            format!(
+                "none of the {} pasted images is an Airflow image",
+                images.len()
+            )
+        };
+        return ctx.missing(
+            ID,
+            &what,
+            format!(
+                "paste the image of every Airflow deployment (`{LIST_IMAGES}`) and the `FROM` line of each deployment's Dockerfile"
+            ),
+        );
+    }
+    let status = worst(&items);
+    let count = |s: Status| items.iter().filter(|i| i.status == s).count();
+    let (message, remedy) = match status {
+        Status::Pass => (
+            format!(
+                "all {} Airflow images are Astronomer Certified {}+ with pinned tags",
+                items.len(),
+                airflow_min(ctx)
+            ),
+            None,
+        ),
+        Status::Fail => (
+            format!(
+                "{} of {} Airflow images cannot be upgraded (not certified, older than {}, or no readable version)",
+                count(Status::Fail),
+                items.len(),
+                airflow_min(ctx)
+            ),
+            Some(format!(
+                "rebuild each failing deployment on a certified image, e.g. `FROM quay.io/astronomer/ap-airflow:1.10.12-1-buster-onbuild` in its Dockerfile, run `astro deploy`, and paste the images again ({})",
+                ctx.path.certified_repositories.join(" or ")
+            )),
+        ),
+        _ => (
+            format!(
+                "{} of {} Airflow images need a look (floating tag, no -onbuild, or a deploy image whose base is not visible)",
+                count(Status::Warn),
+                items.len()
+            ),
+            Some("pin `<airflow>-<build>-<distro>-onbuild` tags where you can, and for deploy images paste the `FROM` line of the deployment's Dockerfile".into()),
+        ),
+    };
+    let mut result = finding(ID, status, message, remedy, item_evidence(&items));
+    result.items = items;
+    result
+}
+
+fn airflow_min(ctx: &Context) -> String {
+    let (major, minor, patch) = ctx.path.min_airflow;
+    format!("{major}.{minor}.{patch}")
+}
+
+/// The item for one image; None for an image that is not an Airflow image at all
+/// (platform components, sidecars), which this check does not judge.
+fn judge(ctx: &Context, image: &Image) -> Option<Item> {
+    let name = image
+        .repository
+        .rsplit('/')
+        .next()
+        .unwrap_or(&image.repository);
+    let tag = image.tag.as_deref();
+    let subject = image.reference.as_str();
+    let verdict = |status, message: String| Some(item(subject, status, message, &image.at));
+    if name == ctx.path.certified_image_name {
+        return match (tag, &image.certified) {
+            (None, _) if image.digest.is_some() => verdict(
+                Status::Fail,
+                "pinned by digest only: the Airflow version cannot be read; use the tag".into(),
+            ),
+            (None, _) => verdict(
+                Status::Fail,
+                "untagged (means `latest`): the Airflow version cannot be read".into(),
+            ),
+            (Some(t), _) if t.starts_with("latest") => verdict(
+                Status::Fail,
+                format!("`{t}` is not a version: pin `<airflow>-<build>-<distro>-onbuild`"),
+            ),
+            (Some(t), None) => verdict(
+                Status::Fail,
+                format!("tag `{t}` does not follow `<airflow>-<build>-<distro>[-onbuild]`"),
+            ),
+            (Some(_), Some(certified)) => {
+                let version = &certified.airflow_version;
+                let too_old = numeric_version(version).is_none_or(|v| v < ctx.path.min_airflow);
+                if certified.form == CertifiedForm::Legacy {
+                    verdict(
+                        Status::Fail,
+                        format!("old `<astronomer>-<airflow>` tag form (Airflow {version}): rebuild on a current certified tag"),
+                    )
+                } else if too_old {
+                    verdict(
+                        Status::Fail,
+                        format!("Airflow {version} is older than {}", airflow_min(ctx)),
+                    )
+                } else {
+                    let mut gaps = Vec::new();
+                    if certified.form == CertifiedForm::Floating || certified.build_number.is_none()
+                    {
+                        gaps.push("no build number (a floating tag moves)");
+                    }
+                    if !certified.onbuild {
+                        gaps.push("no `-onbuild`");
+                    }
+                    if gaps.is_empty() {
+                        verdict(
+                            Status::Pass,
+                            format!("Astronomer Certified Airflow {version}"),
+                        )
+                    } else {
+                        verdict(
+                            Status::Warn,
+                            format!("Airflow {version}: {}", gaps.join(", ")),
+                        )
+                    }
+                }
+            }
+        };
+    }
+    if tag.is_some_and(|t| t.starts_with("deploy-")) {
+        return verdict(
+            Status::Warn,
+            "deploy image: its certified base cannot be seen; paste the `FROM` line of the deployment's Dockerfile".into(),
+        );
+    }
+    if name.contains("airflow") || image.certified.is_some() {
+        return verdict(
+            Status::Fail,
+            format!(
+                "not an Astronomer Certified image (expected `{}` under any registry)",
+                ctx.path.certified_image_name
+            ),
+        );
+    }
+    None
+}

@@ -1,0 +1,202 @@
+//! `permissions`: the eight `kubectl auth can-i create …` answers the upgrade needs.
+//!
+//! How an answer is matched to a required right, most specific first (the most specific kind of
+//! answer present decides; among equals the last pasted wins):
+//! 1. the same resource asked in the required namespace (any namespace for cluster-scoped ones);
+//! 2. the same resource asked without `--namespace`: it was answered for the current context's
+//!    namespace — taken from `kubectl config get-contexts` when pasted (an empty column is
+//!    `default`), else assumed `default`, kubectl's namespace when the context sets none;
+//! 3. a `yes` for `*` (verb or resource, `*.*` from `--list` tables) or for `--all-namespaces`.
+//!    A wildcard or all-namespaces `no` says nothing about one resource in one namespace.
+
+use super::{finding, item_evidence, worst, Context};
+use crate::facts::Permission;
+use crate::path::{PermissionScope, RequiredPermission};
+use crate::report::{Finding, Item, Status};
+
+const ID: &str = "permissions";
+
+pub fn permissions(ctx: &Context) -> Finding {
+    let platform_ns = ctx.platform_namespace();
+    let context_ns = context_namespace(ctx);
+    let required = ctx.path.permissions;
+    let mut items = Vec::new();
+    let mut commands = Vec::new();
+    for need in required {
+        let namespace = match need.scope {
+            PermissionScope::PlatformNamespace => Some(platform_ns.as_str()),
+            PermissionScope::UpgradeNamespace => Some(ctx.path.upgrade_namespace),
+            PermissionScope::Cluster => None,
+        };
+        let command = can_i_command(need, namespace);
+        let subject = match namespace {
+            Some(ns) => format!("{} {} in namespace {ns}", need.verb, need.resource),
+            None => format!("{} {} (cluster-wide)", need.verb, need.resource),
+        };
+        let answer = best_answer(&ctx.facts.permissions, need, namespace, &context_ns);
+        let (status, message, at) = match answer {
+            Some((p, rank)) => {
+                let how = match rank {
+                    Rank::Exact => String::new(),
+                    Rank::ContextNamespace => format!(
+                        " (asked without --namespace, counted for the context namespace `{context_ns}`)"
+                    ),
+                    Rank::Wildcard => " (granted by a wildcard or --all-namespaces answer)".into(),
+                };
+                if p.allowed {
+                    (Status::Pass, format!("yes{how}"), Some(p.at.clone()))
+                } else {
+                    (Status::Fail, format!("no{how}"), Some(p.at.clone()))
+                }
+            }
+            None => (
+                Status::Unknown,
+                format!("not pasted: run `{command}`"),
+                None,
+            ),
+        };
+        if status != Status::Pass {
+            commands.push(command);
+        }
+        items.push(Item {
+            subject,
+            status,
+            message,
+            evidence: at.into_iter().collect(),
+        });
+    }
+    let status = worst(&items);
+    let names = |s: Status| -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| i.status == s)
+            .map(|i| i.subject.clone())
+            .collect::<Vec<_>>()
+    };
+    let total = required.len();
+    let (message, remedy) = match status {
+        Status::Fail => {
+            let denied = names(Status::Fail);
+            (
+                format!("{} of {total} required rights are denied: {}", denied.len(), denied.join("; ")),
+                Some(format!(
+                    "ask a cluster administrator for these rights (the upgrade manifest creates a ClusterRole with `*` on everything, so in practice you need cluster-admin), then paste the answers of:\n{}",
+                    commands.join("\n")
+                )),
+            )
+        }
+        Status::Unknown => {
+            let missing = names(Status::Unknown);
+            (
+                format!("{} of {total} required rights were not pasted: {}", missing.len(), missing.join("; ")),
+                Some(format!("paste the answers of:\n{}", commands.join("\n"))),
+            )
+        }
+        _ => (
+            format!("all {total} required rights are granted (platform namespace `{platform_ns}`, `default`, cluster-wide)"),
+            None,
+        ),
+    };
+    let mut result = finding(ID, status, message, remedy, item_evidence(&items));
+    result.items = items;
+    result
+}
+
+/// The exact command to paste for one right.
+pub fn can_i_command(need: &RequiredPermission, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!(
+            "kubectl auth can-i {} {} --namespace {ns}",
+            need.verb, need.resource
+        ),
+        None => format!("kubectl auth can-i {} {}", need.verb, need.resource),
+    }
+}
+
+/// The namespace kubectl answered for when a can-i command named none.
+fn context_namespace(ctx: &Context) -> String {
+    ctx.facts
+        .contexts
+        .iter()
+        .rfind(|c| c.current)
+        .and_then(|c| c.namespace.clone())
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| ctx.path.upgrade_namespace.to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Exact,
+    ContextNamespace,
+    Wildcard,
+}
+
+fn best_answer<'p>(
+    answers: &'p [Permission],
+    need: &RequiredPermission,
+    namespace: Option<&str>,
+    context_ns: &str,
+) -> Option<(&'p Permission, Rank)> {
+    let mut best: Option<(&Permission, Rank)> = None;
+    for answer in answers {
+        let Some(rank) = rank(answer, need, namespace, context_ns) else {
+            continue;
+        };
+        if best.is_none_or(|(_, current)| rank <= current) {
+            best = Some((answer, rank));
+        }
+    }
+    best
+}
+
+fn rank(
+    answer: &Permission,
+    need: &RequiredPermission,
+    namespace: Option<&str>,
+    context_ns: &str,
+) -> Option<Rank> {
+    let verb = answer.verb.trim().to_ascii_lowercase();
+    let resource = normalise_resource(&answer.resource);
+    let verb_exact = verb == need.verb;
+    let resource_exact = resource == need.resource;
+    let wildcard = (verb_exact || verb == "*") && (resource_exact || resource == "*");
+    if !wildcard {
+        return None;
+    }
+    let answered_ns = answer.namespace.as_deref().filter(|ns| !ns.is_empty());
+    let namespace_rank = match namespace {
+        None => Some(Rank::Exact),
+        Some(ns) if answered_ns == Some(ns) => Some(Rank::Exact),
+        Some(ns) if answered_ns.is_none() && !answer.all_namespaces && context_ns == ns => {
+            Some(Rank::ContextNamespace)
+        }
+        Some(_) if answer.all_namespaces => Some(Rank::Wildcard),
+        Some(_) => None,
+    }?;
+    if verb_exact && resource_exact && namespace_rank != Rank::Wildcard {
+        Some(namespace_rank)
+    } else if answer.allowed {
+        Some(Rank::Wildcard)
+    } else {
+        None
+    }
+}
+
+/// `sa` → `serviceaccounts`, `jobs.batch` → `jobs`, `*.*` → `*`: the spelling the path uses.
+fn normalise_resource(resource: &str) -> String {
+    let resource = resource
+        .trim()
+        .trim_matches(['\'', '"'])
+        .to_ascii_lowercase();
+    let base = resource.split(['.', '/']).next().unwrap_or("");
+    let plural = match base {
+        "po" | "pod" => "pods",
+        "sa" | "serviceaccount" => "serviceaccounts",
+        "pvc" | "persistentvolumeclaim" => "persistentvolumeclaims",
+        "job" => "jobs",
+        "clusterrole" => "clusterroles",
+        "clusterrolebinding" => "clusterrolebindings",
+        other => other,
+    };
+    plural.to_string()
+}

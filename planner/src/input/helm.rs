@@ -1,14 +1,752 @@
-use crate::facts::Facts;
+//! `helm list` / `helm ls` (Helm 2 and Helm 3, table, `-o json`, `-o yaml`) and `helm history`.
+//!
+//! Rows are read by the shape of their values, not only by column offsets: a pasted table has
+//! often lost its alignment, and the UPDATED column contains spaces (`Mon May  6 14:37:34 2019`,
+//! `2020-04-27 17:14:43.1608753 +0000 UTC`). Column offsets (or tabs) decide only what shapes
+//! cannot: whether a lone cell after CHART is the APP VERSION or the NAMESPACE.
+//!
+//! Statuses are stored lower-cased with Helm 2's `_` spelt `-` (`PENDING_UPGRADE` →
+//! `pending-upgrade`), so rules compare one spelling.
+
+use std::sync::LazyLock;
+
+use regex_lite::Regex;
+use serde_json::Value;
+
+use crate::facts::{At, Diagnostic, Facts, HelmGeneration, HelmRelease, HelmRevision, Severity};
+use crate::input::text;
+
+/// Helm 2's and `helm history`'s UPDATED: Go's ANSIC layout.
+const ANSIC: &str = r"[A-Z][a-z]{2}\s+[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}\s+\d{4}";
+/// Helm 3's UPDATED: Go's `time.Time.String()`.
+const GO_TIME: &str = r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}(?:\.\d+)?\s+[+-]\d{4}\s+\S+";
+
+static HELM2_ROW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"^(\S+)\s+(\d+)\s+({ANSIC})\s+([A-Z][A-Z_]*)\s+(\S+)(?:\s+(\S+))?(?:\s+(\S+))?\s*$"
+    ))
+    .expect("valid regex")
+});
+static HELM3_ROW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"^(\S+)\s+(\S+)\s+(\d+)\s+({GO_TIME})\s+([a-z][a-z-]*)\s+(\S+)(?:\s+(\S.*?))?\s*$"
+    ))
+    .expect("valid regex")
+});
+static HISTORY_ROW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"^(\d+)\s+(?:{ANSIC}|{GO_TIME})\s+([A-Za-z][A-Za-z_-]*)\s+(\S+)(?:\s+(\S.*?))?\s*$"
+    ))
+    .expect("valid regex")
+});
+static CHART_VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^v?\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?$").expect("valid regex")
+});
+
+/// Splits a CHART cell (`prometheus-node-exporter-1.2.3`) at the first dash that starts a
+/// version, so dashes inside chart names and pre-release versions both survive.
+pub fn split_chart(cell: &str) -> (String, Option<String>) {
+    for (i, _) in cell.match_indices('-') {
+        let version = &cell[i + 1..];
+        if i > 0 && CHART_VERSION.is_match(version) {
+            return (cell[..i].to_owned(), Some(version.to_owned()));
+        }
+    }
+    (cell.to_owned(), None)
+}
+
+/// Lower-case, with Helm 2's `PENDING_UPGRADE` spelt like Helm 3's `pending-upgrade`.
+fn normalise_status(status: &str) -> String {
+    status.trim().to_ascii_lowercase().replace('_', "-")
+}
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
-    let _ = (name, text, first_line, command);
-    Facts::default()
+    let mut reader = Reader {
+        name,
+        facts: Facts::default(),
+        release: command.and_then(history_release),
+        table: None,
+    };
+    let lines: Vec<text::Line<'_>> = text::lines(text, first_line).collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = &lines[i];
+        let content: &str = &line.text;
+        let trimmed = content.trim();
+        if trimmed.is_empty() {
+            reader.table = None;
+        } else if let Some(command) = text::command_of(content) {
+            reader.table = None;
+            reader.release = history_release(command);
+        } else if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            i = reader.json(&lines, i);
+            continue;
+        } else if trimmed.starts_with("- ") && reader.table.is_none() {
+            i = reader.yaml(&lines, i);
+            continue;
+        } else if let Some(table) = Table::from_header(content) {
+            reader.table = Some(table);
+        } else {
+            reader.row(content, line.number);
+        }
+        i += 1;
+    }
+    reader.facts
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
-    let _ = text;
-    0
+    let mut score = 0;
+    for line in text::lines(text, 1).take(400) {
+        let content: &str = &line.text;
+        if Table::from_header(content).is_some() {
+            return 95;
+        }
+        let trimmed = content.trim();
+        if HELM2_ROW.is_match(trimmed) || HELM3_ROW.is_match(trimmed) {
+            score = score.max(80);
+        } else if HISTORY_ROW.is_match(trimmed) {
+            score = score.max(60);
+        } else if trimmed.contains("\"chart\":") && trimmed.contains("\"app_version\":") {
+            score = score.max(90);
+        } else if trimmed.starts_with("chart: ") || trimmed.starts_with("- app_version:") {
+            score = score.max(50);
+        }
+    }
+    score
+}
+
+/// The release a `helm history REL` command names.
+fn history_release(command: &str) -> Option<String> {
+    let words = text::command_words(command.split('|').next().unwrap_or(command));
+    let at = words.iter().position(|w| *w == "history" || *w == "hist")?;
+    let mut rest = words[at + 1..].iter();
+    while let Some(word) = rest.next() {
+        if word.starts_with('-') {
+            let takes_value = !word.contains('=')
+                && matches!(
+                    *word,
+                    "-n" | "--namespace"
+                        | "--max"
+                        | "-o"
+                        | "--output"
+                        | "--kube-context"
+                        | "--kubeconfig"
+                        | "--tiller-namespace"
+                        | "--context"
+                );
+            if takes_value {
+                rest.next();
+            }
+            continue;
+        }
+        return Some((*word).to_owned());
+    }
+    None
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Layout {
+    Helm2List,
+    Helm3List,
+    History,
+}
+
+#[derive(Debug, Clone)]
+struct Table {
+    layout: Layout,
+    header: String,
+    /// Header cells split on tabs, when the header was tab-separated.
+    tab_cells: Option<Vec<String>>,
+    has_app_version: bool,
+}
+
+impl Table {
+    fn from_header(line: &str) -> Option<Table> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let has = |w: &str| words.contains(&w);
+        let layout = match words.first().copied() {
+            Some("NAME") if has("REVISION") && has("CHART") => {
+                if words.get(1) == Some(&"NAMESPACE") {
+                    Layout::Helm3List
+                } else {
+                    Layout::Helm2List
+                }
+            }
+            Some("REVISION") if has("CHART") && has("STATUS") => Layout::History,
+            _ => return None,
+        };
+        let tab_cells = line
+            .contains('\t')
+            .then(|| line.split('\t').map(|c| c.trim().to_owned()).collect());
+        Some(Table {
+            layout,
+            header: line.to_owned(),
+            tab_cells,
+            has_app_version: line.contains("APP VERSION"),
+        })
+    }
+
+    /// The row's cells by header name, when both are tab-separated into the same number of cells.
+    fn tab_row<'r>(&self, row: &'r str) -> Option<Vec<(&str, &'r str)>> {
+        let header = self.tab_cells.as_ref()?;
+        let cells: Vec<&str> = row.split('\t').map(str::trim).collect();
+        (cells.len() == header.len()).then(|| {
+            header
+                .iter()
+                .map(String::as_str)
+                .zip(cells)
+                .collect::<Vec<_>>()
+        })
+    }
+
+    /// Whether the cell starting at byte `offset` of an aligned row lies in `column`.
+    fn in_column(&self, row: &str, offset: usize, column: &str) -> Option<bool> {
+        let starts = text::column_starts(&self.header);
+        let at = starts.iter().position(|(_, name)| *name == column)?;
+        let start = starts[at].0;
+        // A row whose first cells do not line up with the header says nothing by position.
+        let aligned = starts.iter().skip(1).take(2).all(|&(o, _)| {
+            o < row.len()
+                && row.as_bytes()[o] != b' '
+                && row.as_bytes()[o - 1].is_ascii_whitespace()
+        });
+        aligned.then_some(offset + 1 >= start)
+    }
+}
+
+struct Reader<'n> {
+    name: &'n str,
+    facts: Facts,
+    release: Option<String>,
+    table: Option<Table>,
+}
+
+fn looks_like_version(cell: &str) -> bool {
+    let cell = cell.strip_prefix('v').unwrap_or(cell);
+    cell.bytes().next().is_some_and(|b| b.is_ascii_digit())
+}
+
+fn non_empty(cell: Option<&str>) -> Option<String> {
+    cell.map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+}
+
+impl Reader<'_> {
+    fn at(&self, line: u32) -> At {
+        At::new(self.name, line)
+    }
+
+    fn diagnostic(&mut self, line: u32, severity: Severity, message: String) {
+        self.facts.diagnostics.push(Diagnostic {
+            source: self.name.to_owned(),
+            line: Some(line),
+            severity,
+            message,
+        });
+    }
+
+    fn row(&mut self, content: &str, number: u32) {
+        let trimmed = content.trim();
+        if let Some(error) = trimmed.strip_prefix("Error: ") {
+            self.diagnostic(
+                number,
+                Severity::Warning,
+                format!("helm reported an error: {error}"),
+            );
+            return;
+        }
+        let table = self.table.clone();
+        if let Some(cells) = table.as_ref().and_then(|t| t.tab_row(content)) {
+            if self.tab_row(table.as_ref().map(|t| &t.layout), &cells, number) {
+                return;
+            }
+        }
+        if let Some(caps) = HELM3_ROW.captures(trimmed) {
+            let (chart, chart_version) = split_chart(&caps[6]);
+            self.facts.helm_releases.push(HelmRelease {
+                name: caps[1].to_owned(),
+                namespace: Some(caps[2].to_owned()),
+                revision: caps[3].parse().ok(),
+                status: Some(normalise_status(&caps[5])),
+                chart,
+                chart_version,
+                app_version: non_empty(caps.get(7).map(|m| m.as_str())),
+                helm: Some(HelmGeneration::Helm3),
+                at: self.at(number),
+            });
+        } else if let Some(caps) = HELM2_ROW.captures(trimmed) {
+            let (chart, chart_version) = split_chart(&caps[5]);
+            let trailing: Vec<&str> = [caps.get(6), caps.get(7)]
+                .into_iter()
+                .flatten()
+                .map(|m| m.as_str())
+                .collect();
+            let (app_version, namespace) = match trailing.as_slice() {
+                [app, namespace] => (Some(*app), Some(*namespace)),
+                [lone] => {
+                    let offset = content.len() - content.trim_start().len()
+                        + caps.get(6).map_or(0, |m| m.start());
+                    let is_namespace = match &table {
+                        Some(t) if t.has_app_version => t
+                            .in_column(content, offset, "NAMESPACE")
+                            .unwrap_or(!looks_like_version(lone)),
+                        _ => true,
+                    };
+                    if is_namespace {
+                        (None, Some(*lone))
+                    } else {
+                        (Some(*lone), None)
+                    }
+                }
+                _ => (None, None),
+            };
+            self.facts.helm_releases.push(HelmRelease {
+                name: caps[1].to_owned(),
+                namespace: namespace.map(str::to_owned),
+                revision: caps[2].parse().ok(),
+                status: Some(normalise_status(&caps[4])),
+                chart,
+                chart_version,
+                app_version: app_version.map(str::to_owned),
+                helm: Some(HelmGeneration::Helm2),
+                at: self.at(number),
+            });
+        } else if let Some(caps) = HISTORY_ROW.captures(trimmed) {
+            let (chart, chart_version) = split_chart(&caps[3]);
+            let rest = caps.get(4).map_or("", |m| m.as_str());
+            let (app_version, description) = match &table {
+                Some(t) if t.has_app_version => {
+                    let offset = content.len() - content.trim_start().len()
+                        + caps.get(4).map_or(0, |m| m.start());
+                    let first = rest.split_whitespace().next().unwrap_or("");
+                    let is_description = t
+                        .in_column(content, offset, "DESCRIPTION")
+                        .unwrap_or(!looks_like_version(first));
+                    if is_description || rest.is_empty() {
+                        (None, rest)
+                    } else {
+                        (Some(first), rest[first.len()..].trim())
+                    }
+                }
+                _ => (None, rest),
+            };
+            let revision = HelmRevision {
+                release: self.release.clone(),
+                revision: caps[1].parse().unwrap_or(0),
+                status: normalise_status(&caps[2]),
+                chart,
+                chart_version,
+                app_version: non_empty(app_version),
+                description: non_empty(Some(description)),
+                at: self.at(number),
+            };
+            self.facts.helm_history.push(revision);
+        } else if self.table.is_some() {
+            self.diagnostic(
+                number,
+                Severity::Warning,
+                "not a row of the helm table above it".to_owned(),
+            );
+        }
+    }
+
+    /// A tab-separated row under a tab-separated header; false when its cells do not read.
+    fn tab_row(&mut self, layout: Option<&Layout>, cells: &[(&str, &str)], number: u32) -> bool {
+        let cell = |name: &str| cells.iter().find(|(h, _)| *h == name).map(|(_, c)| *c);
+        let (Some(chart_cell), Some(revision)) =
+            (cell("CHART"), cell("REVISION").and_then(|r| r.parse().ok()))
+        else {
+            return false;
+        };
+        let (chart, chart_version) = split_chart(chart_cell);
+        match layout {
+            Some(Layout::History) => {
+                let Some(status) = cell("STATUS").filter(|s| !s.is_empty()) else {
+                    return false;
+                };
+                self.facts.helm_history.push(HelmRevision {
+                    release: self.release.clone(),
+                    revision,
+                    status: normalise_status(status),
+                    chart,
+                    chart_version,
+                    app_version: non_empty(cell("APP VERSION")),
+                    description: non_empty(cell("DESCRIPTION")),
+                    at: self.at(number),
+                });
+            }
+            Some(layout) => {
+                let Some(name) = cell("NAME").filter(|n| !n.is_empty()) else {
+                    return false;
+                };
+                let helm = if *layout == Layout::Helm3List {
+                    HelmGeneration::Helm3
+                } else {
+                    HelmGeneration::Helm2
+                };
+                self.facts.helm_releases.push(HelmRelease {
+                    name: name.to_owned(),
+                    namespace: non_empty(cell("NAMESPACE")),
+                    revision: Some(revision),
+                    status: non_empty(cell("STATUS")).map(|s| normalise_status(&s)),
+                    chart,
+                    chart_version,
+                    app_version: non_empty(cell("APP VERSION")),
+                    helm: Some(helm),
+                    at: self.at(number),
+                });
+            }
+            None => return false,
+        }
+        true
+    }
+
+    /// `-o json`: a JSON array from line `start` (possibly spread over several lines). Returns
+    /// the index of the first line after it.
+    fn json(&mut self, lines: &[text::Line<'_>], start: usize) -> usize {
+        let mut end = start;
+        let mut document = String::new();
+        while end < lines.len() {
+            let content: &str = &lines[end].text;
+            if end > start && (content.trim().is_empty() || text::command_of(content).is_some()) {
+                break;
+            }
+            document.push_str(content);
+            document.push('\n');
+            end += 1;
+        }
+        let number = lines[start].number;
+        let items = match serde_json::from_str::<Value>(&document) {
+            Ok(Value::Array(items)) => items,
+            Ok(item @ Value::Object(_)) => vec![item],
+            Ok(_) | Err(_) => {
+                self.diagnostic(
+                    number,
+                    Severity::Warning,
+                    "this JSON is not a complete helm -o json document".to_owned(),
+                );
+                return end;
+            }
+        };
+        let item_lines = item_lines(&lines[start..end], items.len());
+        for (item, line) in items.iter().zip(item_lines) {
+            let field = |key: &str| match item.get(key) {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            self.record(&field, line);
+        }
+        end
+    }
+
+    /// `-o yaml`: a list of flat maps (`- app_version: …` then `  chart: …`).
+    fn yaml(&mut self, lines: &[text::Line<'_>], start: usize) -> usize {
+        let mut end = start;
+        let mut item: Vec<(String, String)> = Vec::new();
+        let mut item_line = lines[start].number;
+        while end < lines.len() {
+            let content: &str = &lines[end].text;
+            let entry = if let Some(first) = content.strip_prefix("- ") {
+                if !item.is_empty() {
+                    let fields = std::mem::take(&mut item);
+                    self.record(&|key: &str| yaml_field(&fields, key), item_line);
+                }
+                item_line = lines[end].number;
+                first
+            } else if let Some(next) = content.strip_prefix("  ") {
+                next
+            } else {
+                break;
+            };
+            if let Some((key, value)) = entry.split_once(':') {
+                let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+                item.push((key.trim().to_owned(), value.to_owned()));
+            }
+            end += 1;
+        }
+        if !item.is_empty() {
+            self.record(&|key: &str| yaml_field(&item, key), item_line);
+        }
+        end
+    }
+
+    /// One release (it has a name) or one history revision (it has none), from JSON or YAML.
+    fn record(&mut self, field: &dyn Fn(&str) -> Option<String>, line: u32) {
+        let Some(chart_cell) = field("chart") else {
+            self.diagnostic(
+                line,
+                Severity::Warning,
+                "helm entry without a chart".to_owned(),
+            );
+            return;
+        };
+        let (chart, chart_version) = split_chart(&chart_cell);
+        let app_version = field("app_version").filter(|v| !v.is_empty());
+        let revision = field("revision").and_then(|r| r.parse().ok());
+        match field("name") {
+            Some(name) => self.facts.helm_releases.push(HelmRelease {
+                name,
+                namespace: field("namespace").filter(|n| !n.is_empty()),
+                revision,
+                status: field("status").map(|s| normalise_status(&s)),
+                chart,
+                chart_version,
+                app_version,
+                helm: Some(HelmGeneration::Helm3),
+                at: self.at(line),
+            }),
+            None => {
+                let (Some(revision), Some(status)) = (revision, field("status")) else {
+                    self.diagnostic(
+                        line,
+                        Severity::Warning,
+                        "helm history entry without revision or status".to_owned(),
+                    );
+                    return;
+                };
+                self.facts.helm_history.push(HelmRevision {
+                    release: self.release.clone(),
+                    revision,
+                    status: normalise_status(&status),
+                    chart,
+                    chart_version,
+                    app_version,
+                    description: field("description").filter(|d| !d.is_empty()),
+                    at: self.at(line),
+                });
+            }
+        }
+    }
+}
+
+fn yaml_field(fields: &[(String, String)], key: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+}
+
+/// The line of each JSON item: where its `"chart"` key is (helm prints the array on one line,
+/// `jq` one key per line).
+fn item_lines(lines: &[text::Line<'_>], count: usize) -> Vec<u32> {
+    let mut found = Vec::with_capacity(count);
+    for line in lines {
+        for _ in line.text.matches("\"chart\"") {
+            found.push(line.number);
+        }
+    }
+    let fallback = lines.first().map_or(0, |l| l.number);
+    found.resize(count.max(found.len()), fallback);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_chart_names_from_versions() {
+        let cases = [
+            ("astronomer-0.16.9", ("astronomer", Some("0.16.9"))),
+            (
+                "prometheus-node-exporter-1.2.3",
+                ("prometheus-node-exporter", Some("1.2.3")),
+            ),
+            (
+                "astronomer-0.13.0-alpha.3",
+                ("astronomer", Some("0.13.0-alpha.3")),
+            ),
+            (
+                "k8s-1password-connect-1.0.0",
+                ("k8s-1password-connect", Some("1.0.0")),
+            ),
+            (
+                "airflow-v1.2.0+build.7",
+                ("airflow", Some("v1.2.0+build.7")),
+            ),
+            ("nochartversion", ("nochartversion", None)),
+        ];
+        for (cell, (chart, version)) in cases {
+            assert_eq!(
+                split_chart(cell),
+                (chart.to_owned(), version.map(str::to_owned)),
+                "{cell}"
+            );
+        }
+    }
+
+    fn releases(
+        text: &str,
+    ) -> Vec<(
+        String,
+        Option<String>,
+        Option<u32>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<HelmGeneration>,
+    )> {
+        read("helm.txt", text, 1, None)
+            .helm_releases
+            .into_iter()
+            .map(|r| {
+                (
+                    r.name,
+                    r.namespace,
+                    r.revision,
+                    r.status,
+                    r.chart,
+                    r.chart_version,
+                    r.app_version,
+                    r.helm,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_collapsed_helm2_rows_and_normalises_status() {
+        let text = "NAME REVISION UPDATED STATUS CHART APP VERSION NAMESPACE\n\
+                    astronomer 7 Mon May  6 14:37:34 2019 PENDING_UPGRADE astronomer-0.16.9 0.16.9 astro\n";
+        assert_eq!(
+            releases(text),
+            vec![(
+                "astronomer".into(),
+                Some("astro".into()),
+                Some(7),
+                Some("pending-upgrade".into()),
+                "astronomer".into(),
+                Some("0.16.9".into()),
+                Some("0.16.9".into()),
+                Some(HelmGeneration::Helm2)
+            )]
+        );
+    }
+
+    #[test]
+    fn a_lone_cell_after_chart_is_placed_by_its_column() {
+        let text = "NAME      REVISION  UPDATED                   STATUS    CHART              APP VERSION  NAMESPACE\n\
+                    one       1         Mon May  6 14:37:34 2019  DEPLOYED  airflow-0.8.2      0.8.2\n\
+                    two       1         Mon May  6 14:37:34 2019  DEPLOYED  airflow-0.8.2                   astronomer-x\n";
+        let got: Vec<_> = releases(text).into_iter().map(|r| (r.1, r.6)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (None, Some("0.8.2".into())),
+                (Some("astronomer-x".into()), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_helm3_json_and_yaml() {
+        let json = r#"[{"name":"astronomer","namespace":"astronomer","revision":"4","updated":"2021-01-01 10:00:00.1 +0000 UTC","status":"deployed","chart":"astronomer-0.16.9","app_version":"0.16.9"}]"#;
+        let got = read("h", json, 3, None).helm_releases;
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].revision, got[0].at.line, got[0].helm),
+            (Some(4), Some(3), Some(HelmGeneration::Helm3))
+        );
+        let yaml = "- app_version: 0.16.9\n  chart: astronomer-0.16.9\n  name: astronomer\n  namespace: astronomer\n  revision: \"4\"\n  status: failed\n  updated: 2021-01-01 10:00:00.1 +0000 UTC\n- app_version: \"\"\n  chart: airflow-0.16.1\n  name: bolide\n  namespace: astronomer-bolide\n  revision: \"1\"\n  status: deployed\n";
+        let got = read("h", yaml, 1, None).helm_releases;
+        let got: Vec<_> = got
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.status.as_deref(),
+                    r.app_version.as_deref(),
+                    r.at.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("astronomer", Some("failed"), Some("0.16.9"), Some(1)),
+                ("bolide", Some("deployed"), None, Some(8))
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_history_with_release_from_the_command() {
+        let text = "REVISION\tUPDATED                 \tSTATUS    \tCHART            \tAPP VERSION\tDESCRIPTION\n\
+                    1       \tMon Oct  3 10:15:13 2016\tsuperseded\tastronomer-0.16.5\t0.16.5     \tInstall complete\n\
+                    2       \tMon Oct  3 10:15:13 2016\tdeployed  \tastronomer-0.16.9\t0.16.9     \tUpgrade complete\n";
+        let facts = read(
+            "h",
+            text,
+            1,
+            Some("helm history astronomer -n astronomer --max 5"),
+        );
+        let got: Vec<_> = facts
+            .helm_history
+            .iter()
+            .map(|r| {
+                (
+                    r.release.as_deref(),
+                    r.revision,
+                    r.status.as_str(),
+                    r.chart_version.as_deref(),
+                    r.app_version.as_deref(),
+                    r.description.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    Some("astronomer"),
+                    1,
+                    "superseded",
+                    Some("0.16.5"),
+                    Some("0.16.5"),
+                    Some("Install complete")
+                ),
+                (
+                    Some("astronomer"),
+                    2,
+                    "deployed",
+                    Some("0.16.9"),
+                    Some("0.16.9"),
+                    Some("Upgrade complete")
+                ),
+            ]
+        );
+        let helm2 = "REVISION UPDATED STATUS CHART DESCRIPTION\n3 Mon Oct  3 10:15:13 2016 FAILED astronomer-0.16.9 Upgrade \"astronomer\" failed: timed out\n";
+        let got = read("h", helm2, 1, Some("helm hist --max 2 astronomer")).helm_history;
+        assert_eq!(got[0].status, "failed");
+        assert_eq!(got[0].release.as_deref(), Some("astronomer"));
+        assert_eq!(
+            got[0].description.as_deref(),
+            Some("Upgrade \"astronomer\" failed: timed out")
+        );
+        assert_eq!(got[0].app_version, None);
+        let json = r#"[{"revision":1,"updated":"2021-01-01T10:00:00Z","status":"deployed","chart":"astronomer-0.16.9","app_version":"0.16.9","description":"Install complete"}]"#;
+        let got = read("h", json, 1, Some("helm3 history astronomer -o json")).helm_history;
+        assert_eq!(
+            (got[0].revision, got[0].release.as_deref()),
+            (1, Some("astronomer"))
+        );
+    }
+
+    #[test]
+    fn unreadable_rows_under_a_header_are_reported() {
+        let facts = read(
+            "h",
+            "NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\ngarbage here\n",
+            10,
+            None,
+        );
+        assert!(facts.helm_releases.is_empty());
+        assert_eq!(facts.diagnostics[0].line, Some(11));
+    }
 }

@@ -486,10 +486,9 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
-    fn permissions(
-        text: &str,
-        command: Option<&str>,
-    ) -> Vec<(String, String, Option<String>, bool, Option<u32>)> {
+    type Row = (String, String, Option<String>, bool, Option<u32>);
+
+    fn permissions(text: &str, command: Option<&str>) -> Vec<Row> {
         read("can-i.txt", text, 1, command)
             .permissions
             .into_iter()
@@ -497,13 +496,7 @@ mod tests {
             .collect()
     }
 
-    fn p(
-        verb: &str,
-        resource: &str,
-        namespace: Option<&str>,
-        allowed: bool,
-        line: u32,
-    ) -> (String, String, Option<String>, bool, Option<u32>) {
+    fn p(verb: &str, resource: &str, namespace: Option<&str>, allowed: bool, line: u32) -> Row {
         (
             verb.into(),
             resource.into(),

@@ -580,9 +580,7 @@ mod tests {
         }
     }
 
-    fn releases(
-        text: &str,
-    ) -> Vec<(
+    type Release = (
         String,
         Option<String>,
         Option<u32>,
@@ -591,7 +589,9 @@ mod tests {
         Option<String>,
         Option<String>,
         Option<HelmGeneration>,
-    )> {
+    );
+
+    fn releases(text: &str) -> Vec<Release> {
         read("helm.txt", text, 1, None)
             .helm_releases
             .into_iter()

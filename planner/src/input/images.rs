@@ -253,7 +253,7 @@ pub fn sniff(text: &str) -> u32 {
     }
     let share = (image_lines.len() as u32 * 100 / scan.content_lines).min(100);
     if scan.strong {
-        share.max(70).min(95)
+        share.clamp(70, 95)
     } else {
         share * 4 / 5
     }
@@ -414,7 +414,7 @@ impl<'n> Scan<'n> {
             let whole = caps.get(0).map_or(0, |m| m.start());
             let before = content[..whole].trim();
             let dockerfile_line = before.is_empty() || before.starts_with("Step ");
-            self.from_instruction(&caps[1], dockerfile_line, found);
+            self.base_image(&caps[1], dockerfile_line, found);
             return;
         }
         if let Some(caps) = IMAGE_FIELD.captures(content) {
@@ -460,7 +460,7 @@ impl<'n> Scan<'n> {
 
     /// `FROM [--platform=…] REF [AS name]`: later `FROM name` refers to the stage, not an image.
     /// Inside prose (`` `FROM …` `` in a sentence) the argument must look like more than a word.
-    fn from_instruction(
+    fn base_image(
         &mut self,
         arguments: &str,
         dockerfile_line: bool,
@@ -584,7 +584,9 @@ fn same_image(pulled: &str, printed: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn parts(reference: &str) -> Option<(Option<String>, String, Option<String>, Option<String>)> {
+    type Parts = (Option<String>, String, Option<String>, Option<String>);
+
+    fn parts(reference: &str) -> Option<Parts> {
         parse_reference(reference).map(|r| (r.registry, r.repository, r.tag, r.digest))
     }
 
@@ -654,10 +656,9 @@ mod tests {
         }
     }
 
-    fn cert(
-        repository: &str,
-        tag: &str,
-    ) -> Option<(String, Option<u32>, Option<String>, bool, CertifiedForm)> {
+    type CertifiedParts = (String, Option<u32>, Option<String>, bool, CertifiedForm);
+
+    fn cert(repository: &str, tag: &str) -> Option<CertifiedParts> {
         certified(repository, Some(tag)).map(|c| {
             (
                 c.airflow_version,

@@ -8,7 +8,7 @@ const ID: &str = "pod-health";
 
 pub fn pod_health(ctx: &Context) -> Finding {
     let pods = &ctx.facts.pods;
-    if pods.is_empty() {
+    if pods.is_empty() && !ctx.facts.pods_listed {
         return ctx.missing(
             ID,
             "no pod listing was pasted",
@@ -46,6 +46,10 @@ pub fn pod_health(ctx: &Context) -> Finding {
             .join(", ")
     };
     let (message, remedy) = match (unhealthy.is_empty(), failing.first()) {
+        (true, _) if pods.is_empty() => (
+            "the pod listing is empty: no pod to worry about".to_string(),
+            None,
+        ),
         (true, _) => (
             format!(
                 "all {} pods are Running and ready, or Completed",

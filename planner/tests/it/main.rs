@@ -2,3 +2,5 @@
 
 mod fixtures;
 mod props;
+mod rules;
+mod examples;

@@ -1,0 +1,1316 @@
+//! Rules, verdict, plan and Markdown, on facts built by hand (independent of the readers).
+
+use planner::facts::{
+    At, Certified, CertifiedForm, ConnectionError, Context, DatabaseConnection, Diagnostic, Facts,
+    HelmGeneration, HelmRelease, HelmRevision, Image, KubernetesFacts, Permission, Pod, Severity,
+    StorageClass, UpgradeResources,
+};
+use planner::path::{numeric_version, CheckKind, LTS_0_16_TO_0_23};
+use planner::plan::{evidence_digest, ClusterFingerprint, Plan, StepKind};
+use planner::report::{redact_secrets, Report, Status, Verdict};
+use planner::rules::{evaluate, matches_known_crashing};
+use planner::{Acknowledgements, EvidenceKind, Source};
+
+const ALL_IDS: [&str; 15] = [
+    "kubernetes-version",
+    "kubectl-skew",
+    "platform-version",
+    "helm-release-state",
+    "airflow-images",
+    "permissions",
+    "system-admin",
+    "database-backup",
+    "pod-health",
+    "context-namespace",
+    "default-storageclass",
+    "database-connection",
+    "egress-or-mirror",
+    "manifest-source",
+    "rollback-readiness",
+];
+
+fn at(source: &str, line: u32) -> At {
+    At::new(source, line)
+}
+
+fn pod(ns: &str, name: &str, ready: &str, status: &str, healthy: bool, line: u32) -> Pod {
+    Pod {
+        namespace: Some(ns.into()),
+        name: name.into(),
+        ready: Some(ready.into()),
+        status: status.into(),
+        restarts: Some(0),
+        healthy,
+        at: at("pods.txt", line),
+    }
+}
+
+fn permission(resource: &str, namespace: Option<&str>, allowed: bool, line: u32) -> Permission {
+    Permission {
+        verb: "create".into(),
+        resource: resource.into(),
+        namespace: namespace.map(Into::into),
+        allowed,
+        all_namespaces: false,
+        at: at("can-i.txt", line),
+    }
+}
+
+fn eight_permissions() -> Vec<Permission> {
+    vec![
+        permission("pods", Some("astronomer"), true, 2),
+        permission("serviceaccounts", Some("astronomer"), true, 4),
+        permission("jobs", Some("astronomer"), true, 6),
+        permission("serviceaccounts", Some("default"), true, 8),
+        permission("persistentvolumeclaims", Some("default"), true, 10),
+        permission("jobs", Some("default"), true, 12),
+        permission("clusterroles", None, true, 14),
+        permission("clusterrolebindings", None, true, 16),
+    ]
+}
+
+fn certified(
+    tag: &str,
+    version: &str,
+    build: Option<u32>,
+    onbuild: bool,
+    form: CertifiedForm,
+) -> Image {
+    Image {
+        reference: format!("quay.io/astronomer/ap-airflow:{tag}"),
+        registry: Some("quay.io".into()),
+        repository: "astronomer/ap-airflow".into(),
+        tag: Some(tag.into()),
+        digest: None,
+        certified: Some(Certified {
+            airflow_version: version.into(),
+            build_number: build,
+            distribution: Some("buster".into()),
+            onbuild,
+            form,
+        }),
+        at: at("images.txt", 1),
+    }
+}
+
+fn plain_image(reference: &str, repository: &str, tag: Option<&str>) -> Image {
+    Image {
+        reference: reference.into(),
+        registry: None,
+        repository: repository.into(),
+        tag: tag.map(Into::into),
+        digest: None,
+        certified: None,
+        at: at("images.txt", 2),
+    }
+}
+
+fn platform_release(chart_version: &str, status: &str) -> HelmRelease {
+    HelmRelease {
+        name: "astronomer".into(),
+        namespace: Some("astronomer".into()),
+        revision: Some(4),
+        status: Some(status.into()),
+        chart: "astronomer".into(),
+        chart_version: Some(chart_version.into()),
+        app_version: Some(chart_version.into()),
+        helm: Some(HelmGeneration::Helm3),
+        at: at("helm-list.txt", 2),
+    }
+}
+
+/// A cluster on which every check passes.
+fn healthy() -> Facts {
+    Facts {
+        kubernetes: KubernetesFacts {
+            client_version: Some("1.18.3".into()),
+            server_version: Some("1.18.20-gke.901".into()),
+            error: None,
+            client_at: Some(at("kubectl-version.txt", 1)),
+            server_at: Some(at("kubectl-version.txt", 2)),
+            error_at: None,
+        },
+        pods: vec![
+            pod(
+                "astronomer",
+                "astronomer-houston-6f7c9d8b5-k2x9q",
+                "1/1",
+                "Running",
+                true,
+                2,
+            ),
+            pod(
+                "astronomer",
+                "astronomer-prisma-7d9d7f9cc6-xsp45",
+                "1/1",
+                "Running",
+                true,
+                3,
+            ),
+        ],
+        pods_listed: true,
+        permissions: eight_permissions(),
+        images: vec![certified(
+            "1.10.12-1-buster-onbuild",
+            "1.10.12",
+            Some(1),
+            true,
+            CertifiedForm::Pinned,
+        )],
+        helm_releases: vec![
+            platform_release("0.16.9", "deployed"),
+            HelmRelease {
+                name: "infrared-photon-7780".into(),
+                namespace: Some("astronomer-infrared-photon-7780".into()),
+                revision: Some(2),
+                status: Some("deployed".into()),
+                chart: "airflow".into(),
+                chart_version: Some("0.15.6".into()),
+                app_version: None,
+                helm: Some(HelmGeneration::Helm3),
+                at: at("helm-list.txt", 3),
+            },
+        ],
+        helm_history: Vec::new(),
+        storage_classes: vec![StorageClass {
+            name: "standard".into(),
+            default: true,
+            provisioner: Some("kubernetes.io/gce-pd".into()),
+            at: at("storageclass.txt", 2),
+        }],
+        contexts: vec![Context {
+            name: "gke_prod".into(),
+            namespace: None,
+            current: true,
+            at: at("contexts.txt", 2),
+        }],
+        database_connection: Some(DatabaseConnection {
+            scheme: "postgres".into(),
+            host: "db.example.internal".into(),
+            has_port: true,
+            at: at("connection.txt", 1),
+        }),
+        upgrade_resources: None,
+        diagnostics: Vec::new(),
+    }
+}
+
+fn acks() -> Acknowledgements {
+    Acknowledgements {
+        database_backup: Some("CHG-1234".into()),
+        system_admin: true,
+        ..Acknowledgements::default()
+    }
+}
+
+fn run(facts: &Facts, acks: &Acknowledgements) -> Report {
+    evaluate(facts, acks, &[])
+}
+
+fn status_of(report: &Report, id: &str) -> Status {
+    report
+        .finding(id)
+        .unwrap_or_else(|| panic!("no finding {id}"))
+        .status
+}
+
+fn check_with(facts: &Facts, id: &str) -> Status {
+    status_of(&run(facts, &acks()), id)
+}
+
+#[test]
+fn one_finding_per_check_id_in_order() {
+    let report = run(&healthy(), &acks());
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.check.as_str()).collect();
+    assert_eq!(ids, ALL_IDS);
+    let path_ids: Vec<&str> = LTS_0_16_TO_0_23.checks.iter().map(|c| c.id).collect();
+    assert_eq!(path_ids, ALL_IDS);
+    let advisory: Vec<&str> = LTS_0_16_TO_0_23
+        .checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::Advisory)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        advisory,
+        [
+            "kubectl-skew",
+            "context-namespace",
+            "manifest-source",
+            "rollback-readiness"
+        ]
+    );
+}
+
+#[test]
+fn healthy_cluster_with_acks_is_go() {
+    let report = run(&healthy(), &acks());
+    for f in &report.findings {
+        assert_eq!(f.status, Status::Pass, "{}: {}", f.check, f.message);
+        assert!(
+            !f.message.is_empty() && !f.message.contains('\n'),
+            "{}",
+            f.check
+        );
+    }
+    assert_eq!(report.verdict, Verdict::Go);
+}
+
+#[test]
+fn no_evidence_at_all_is_incomplete_and_never_a_silent_pass() {
+    let report = run(&Facts::default(), &Acknowledgements::default());
+    assert_eq!(report.verdict, Verdict::Incomplete);
+    for spec in LTS_0_16_TO_0_23.checks {
+        let f = report.finding(spec.id).unwrap();
+        match (spec.id, spec.kind) {
+            // Without evidence these two state what to use and what it costs, which is their pass.
+            ("manifest-source" | "rollback-readiness", _) => assert_eq!(f.status, Status::Pass),
+            // Not air-gapped (no flag) means egress: a pass naming the hosts.
+            ("egress-or-mirror", _) => assert_eq!(f.status, Status::Pass),
+            (_, CheckKind::Required) => assert_eq!(f.status, Status::Unknown, "{}", spec.id),
+            (_, CheckKind::Advisory) => {
+                assert_eq!(f.status, Status::Warn, "{}", spec.id);
+                assert!(f.message.starts_with("not evaluated"), "{}", f.message);
+            }
+        }
+        if f.status == Status::Unknown {
+            assert!(f.remedy.is_some(), "{} needs a remedy", spec.id);
+        }
+    }
+}
+
+#[test]
+fn verdict_logic() {
+    let mut facts = healthy();
+    assert_eq!(run(&facts, &acks()).verdict, Verdict::Go);
+    // A warning alone does not block GO.
+    facts.kubernetes.client_version = Some("1.14.0".into());
+    let report = run(&facts, &acks());
+    assert_eq!(status_of(&report, "kubectl-skew"), Status::Warn);
+    assert_eq!(report.verdict, Verdict::Go);
+    // An unknown blocks it.
+    let report = run(&facts, &Acknowledgements::default());
+    assert_eq!(report.verdict, Verdict::Incomplete);
+    // A fail wins over unknowns.
+    facts.kubernetes.server_version = Some("1.19.3".into());
+    let report = run(&facts, &Acknowledgements::default());
+    assert_eq!(report.verdict, Verdict::NoGo);
+    assert_eq!(report.failing_checks(), ["kubernetes-version"]);
+}
+
+#[test]
+fn vendor_suffixes_are_not_prereleases() {
+    assert_eq!(numeric_version("1.18.20-gke.901"), Some((1, 18, 20)));
+    assert_eq!(numeric_version("v1.16.15-eks-ad4801"), Some((1, 16, 15)));
+    assert_eq!(numeric_version("1.17.4+k3s1"), Some((1, 17, 4)));
+    assert_eq!(numeric_version("1.16+"), Some((1, 16, 0)));
+    assert_eq!(numeric_version("garbage"), None);
+}
+
+#[test]
+fn kubernetes_version_cases() {
+    let mut facts = healthy();
+    for (server, expected) in [
+        ("1.18.20-gke.901", Status::Pass),
+        ("1.16.15-eks-ad4801", Status::Pass),
+        ("1.17.4+k3s1", Status::Pass),
+        ("1.19.0-eks-1", Status::Fail),
+        ("1.19.2", Status::Fail),
+        ("1.13.12", Status::Fail),
+        ("1.14.10", Status::Warn),
+        ("1.15.11-gke.3", Status::Warn),
+    ] {
+        facts.kubernetes.server_version = Some(server.into());
+        facts.kubernetes.client_version = Some(server.into());
+        assert_eq!(
+            check_with(&facts, "kubernetes-version"),
+            expected,
+            "{server}"
+        );
+    }
+    facts.kubernetes.server_version = None;
+    facts.kubernetes.error = Some(ConnectionError::ConnectionRefused);
+    facts.kubernetes.error_at = Some(at("kubectl-version.txt", 2));
+    let report = run(&facts, &acks());
+    let f = report.finding("kubernetes-version").unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    assert!(f.message.contains("connection refused"), "{}", f.message);
+    assert!(f.remedy.as_deref().unwrap().contains("kubectl"));
+    assert_eq!(f.evidence, vec![at("kubectl-version.txt", 2)]);
+}
+
+#[test]
+fn kubectl_skew_cases() {
+    let mut facts = healthy();
+    for (client, expected) in [
+        ("1.17.0", Status::Pass),
+        ("1.19.2", Status::Pass),
+        ("1.20.0", Status::Warn),
+        ("1.16.3", Status::Warn),
+    ] {
+        facts.kubernetes.client_version = Some(client.into());
+        assert_eq!(check_with(&facts, "kubectl-skew"), expected, "{client}");
+    }
+    facts.kubernetes.client_version = None;
+    let report = run(&facts, &acks());
+    let f = report.finding("kubectl-skew").unwrap();
+    assert_eq!(f.status, Status::Warn);
+    assert!(f.message.contains("not evaluated"));
+}
+
+#[test]
+fn platform_version_cases() {
+    let mut facts = healthy();
+    facts.helm_releases[0] = platform_release("0.23.18", "deployed");
+    let report = run(&facts, &acks());
+    let f = report.finding("platform-version").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert!(
+        f.message.contains("already upgraded: nothing to do"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.evidence, vec![at("helm-list.txt", 2)]);
+
+    facts.helm_releases[0] = platform_release("0.15.2", "deployed");
+    assert_eq!(check_with(&facts, "platform-version"), Status::Fail);
+
+    // Only Airflow releases listed: the platform release is unknown, and the remedy shows --all.
+    facts.helm_releases.remove(0);
+    let report = run(&facts, &acks());
+    let f = report.finding("platform-version").unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    assert!(f.remedy.as_deref().unwrap().contains("helm list -A --all"));
+    assert_eq!(status_of(&report, "helm-release-state"), Status::Unknown);
+}
+
+#[test]
+fn platform_release_is_the_astronomer_chart_not_postgresql() {
+    let mut facts = healthy();
+    facts.helm_releases.insert(
+        0,
+        HelmRelease {
+            name: "cautious-seal".into(),
+            namespace: Some("datarouter".into()),
+            revision: Some(1),
+            status: Some("failed".into()),
+            chart: "postgresql".into(),
+            chart_version: Some("0.18.1".into()),
+            app_version: None,
+            helm: None,
+            at: at("helm-list.txt", 5),
+        },
+    );
+    let report = run(&facts, &acks());
+    assert_eq!(status_of(&report, "platform-version"), Status::Pass);
+    assert_eq!(status_of(&report, "helm-release-state"), Status::Pass);
+}
+
+#[test]
+fn platform_namespace_is_inferred_from_the_release() {
+    let mut facts = healthy();
+    facts.helm_releases[0].namespace = Some("astro".into());
+    // The can-i answers were asked for `astronomer`: now they are not for the platform namespace.
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("kubectl auth can-i create pods --namespace astro"));
+}
+
+#[test]
+fn helm_release_state_cases() {
+    let mut facts = healthy();
+    facts.helm_releases[0].status = Some("pending-upgrade".into());
+    let report = run(&facts, &acks());
+    let f = report.finding("helm-release-state").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("helm history astronomer -n astronomer"));
+
+    facts.helm_releases[0].status = Some("deployed".into());
+    facts.helm_releases[0].helm = Some(HelmGeneration::Helm2);
+    let report = run(&facts, &acks());
+    let f = report.finding("helm-release-state").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert!(f.message.contains("migrate to Helm 3 first"));
+
+    // The last history row counts even when the list row says deployed.
+    facts.helm_releases[0].helm = Some(HelmGeneration::Helm3);
+    let row = |revision, status: &str, line| HelmRevision {
+        release: Some("astronomer".into()),
+        revision,
+        status: status.into(),
+        chart: "astronomer".into(),
+        chart_version: Some("0.16.9".into()),
+        app_version: Some("0.16.9".into()),
+        description: None,
+        at: at("helm-history.txt", line),
+    };
+    facts.helm_history = vec![row(4, "deployed", 2), row(5, "failed", 3)];
+    let report = run(&facts, &acks());
+    let f = report.finding("helm-release-state").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert!(f.evidence.contains(&at("helm-history.txt", 3)));
+    assert!(
+        f.remedy
+            .as_deref()
+            .unwrap()
+            .contains("helm rollback astronomer 4 -n astronomer"),
+        "{:?}",
+        f.remedy
+    );
+
+    facts.helm_history = vec![row(3, "superseded", 2), row(4, "deployed", 3)];
+    assert_eq!(check_with(&facts, "helm-release-state"), Status::Pass);
+}
+
+#[test]
+fn airflow_images_cases() {
+    let mut facts = healthy();
+    let cases = [
+        (
+            certified(
+                "1.10.12-1-buster-onbuild",
+                "1.10.12",
+                Some(1),
+                true,
+                CertifiedForm::Pinned,
+            ),
+            Status::Pass,
+        ),
+        (
+            certified(
+                "1.10.5-9-buster",
+                "1.10.5",
+                Some(9),
+                false,
+                CertifiedForm::Pinned,
+            ),
+            Status::Warn,
+        ),
+        (
+            certified(
+                "1.10.12-buster-onbuild",
+                "1.10.12",
+                None,
+                true,
+                CertifiedForm::Floating,
+            ),
+            Status::Warn,
+        ),
+        (
+            certified(
+                "1.10.4-1-buster-onbuild",
+                "1.10.4",
+                Some(1),
+                true,
+                CertifiedForm::Pinned,
+            ),
+            Status::Fail,
+        ),
+        (
+            certified(
+                "0.10.3-1.10.5-onbuild",
+                "1.10.5",
+                None,
+                true,
+                CertifiedForm::Legacy,
+            ),
+            Status::Fail,
+        ),
+        (
+            plain_image(
+                "quay.io/astronomer/ap-airflow:latest-onbuild",
+                "astronomer/ap-airflow",
+                Some("latest-onbuild"),
+            ),
+            Status::Fail,
+        ),
+        (
+            plain_image("astronomerinc/ap-airflow", "astronomerinc/ap-airflow", None),
+            Status::Fail,
+        ),
+        (
+            plain_image("apache/airflow:1.10.12", "apache/airflow", Some("1.10.12")),
+            Status::Fail,
+        ),
+        (
+            plain_image(
+                "registry.astro.example.com/infrared-photon-7780/airflow:deploy-3",
+                "infrared-photon-7780/airflow",
+                Some("deploy-3"),
+            ),
+            Status::Warn,
+        ),
+    ];
+    for (image, expected) in cases {
+        let reference = image.reference.clone();
+        facts.images = vec![image];
+        let report = run(&facts, &acks());
+        let f = report.finding("airflow-images").unwrap();
+        assert_eq!(f.status, expected, "{reference}: {}", f.message);
+        assert_eq!(f.items.len(), 1);
+        assert_eq!(f.items[0].subject, reference);
+    }
+    // A private mirror of the certified repository is certified.
+    let mut mirrored = certified(
+        "1.10.12-1-buster-onbuild",
+        "1.10.12",
+        Some(1),
+        true,
+        CertifiedForm::Pinned,
+    );
+    mirrored.repository = "mirror/astronomer/ap-airflow".into();
+    mirrored.registry = Some("registry.corp.example:5000".into());
+    facts.images = vec![mirrored];
+    assert_eq!(check_with(&facts, "airflow-images"), Status::Pass);
+    // Platform images are not Airflow images: alone they leave the check unknown.
+    facts.images = vec![plain_image(
+        "quay.io/astronomer/ap-houston-api:0.16.15",
+        "astronomer/ap-houston-api",
+        Some("0.16.15"),
+    )];
+    assert_eq!(check_with(&facts, "airflow-images"), Status::Unknown);
+    facts.images.clear();
+    assert_eq!(check_with(&facts, "airflow-images"), Status::Unknown);
+    // The finding is the worst of its items.
+    facts.images = vec![
+        certified(
+            "1.10.12-1-buster-onbuild",
+            "1.10.12",
+            Some(1),
+            true,
+            CertifiedForm::Pinned,
+        ),
+        certified(
+            "1.10.12-buster",
+            "1.10.12",
+            None,
+            false,
+            CertifiedForm::Floating,
+        ),
+        certified(
+            "1.10.4-1-buster",
+            "1.10.4",
+            Some(1),
+            false,
+            CertifiedForm::Pinned,
+        ),
+    ];
+    let report = run(&facts, &acks());
+    let f = report.finding("airflow-images").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    let statuses: Vec<Status> = f.items.iter().map(|i| i.status).collect();
+    assert_eq!(statuses, [Status::Pass, Status::Warn, Status::Fail]);
+}
+
+#[test]
+fn permissions_cases() {
+    let mut facts = healthy();
+    facts.permissions[6].allowed = false;
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(f.items.len(), 8);
+    assert_eq!(f.items[6].status, Status::Fail);
+    assert_eq!(f.items[6].evidence, vec![at("can-i.txt", 14)]);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("kubectl auth can-i create clusterroles"));
+
+    // The procedure's three only: the manifest's five are missing → unknown with the commands.
+    facts.permissions.truncate(3);
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    let remedy = f.remedy.as_deref().unwrap();
+    assert!(remedy.contains("kubectl auth can-i create persistentvolumeclaims --namespace default"));
+    assert!(remedy.contains("kubectl auth can-i create clusterrolebindings"));
+    assert!(!remedy.contains("can-i create pods"));
+
+    // `*.*` from `kubectl auth can-i --list` in the context namespace (`default`) grants the
+    // rights in `default` and cluster-wide, but says nothing about the platform namespace.
+    let wildcard = Permission {
+        verb: "*".into(),
+        resource: "*.*".into(),
+        namespace: None,
+        allowed: true,
+        all_namespaces: false,
+        at: at("can-i.txt", 3),
+    };
+    facts.permissions = vec![wildcard.clone()];
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    let statuses: Vec<Status> = f.items.iter().map(|i| i.status).collect();
+    assert_eq!(statuses[..3], [Status::Unknown; 3]);
+    assert_eq!(statuses[3..], [Status::Pass; 5]);
+    // Asked with --all-namespaces, a wildcard yes grants everything.
+    facts.permissions = vec![Permission {
+        all_namespaces: true,
+        ..wildcard
+    }];
+    assert_eq!(check_with(&facts, "permissions"), Status::Pass);
+    facts.permissions = eight_permissions();
+    facts.permissions[1].resource = "sa".into();
+    facts.permissions[4].resource = "pvc".into();
+    assert_eq!(check_with(&facts, "permissions"), Status::Pass);
+    // A specific "no" beats a wildcard "yes".
+    facts
+        .permissions
+        .push(permission("clusterroles", None, false, 20));
+    assert_eq!(check_with(&facts, "permissions"), Status::Fail);
+}
+
+#[test]
+fn permission_without_namespace_counts_for_the_context_namespace() {
+    let mut facts = healthy();
+    for p in &mut facts.permissions[3..6] {
+        p.namespace = None;
+    }
+    // The current context has no namespace: kubectl used `default`.
+    assert_eq!(check_with(&facts, "permissions"), Status::Pass);
+    facts.contexts[0].namespace = Some("astronomer".into());
+    // Now they were answered for `astronomer`, and `default` is unanswered.
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    assert_eq!(f.items[3].status, Status::Unknown);
+}
+
+#[test]
+fn acknowledgement_checks() {
+    let facts = healthy();
+    let mut given = Acknowledgements::default();
+    let report = run(&facts, &given);
+    assert_eq!(status_of(&report, "system-admin"), Status::Unknown);
+    assert_eq!(status_of(&report, "database-backup"), Status::Unknown);
+    assert!(report
+        .finding("database-backup")
+        .unwrap()
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("--ack database-backup="));
+    given.parse_ack("system-admin").unwrap();
+    given.parse_ack("database-backup=CHG-1234").unwrap();
+    let report = run(&facts, &given);
+    assert_eq!(status_of(&report, "system-admin"), Status::Pass);
+    let f = report.finding("database-backup").unwrap();
+    assert_eq!(f.status, Status::Pass);
+    assert!(f.message.contains("CHG-1234"));
+}
+
+#[test]
+fn parse_ack_spellings() {
+    let mut a = Acknowledgements::default();
+    a.parse_ack("known-crashing=astronomer-kibana, astronomer-fluentd-x2x4q")
+        .unwrap();
+    a.parse_ack("known-crashing=astronomer-kibana").unwrap();
+    a.parse_ack("mirrors=registry.corp.example:5000").unwrap();
+    a.parse_ack("helm-repo=https://charts.corp.example/astronomer")
+        .unwrap();
+    a.parse_ack("air-gapped").unwrap();
+    assert_eq!(
+        a.known_crashing,
+        ["astronomer-kibana", "astronomer-fluentd-x2x4q"]
+    );
+    assert_eq!(a.mirrors.as_deref(), Some("registry.corp.example:5000"));
+    assert!(a.air_gapped);
+    assert!(a.parse_ack("database-backup").is_err());
+    assert!(a.parse_ack("database-backup=").is_err());
+    assert!(a.parse_ack("system-admin=maybe").is_err());
+    let err = a.parse_ack("sysadmin").unwrap_err();
+    assert!(err.to_string().contains("system-admin"), "{err}");
+    assert_eq!(
+        a.to_cli_args(),
+        [
+            "--ack known-crashing=astronomer-kibana,astronomer-fluentd-x2x4q",
+            "--air-gapped",
+            "--ack mirrors=registry.corp.example:5000",
+            "--ack helm-repo=https://charts.corp.example/astronomer",
+        ]
+    );
+}
+
+#[test]
+fn pod_health_cases() {
+    let mut facts = healthy();
+    facts.pods.push(pod(
+        "astronomer",
+        "astronomer-upgrade-astronomer-x2x4q",
+        "0/1",
+        "Completed",
+        true,
+        4,
+    ));
+    assert_eq!(check_with(&facts, "pod-health"), Status::Pass);
+    facts.pods.push(pod(
+        "astronomer",
+        "astronomer-kibana-5c7d8f9b6-x2x4q",
+        "0/1",
+        "CrashLoopBackOff",
+        false,
+        5,
+    ));
+    facts.pods.push(pod(
+        "astronomer-infrared-photon-7780",
+        "infrared-photon-7780-scheduler-5d8c6f7b9-qwz8n",
+        "1/2",
+        "Running",
+        false,
+        6,
+    ));
+    let report = run(&facts, &acks());
+    let f = report.finding("pod-health").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(f.items.len(), 2);
+    assert_eq!(f.evidence, vec![at("pods.txt", 5), at("pods.txt", 6)]);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("--ack known-crashing="));
+
+    let mut given = acks();
+    given.known_crashing = vec!["astronomer-kibana".into()];
+    let report = run(&facts, &given);
+    let f = report.finding("pod-health").unwrap();
+    assert_eq!(f.status, Status::Fail, "the scheduler is not acknowledged");
+    assert_eq!(f.items[0].status, Status::Warn);
+    given
+        .known_crashing
+        .push("infrared-photon-7780-scheduler-5d8c6f7b9-qwz8n".into());
+    let report = run(&facts, &given);
+    assert_eq!(status_of(&report, "pod-health"), Status::Warn);
+    assert_eq!(report.verdict, Verdict::Go);
+
+    // An explicit empty listing (`No resources found`) is evidence; no listing at all is not.
+    facts.pods.clear();
+    assert_eq!(check_with(&facts, "pod-health"), Status::Pass);
+    facts.pods_listed = false;
+    assert_eq!(check_with(&facts, "pod-health"), Status::Unknown);
+}
+
+#[test]
+fn known_crashing_matches_exact_names_and_generated_suffixes_only() {
+    assert!(matches_known_crashing(
+        "astronomer-kibana-5c7d8f9b6-x2x4q",
+        "astronomer-kibana-5c7d8f9b6-x2x4q"
+    ));
+    assert!(matches_known_crashing(
+        "astronomer-kibana",
+        "astronomer-kibana-5c7d8f9b6-x2x4q"
+    ));
+    assert!(matches_known_crashing(
+        "astronomer-elasticsearch-data",
+        "astronomer-elasticsearch-data-0"
+    ));
+    assert!(!matches_known_crashing(
+        "astronomer-houston",
+        "astronomer-houston-worker-6f9c7b8d5-k2x9q"
+    ));
+    assert!(!matches_known_crashing(
+        "astronomer-kib",
+        "astronomer-kibana-5c7d8f9b6-x2x4q"
+    ));
+    assert!(!matches_known_crashing(
+        "",
+        "astronomer-kibana-5c7d8f9b6-x2x4q"
+    ));
+}
+
+#[test]
+fn context_namespace_cases() {
+    let mut facts = healthy();
+    assert_eq!(check_with(&facts, "context-namespace"), Status::Pass);
+    facts.contexts[0].namespace = Some("default".into());
+    assert_eq!(check_with(&facts, "context-namespace"), Status::Pass);
+    facts.contexts[0].namespace = Some("astronomer".into());
+    let report = run(&facts, &acks());
+    let f = report.finding("context-namespace").unwrap();
+    assert_eq!(f.status, Status::Warn);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("kubectl config set-context --current --namespace=default"));
+    facts.contexts.clear();
+    let report = run(&facts, &acks());
+    let f = report.finding("context-namespace").unwrap();
+    assert_eq!(f.status, Status::Warn);
+    assert!(f.message.starts_with("not evaluated"));
+}
+
+#[test]
+fn default_storageclass_cases() {
+    let mut facts = healthy();
+    facts.storage_classes[0].default = false;
+    let report = run(&facts, &acks());
+    let f = report.finding("default-storageclass").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(
+        f.remedy.as_deref().unwrap(),
+        r#"mark one as default: `kubectl patch storageclass standard -p '{"metadata": {"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'`"#
+    );
+    facts.storage_classes.clear();
+    assert_eq!(check_with(&facts, "default-storageclass"), Status::Unknown);
+}
+
+#[test]
+fn database_connection_cases() {
+    let mut facts = healthy();
+    facts.database_connection.as_mut().unwrap().scheme = "postgresql".into();
+    let report = run(&facts, &acks());
+    let f = report.finding("database-connection").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert!(f.message.contains("postgresql://"));
+    facts.database_connection = Some(DatabaseConnection {
+        scheme: "postgres".into(),
+        host: "db.example.internal".into(),
+        has_port: false,
+        at: at("connection.txt", 1),
+    });
+    assert_eq!(check_with(&facts, "database-connection"), Status::Fail);
+    facts.database_connection = None;
+    assert_eq!(check_with(&facts, "database-connection"), Status::Unknown);
+}
+
+#[test]
+fn egress_or_mirror_cases() {
+    let facts = healthy();
+    let report = run(&facts, &acks());
+    let f = report.finding("egress-or-mirror").unwrap();
+    assert_eq!(f.status, Status::Pass);
+    for host in ["quay.io", "helm.astronomer.io", "updates.astronomer.io"] {
+        assert!(f.message.contains(host), "{}", f.message);
+    }
+    let mut given = acks();
+    given.air_gapped = true;
+    assert_eq!(
+        status_of(&run(&facts, &given), "egress-or-mirror"),
+        Status::Fail
+    );
+    given.mirrors = Some("registry.corp.example:5000".into());
+    assert_eq!(
+        status_of(&run(&facts, &given), "egress-or-mirror"),
+        Status::Warn
+    );
+    given.helm_repository = Some("https://charts.corp.example".into());
+    assert_eq!(
+        status_of(&run(&facts, &given), "egress-or-mirror"),
+        Status::Pass
+    );
+}
+
+const UPGRADE_MANIFEST: &str = "---
+kind: ServiceAccount
+apiVersion: v1
+metadata:
+  name: astronomer-upgrader-service-account
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: astronomer-upgrades-backup
+spec:
+  accessModes:
+  - ReadWriteOnce
+  resources:
+    requests:
+      storage: 20Gi
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: upgrade-astronomer
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels:
+        run: upgrade
+    spec:
+      serviceAccountName: astronomer-upgrader-service-account
+      restartPolicy: Never
+      containers:
+      - image: quay.io/astronomer/lts-016-023-upgrade:latest
+        imagePullPolicy: Always
+        name: upgrade
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: astronomer-upgrader-cluster-role
+rules:
+- apiGroups:
+  - '*'
+  resources:
+  - '*'
+  verbs:
+  - '*'
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: astronomer-upgrader-cluster-role-binding
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: astronomer-upgrader-cluster-role
+subjects:
+- kind: ServiceAccount
+  name: astronomer-upgrader-service-account
+  namespace: default
+";
+
+#[test]
+fn manifest_reader_lists_objects() {
+    let objects = planner::manifest::read_manifest(UPGRADE_MANIFEST);
+    let names: Vec<(&str, &str, Option<&str>)> = objects
+        .iter()
+        .map(|o| (o.kind.as_str(), o.name.as_str(), o.namespace.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "ServiceAccount",
+                "astronomer-upgrader-service-account",
+                None
+            ),
+            ("PersistentVolumeClaim", "astronomer-upgrades-backup", None),
+            ("Job", "upgrade-astronomer", None),
+            ("ClusterRole", "astronomer-upgrader-cluster-role", None),
+            (
+                "ClusterRoleBinding",
+                "astronomer-upgrader-cluster-role-binding",
+                None
+            ),
+        ]
+    );
+    assert_eq!(
+        objects[2].images,
+        ["quay.io/astronomer/lts-016-023-upgrade:latest"]
+    );
+    assert_eq!(objects[2].line, 19);
+}
+
+fn manifest_status(text: &str) -> (Status, Report) {
+    let manifests = [Source::new("upgrade-0.16-to-0.23.yaml", None, text)];
+    let report = evaluate(&healthy(), &acks(), &manifests);
+    (report.finding("manifest-source").unwrap().status, report)
+}
+
+#[test]
+fn manifest_source_cases() {
+    let report = run(&healthy(), &acks());
+    let f = report.finding("manifest-source").unwrap();
+    assert_eq!(f.status, Status::Pass);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains(LTS_0_16_TO_0_23.upgrade_manifest.url));
+    assert!(LTS_0_16_TO_0_23.upgrade_manifest.url.contains("/v0.23.18/"));
+
+    // The real manifest: recognised, but its image is the mutable :latest.
+    let (status, _) = manifest_status(UPGRADE_MANIFEST);
+    assert_eq!(status, Status::Warn);
+    let pinned = UPGRADE_MANIFEST.replace(
+        ":latest",
+        "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    );
+    assert_eq!(manifest_status(&pinned).0, Status::Pass);
+    let mirrored = UPGRADE_MANIFEST.replace(
+        "quay.io/astronomer/lts-016-023-upgrade:latest",
+        "registry.corp.example:5000/astronomer/lts-016-023-upgrade:1234",
+    );
+    assert_eq!(manifest_status(&mirrored).0, Status::Pass);
+    // An explicit namespace other than default.
+    let namespaced = UPGRADE_MANIFEST.replace(
+        "  name: upgrade-astronomer\n",
+        "  name: upgrade-astronomer\n  namespace: astronomer\n",
+    );
+    let (status, report) = manifest_status(&namespaced);
+    assert_eq!(status, Status::Fail);
+    assert!(report
+        .finding("manifest-source")
+        .unwrap()
+        .items
+        .iter()
+        .any(|i| i.message.contains("namespace: astronomer")));
+    // A missing object.
+    let cut = &UPGRADE_MANIFEST[..UPGRADE_MANIFEST.find("kind: ClusterRole\n").unwrap()];
+    assert_eq!(manifest_status(cut).0, Status::Fail);
+    // Not a manifest of this path.
+    assert_eq!(
+        manifest_status("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n").0,
+        Status::Fail
+    );
+    // The rollback manifest is recognised on its own.
+    let rollback = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: rollback-astronomer\nspec:\n  template:\n    spec:\n      containers:\n      - name: upgrade\n        image: quay.io/astronomer/lts-016-023-upgrade@sha256:00\n";
+    assert_eq!(manifest_status(rollback).0, Status::Pass);
+}
+
+#[test]
+fn rollback_readiness_cases() {
+    let mut facts = healthy();
+    let f = run(&facts, &acks())
+        .finding("rollback-readiness")
+        .unwrap()
+        .clone();
+    assert_eq!(f.status, Status::Pass);
+    assert!(f.message.contains("Elasticsearch"));
+    facts.upgrade_resources = Some(UpgradeResources {
+        service_account: true,
+        backup_pvc: false,
+        upgrade_job: Some("upgrade-astronomer".into()),
+    });
+    assert_eq!(check_with(&facts, "rollback-readiness"), Status::Fail);
+    facts.upgrade_resources = Some(UpgradeResources {
+        service_account: true,
+        backup_pvc: true,
+        upgrade_job: Some("upgrade-astronomer".into()),
+    });
+    assert_eq!(check_with(&facts, "rollback-readiness"), Status::Pass);
+}
+
+fn plan_for(facts: &Facts, acks: &Acknowledgements, sources: &[Source]) -> Plan {
+    let report = evaluate(facts, acks, &[]);
+    Plan::build(
+        &LTS_0_16_TO_0_23,
+        facts,
+        &report,
+        acks,
+        planner::plan::evidence_entries(sources, &[]),
+        "2026-11-27T16:00:00Z",
+    )
+}
+
+#[test]
+fn plan_digest_is_stable_and_detects_tampering() {
+    let sources = [Source::new(
+        "pods.txt",
+        Some(EvidenceKind::Pods),
+        "NAME READY\n",
+    )];
+    let plan = plan_for(&healthy(), &acks(), &sources);
+    assert_eq!(plan.plan_digest.len(), 64);
+    assert!(plan.verify_digest());
+    // created_at is outside the digest; the same inputs give the same digest.
+    let mut later = plan_for(&healthy(), &acks(), &sources);
+    later.created_at = "2027-01-01T00:00:00Z".into();
+    assert_eq!(later.compute_digest(), plan.plan_digest);
+    assert!(later.verify_digest());
+    // A JSON round trip keeps it valid.
+    let json = serde_json::to_string(&plan).unwrap();
+    let back: Plan = serde_json::from_str(&json).unwrap();
+    assert!(back.verify_digest());
+    // Any edited field breaks it.
+    let mut tampered = plan.clone();
+    tampered.verdict = Verdict::NoGo;
+    assert!(!tampered.verify_digest());
+    let mut tampered = plan.clone();
+    tampered.steps[3].commands[0] = "kubectl apply -f evil.yaml".into();
+    assert!(!tampered.verify_digest());
+    let mut tampered = plan.clone();
+    tampered.acknowledgements.database_backup = Some("CHG-9999".into());
+    assert!(!tampered.verify_digest());
+}
+
+#[test]
+fn evidence_digest_is_order_independent_and_content_sensitive() {
+    let a = Source::new("pods.txt", Some(EvidenceKind::Pods), "x");
+    let b = Source::new("images.txt", Some(EvidenceKind::Images), "y");
+    let digest = evidence_digest(&[a.clone(), b.clone()], &[]);
+    assert_eq!(digest, evidence_digest(&[b.clone(), a.clone()], &[]));
+    let changed = Source::new("pods.txt", Some(EvidenceKind::Pods), "z");
+    assert_ne!(digest, evidence_digest(&[changed, b.clone()], &[]));
+    assert_ne!(
+        digest,
+        evidence_digest(&[a, b], &[Source::new("m.yaml", None, "kind: Job")])
+    );
+}
+
+#[test]
+fn fingerprint_and_diff() {
+    let facts = healthy();
+    let planned = ClusterFingerprint::from_facts(&facts);
+    assert_eq!(planned.server_version.as_deref(), Some("1.18.20-gke.901"));
+    assert_eq!(planned.platform_release.as_deref(), Some("astronomer"));
+    assert_eq!(planned.platform_namespace.as_deref(), Some("astronomer"));
+    assert_eq!(planned.chart_version.as_deref(), Some("0.16.9"));
+    assert!(planned.diff(&planned).is_empty());
+
+    let mut live = facts.clone();
+    live.kubernetes.server_version = Some("1.19.3".into());
+    live.helm_releases[0].chart_version = Some("0.16.15".into());
+    live.pods.push(pod(
+        "astronomer",
+        "astronomer-nginx-5b9c8d7f6-k2x9q",
+        "0/1",
+        "CrashLoopBackOff",
+        false,
+        9,
+    ));
+    let differences = planned.diff(&ClusterFingerprint::from_facts(&live));
+    assert_eq!(differences.len(), 3, "{differences:?}");
+    assert!(differences[0].contains("1.18.20-gke.901") && differences[0].contains("1.19.3"));
+    assert!(differences[1].contains("chart version"));
+    assert!(differences[2].contains("astronomer/astronomer-nginx-5b9c8d7f6-k2x9q"));
+}
+
+#[test]
+fn plan_steps_carry_the_exact_commands() {
+    let plan = plan_for(&healthy(), &acks(), &[]);
+    let commands: Vec<&str> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.commands.iter().map(String::as_str))
+        .collect();
+    for expected in [
+        "kubectl config set-context --current --namespace=default",
+        "kubectl apply -f upgrade-0.16-to-0.23.yaml",
+        "kubectl get pods -n default | grep upgrade-astronomer",
+        "kubectl logs -n default -f job/upgrade-astronomer",
+        "helm history astronomer -n astronomer",
+        "astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback",
+    ] {
+        assert!(commands.contains(&expected), "missing {expected}");
+    }
+    assert!(commands
+        .iter()
+        .any(|c| c.contains(LTS_0_16_TO_0_23.upgrade_manifest.url)));
+    let set_context = commands
+        .iter()
+        .position(|c| c.starts_with("kubectl config set-context"))
+        .unwrap();
+    let apply = commands
+        .iter()
+        .position(|c| *c == "kubectl apply -f upgrade-0.16-to-0.23.yaml")
+        .unwrap();
+    assert!(set_context < apply);
+    assert!(plan.steps.iter().any(|s| s.kind == StepKind::Executor));
+    let warnings = plan.rollback.warnings.join(" ");
+    assert!(warnings.contains("Elasticsearch"));
+    assert!(warnings.contains("Airflow deployments are not rolled back"));
+    assert!(warnings.contains("astronomer-upgrades-backup"));
+    assert!(plan.rollback.steps.iter().any(|s| s
+        .commands
+        .contains(&"kubectl apply -f rollback-0.16-to-0.23.yaml".to_string())));
+    assert!(plan.verification.iter().any(|v| v.contains("astro deploy")));
+
+    let mut air = acks();
+    air.air_gapped = true;
+    air.mirrors = Some("registry.corp.example:5000".into());
+    let plan = plan_for(&healthy(), &air, &[]);
+    assert!(plan.steps[1]
+        .commands
+        .iter()
+        .any(|c| c.contains("registry.corp.example:5000/astronomer/lts-016-023-upgrade")));
+}
+
+#[test]
+fn markdown_is_fit_for_a_ticket() {
+    let mut facts = healthy();
+    facts.storage_classes[0].default = false;
+    let report = evaluate(&facts, &acks(), &[]);
+    let md = planner::render::report_markdown(&report);
+    assert!(md.starts_with("# Astronomer Enterprise 0.16 → 0.23 readiness: NO-GO"));
+    assert!(md.contains("| 11 | `default-storageclass` | FAIL |"));
+    assert!(md.contains("### FAIL `default-storageclass`"));
+
+    let plan = plan_for(&healthy(), &acks(), &[]);
+    let md = plan.to_markdown();
+    for expected in [
+        "# Upgrade plan: Astronomer Enterprise 0.16 → 0.23 — GO",
+        "## Steps",
+        "   ```sh\n   kubectl apply -f upgrade-0.16-to-0.23.yaml\n   ```",
+        "## Rollback",
+        "> **Warning:**",
+        "- [ ] Log in to Astronomer at https://app.BASEDOMAIN",
+        &plan.plan_digest,
+        &plan.evidence_digest,
+        "- `--ack database-backup=CHG-1234`",
+    ] {
+        assert!(md.contains(expected), "missing {expected:?} in\n{md}");
+    }
+}
+
+#[test]
+fn no_secret_reaches_the_plan() {
+    let password = "S3cr3t-Example";
+    let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl";
+    let sources = [
+        Source::new(
+            "connection.txt",
+            Some(EvidenceKind::Connection),
+            format!("postgres://postgres:{password}@db.example.internal:5432\n"),
+        ),
+        Source::new(
+            "transcript.txt",
+            Some(EvidenceKind::Transcript),
+            format!("$ curl -H 'Authorization: Bearer {token}' https://k8s\n"),
+        ),
+    ];
+    // Even a reader diagnostic quoting the lines must not carry them into the plan.
+    let mut facts = healthy();
+    facts.diagnostics.push(Diagnostic {
+        source: "connection.txt".into(),
+        line: Some(1),
+        severity: Severity::Warning,
+        message: format!(
+            "could not read `postgres://postgres:{password}@db.example.internal:5432`"
+        ),
+    });
+    facts.diagnostics.push(Diagnostic {
+        source: "transcript.txt".into(),
+        line: Some(1),
+        severity: Severity::Info,
+        message: format!("skipped `Authorization: Bearer {token}`"),
+    });
+    let plan = plan_for(&facts, &acks(), &sources);
+    let json = serde_json::to_string(&plan).unwrap();
+    let md = plan.to_markdown();
+    for text in [&json, &md] {
+        assert!(!text.contains(password));
+        assert!(!text.contains(token));
+        assert!(!text.contains("c2lnbmF0dXJl"));
+    }
+    assert!(json.contains("db.example.internal"), "the host stays");
+    // The end-to-end path through the readers as well.
+    let plan = planner::make_plan(&sources, &acks(), &[], "2026-11-27T16:00:00Z");
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(!json.contains(password) && !json.contains(token));
+    assert!(!plan.to_markdown().contains(password));
+}
+
+#[test]
+fn redaction_masks_credentials_and_keeps_the_rest() {
+    assert_eq!(
+        redact_secrets("postgresql://user:pa55@db:5432/houston"),
+        "postgresql://***@db:5432/houston"
+    );
+    assert_eq!(
+        redact_secrets("Authorization: Bearer abc.def-ghi"),
+        "Authorization: Bearer ***"
+    );
+    assert_eq!(
+        redact_secrets("password=hunter2 host=db"),
+        "password=*** host=db"
+    );
+    assert_eq!(
+        redact_secrets("kubectl get pods -n astronomer"),
+        "kubectl get pods -n astronomer"
+    );
+}

@@ -1,14 +1,572 @@
-use crate::facts::Facts;
+//! `kubectl get pods` in its table forms (default, `-A`, `-o wide` old and new, `--show-labels`,
+//! `--watch` repeats, `get all`, header-less `| grep` output) and as a `-o json` PodList.
+//!
+//! Table rows are read by whitespace tokens at the header's column indexes, not by byte
+//! offsets: every column up to RESTARTS is a single word, and pasted tables often lose their
+//! alignment. A later row of the same pod replaces the earlier one (`--watch`).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::facts::{At, Diagnostic, Facts, Pod, Severity};
+use crate::input::text;
+
+/// Token indexes of the columns a pod row needs.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    namespace: Option<usize>,
+    name: usize,
+    ready: usize,
+    status: usize,
+    restarts: Option<usize>,
+}
+
+/// What the current table is.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    /// No header seen yet: rows are recognised by their READY cell.
+    None,
+    Pods(Columns),
+    /// Another resource's table (`kubectl get all`, `get namespaces`): its rows are not pods.
+    Other,
+}
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
-    let _ = (name, text, first_line, command);
-    Facts::default()
+    let command_namespace = command.and_then(text::command_namespace);
+    if let Some(json_start) = json_start(text) {
+        return read_json(name, text, first_line, json_start, command_namespace);
+    }
+    let all_namespaces = command.is_some_and(|c| {
+        text::command_words(c)
+            .iter()
+            .any(|w| *w == "-A" || *w == "--all-namespaces")
+    });
+    let mut reader = TableReader {
+        name,
+        command_namespace,
+        all_namespaces,
+        facts: Facts::default(),
+        index: HashMap::new(),
+    };
+    let mut table = Table::None;
+    for (number, raw) in text::raw_lines(text, first_line) {
+        let cleaned = text::clean_line(raw);
+        let mut line = cleaned.trim();
+        let piped;
+        if line.starts_with('|') {
+            if line.starts_with("|-") || line.starts_with("| -") || line.starts_with("|:") {
+                continue;
+            }
+            piped = line.replace('|', " ");
+            line = piped.trim();
+        }
+        if line.is_empty() || is_elision(line) {
+            continue;
+        }
+        let mut buffer = [""; MAX_TOKENS];
+        let tokens = tokenize(line, &mut buffer);
+        if let Some(next) = header(tokens) {
+            table = next;
+            if matches!(table, Table::Pods(_)) {
+                reader.facts.pods_listed = true;
+            }
+            continue;
+        }
+        if reader.message(line, number) {
+            continue;
+        }
+        match table {
+            Table::Pods(columns) => {
+                if !reader.row(tokens, columns, number) {
+                    reader.note(
+                        number,
+                        Severity::Warning,
+                        format!("not a pod row: {}", shorten(line)),
+                    );
+                }
+            }
+            Table::None => {
+                if let Some(columns) = headerless_columns(tokens) {
+                    reader.row(tokens, columns, number);
+                }
+            }
+            Table::Other => {}
+        }
+    }
+    reader.finish(text, first_line)
+}
+
+/// Pod rows have at most a dozen cells; later ones (labels, gates) are never needed.
+const MAX_TOKENS: usize = 24;
+
+/// The first whitespace-separated words of `line`, without allocating.
+fn tokenize<'a, 'b>(line: &'a str, buffer: &'b mut [&'a str; MAX_TOKENS]) -> &'b [&'a str] {
+    let mut count = 0;
+    for (slot, word) in buffer.iter_mut().zip(line.split_whitespace()) {
+        *slot = word;
+        count += 1;
+    }
+    &buffer[..count]
+}
+
+struct TableReader<'a> {
+    name: &'a str,
+    command_namespace: Option<&'a str>,
+    all_namespaces: bool,
+    facts: Facts,
+    /// (namespace, name) → index in `facts.pods`, so a repeated row replaces the earlier one.
+    index: HashMap<(Option<String>, String), usize>,
+}
+
+impl TableReader<'_> {
+    /// Reads one row; false when it is not a pod row.
+    fn row(&mut self, tokens: &[&str], columns: Columns, number: u32) -> bool {
+        let (Some(&name), Some(&ready), Some(&status)) = (
+            tokens.get(columns.name),
+            tokens.get(columns.ready),
+            tokens.get(columns.status),
+        ) else {
+            return false;
+        };
+        let Some((ready_now, ready_all)) = parse_ready(ready) else {
+            return false;
+        };
+        if !is_status_word(status) {
+            return false;
+        }
+        let name = name
+            .strip_prefix("pod/")
+            .or_else(|| name.strip_prefix("pods/"))
+            .unwrap_or(name);
+        let namespace = match columns.namespace {
+            Some(i) => tokens.get(i).map(|ns| ns.to_string()),
+            None if self.all_namespaces => None,
+            None => self.command_namespace.map(str::to_string),
+        };
+        let restarts = columns
+            .restarts
+            .and_then(|i| tokens.get(i))
+            .and_then(|r| r.parse().ok());
+        let pod = Pod {
+            namespace,
+            name: name.to_string(),
+            ready: Some(ready.to_string()),
+            status: status.to_string(),
+            restarts,
+            healthy: healthy(status, Some((ready_now, ready_all))),
+            at: At::new(self.name, number),
+        };
+        self.push(pod);
+        true
+    }
+
+    fn push(&mut self, pod: Pod) {
+        self.facts.pods_listed = true;
+        let key = (pod.namespace.clone(), pod.name.clone());
+        match self.index.get(&key) {
+            Some(&i) => self.facts.pods[i] = pod,
+            None => {
+                self.index.insert(key, self.facts.pods.len());
+                self.facts.pods.push(pod);
+            }
+        }
+    }
+
+    /// Lines kubectl prints instead of rows; true when `line` was one.
+    fn message(&mut self, line: &str, number: u32) -> bool {
+        if line.starts_with("No resources found") {
+            self.facts.pods_listed = true;
+            self.note(
+                number,
+                Severity::Info,
+                format!("no pods listed: {}", shorten(line)),
+            );
+            return true;
+        }
+        let is_error = line.starts_with("Error from server")
+            || line.starts_with("error:")
+            || line.starts_with("Error:")
+            || line.starts_with("Unable to connect to the server")
+            || line.starts_with("The connection to the server");
+        if is_error {
+            self.note(
+                number,
+                Severity::Warning,
+                format!(
+                    "kubectl reported an error instead of pods: {}",
+                    shorten(line)
+                ),
+            );
+        }
+        is_error || line.starts_with("WARNING:") || line.starts_with("Warning:")
+    }
+
+    fn note(&mut self, line: u32, severity: Severity, message: String) {
+        self.facts.diagnostics.push(Diagnostic {
+            source: self.name.to_string(),
+            line: Some(line),
+            severity,
+            message,
+        });
+    }
+
+    fn finish(mut self, text: &str, first_line: u32) -> Facts {
+        if !self.facts.pods_listed {
+            if let Some((line, _)) =
+                text::raw_lines(text, first_line).find(|(_, raw)| !raw.trim().is_empty())
+            {
+                self.note(
+                    line,
+                    Severity::Warning,
+                    "no pod table found; paste the output of `kubectl get pods -A`".to_string(),
+                );
+            }
+        }
+        self.facts
+    }
+}
+
+/// A table header: pod tables have READY and STATUS; other `NAME …` headers start other tables.
+fn header(tokens: &[&str]) -> Option<Table> {
+    let first = *tokens.first()?;
+    if first != "NAME" && first != "NAMESPACE" {
+        return None;
+    }
+    if !tokens.iter().all(|t| is_header_word(t)) {
+        return None;
+    }
+    let find = |name: &str| tokens.iter().position(|t| *t == name);
+    let table = match (find("NAME"), find("READY"), find("STATUS")) {
+        (Some(name), Some(ready), Some(status)) => Table::Pods(Columns {
+            namespace: find("NAMESPACE"),
+            name,
+            ready,
+            status,
+            restarts: find("RESTARTS"),
+        }),
+        _ => Table::Other,
+    };
+    Some(table)
+}
+
+fn is_header_word(word: &str) -> bool {
+    word.bytes()
+        .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_' || b == b'(' || b == b')')
+}
+
+/// Columns of a row pasted without its header (`kubectl get pods | grep houston`), found by
+/// where its READY cell (`n/m`) is.
+fn headerless_columns(tokens: &[&str]) -> Option<Columns> {
+    let ready = tokens
+        .iter()
+        .take(3)
+        .position(|t| parse_ready(t).is_some())?;
+    let restarts = tokens
+        .get(ready + 2)
+        .filter(|r| r.bytes().all(|b| b.is_ascii_digit()));
+    restarts?;
+    match ready {
+        1 => Some(Columns {
+            namespace: None,
+            name: 0,
+            ready: 1,
+            status: 2,
+            restarts: Some(3),
+        }),
+        2 => Some(Columns {
+            namespace: Some(0),
+            name: 1,
+            ready: 2,
+            status: 3,
+            restarts: Some(4),
+        }),
+        _ => None,
+    }
+}
+
+/// READY as `n/m`.
+fn parse_ready(ready: &str) -> Option<(u32, u32)> {
+    let (now, all) = ready.split_once('/')?;
+    Some((now.parse().ok()?, all.parse().ok()?))
+}
+
+/// STATUS cells are one word of letters, digits and `:`/`/`/`-` (`Init:0/2`, `Init:Signal:-9`).
+fn is_status_word(status: &str) -> bool {
+    status
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && status
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'-' | b'_' | b'.'))
+}
+
+/// Running with every container ready, or finished successfully.
+fn healthy(status: &str, ready: Option<(u32, u32)>) -> bool {
+    match status {
+        "Completed" | "Succeeded" => true,
+        "Running" => ready.is_some_and(|(now, all)| all > 0 && now == all),
+        _ => false,
+    }
+}
+
+/// `...`, `…`, `[...]`, `<snip>`: a paste that left rows out.
+fn is_elision(line: &str) -> bool {
+    matches!(
+        line,
+        "..." | "…" | "[...]" | "[…]" | "<snip>" | "[snip]" | "(...)" | "." | ".."
+    ) || line.bytes().all(|b| b == b'.')
+}
+
+fn shorten(line: &str) -> String {
+    let mut out: String = line.chars().take(100).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Byte offset of a `-o json` document (`{` opening a Pod or a List), if the text is one.
+fn json_start(text: &str) -> Option<usize> {
+    let start = text.find(|c: char| !c.is_whitespace())?;
+    if !text[start..].starts_with('{') {
+        return None;
+    }
+    let head = &text[start..text.len().min(start + 400)];
+    (head.contains("\"kind\"") || head.contains("\"items\"") || head.contains("\"apiVersion\""))
+        .then_some(start)
+}
+
+/// `kubectl get pods -o json`: a PodList (or List, or one Pod), STATUS computed like kubectl's
+/// printer does.
+fn read_json(
+    name: &str,
+    text: &str,
+    first_line: u32,
+    start: usize,
+    command_namespace: Option<&str>,
+) -> Facts {
+    let mut facts = Facts::default();
+    let line_at = |offset: usize| text::line_of_offset(text, offset, first_line);
+    let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+    let document = match stream.next() {
+        Some(Ok(document)) => document,
+        Some(Err(error)) => {
+            let line = line_at(start)
+                .saturating_add(u32::try_from(error.line()).unwrap_or(1).saturating_sub(1));
+            facts.diagnostics.push(Diagnostic {
+                source: name.to_string(),
+                line: Some(line.min(text::last_line(text, first_line))),
+                severity: Severity::Error,
+                message: format!("the pod JSON is incomplete or damaged: {error}"),
+            });
+            return facts;
+        }
+        None => return facts,
+    };
+    let items: Vec<&Value> = match document.get("items").and_then(Value::as_array) {
+        Some(items) => items.iter().collect(),
+        None if document.get("kind").and_then(Value::as_str) == Some("Pod") => vec![&document],
+        None => Vec::new(),
+    };
+    facts.pods_listed = true;
+    let mut search_from = start;
+    for item in items {
+        if item
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k != "Pod")
+        {
+            continue;
+        }
+        let Some(pod_name) = item.pointer("/metadata/name").and_then(Value::as_str) else {
+            continue;
+        };
+        let needle = format!("\"{pod_name}\"");
+        let found = text[search_from..].find(&needle).map(|i| search_from + i);
+        let offset = found.unwrap_or(search_from);
+        search_from = found.map_or(search_from, |i| i + needle.len());
+        let (ready, status, restarts) = kubectl_pod_status(item);
+        let namespace = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .or(command_namespace)
+            .map(str::to_string);
+        let healthy = healthy(&status, parse_ready(&ready));
+        facts.pods.push(Pod {
+            namespace,
+            name: pod_name.to_string(),
+            ready: Some(ready),
+            status,
+            restarts: Some(restarts),
+            healthy,
+            at: At::new(name, line_at(offset)),
+        });
+    }
+    facts
+}
+
+fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn u32_at(value: &Value, pointer: &str) -> u32 {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_u64)
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn i64_at(value: &Value, pointer: &str) -> i64 {
+    value.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// READY, STATUS and RESTARTS as `kubectl get pods` prints them for this Pod object
+/// (the rules of kubectl's `printPod`).
+fn kubectl_pod_status(pod: &Value) -> (String, String, u32) {
+    let empty = Vec::new();
+    let array = |pointer: &str| {
+        pod.pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or(&empty)
+    };
+    let containers = array("/spec/containers").len();
+    let init_containers = array("/spec/initContainers").len();
+    let mut reason = str_at(pod, "/status/reason")
+        .or_else(|| str_at(pod, "/status/phase"))
+        .unwrap_or("Unknown")
+        .to_string();
+    let mut restarts: u32 = 0;
+    let mut ready_containers = 0;
+    let mut initializing = false;
+    for (i, status) in array("/status/initContainerStatuses").iter().enumerate() {
+        restarts = restarts.saturating_add(u32_at(status, "/restartCount"));
+        if status.pointer("/state/terminated").is_some() {
+            if i64_at(status, "/state/terminated/exitCode") == 0 {
+                continue;
+            }
+            reason = match str_at(status, "/state/terminated/reason") {
+                Some(r) => format!("Init:{r}"),
+                None => match i64_at(status, "/state/terminated/signal") {
+                    0 => format!(
+                        "Init:ExitCode:{}",
+                        i64_at(status, "/state/terminated/exitCode")
+                    ),
+                    signal => format!("Init:Signal:{signal}"),
+                },
+            };
+        } else if let Some(r) =
+            str_at(status, "/state/waiting/reason").filter(|r| *r != "PodInitializing")
+        {
+            reason = format!("Init:{r}");
+        } else {
+            reason = format!("Init:{i}/{init_containers}");
+        }
+        initializing = true;
+        break;
+    }
+    if !initializing {
+        restarts = 0;
+        let mut has_running = false;
+        for status in array("/status/containerStatuses").iter().rev() {
+            restarts = restarts.saturating_add(u32_at(status, "/restartCount"));
+            if let Some(r) = str_at(status, "/state/waiting/reason") {
+                reason = r.to_string();
+            } else if let Some(r) = str_at(status, "/state/terminated/reason") {
+                reason = r.to_string();
+            } else if status.pointer("/state/terminated").is_some() {
+                reason = match i64_at(status, "/state/terminated/signal") {
+                    0 => format!("ExitCode:{}", i64_at(status, "/state/terminated/exitCode")),
+                    signal => format!("Signal:{signal}"),
+                };
+            } else if status.get("ready").and_then(Value::as_bool) == Some(true)
+                && status.pointer("/state/running").is_some()
+            {
+                has_running = true;
+                ready_containers += 1;
+            }
+        }
+        if reason == "Completed" && has_running {
+            let pod_ready = array("/status/conditions").iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Ready")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            });
+            reason = if pod_ready { "Running" } else { "NotReady" }.to_string();
+        }
+    }
+    if pod
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
+        reason = if str_at(pod, "/status/reason") == Some("NodeLost") {
+            "Unknown".to_string()
+        } else {
+            "Terminating".to_string()
+        };
+    }
+    (format!("{ready_containers}/{containers}"), reason, restarts)
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
-    let _ = text;
-    0
+    let mut score = 0;
+    for line in text::lines(text, 1).take(400) {
+        let mut buffer = [""; MAX_TOKENS];
+        let tokens = tokenize(&line.text, &mut buffer);
+        match header(tokens) {
+            Some(Table::Pods(columns)) if columns.restarts.is_some() => return 95,
+            Some(Table::Pods(_)) => score = score.max(70),
+            _ => {}
+        }
+        if headerless_columns(tokens)
+            .is_some_and(|c| tokens.get(c.status).is_some_and(|s| is_status_word(s)))
+        {
+            score = score.max(55);
+        }
+    }
+    if let Some(start) = json_start(text) {
+        let head = &text[start..text.len().min(start + 2000)];
+        if head.contains("\"PodList\"")
+            || head.contains("\"kind\": \"Pod\"")
+            || head.contains("\"containerStatuses\"")
+        {
+            score = score.max(90);
+        }
+    }
+    score
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthy_means_running_and_ready_or_completed() {
+        assert!(healthy("Running", Some((2, 2))));
+        assert!(!healthy("Running", Some((1, 2))));
+        assert!(!healthy("Running", Some((0, 0))));
+        assert!(healthy("Completed", Some((0, 1))));
+        assert!(!healthy("CrashLoopBackOff", Some((0, 1))));
+    }
+
+    #[test]
+    fn computes_init_status_like_kubectl() {
+        let pod: Value = serde_json::json!({
+            "spec": {"containers": [{}], "initContainers": [{}, {}]},
+            "status": {"phase": "Pending", "initContainerStatuses": [
+                {"restartCount": 0, "state": {"terminated": {"exitCode": 0}}},
+                {"restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+            ]}
+        });
+        assert_eq!(
+            kubectl_pod_status(&pod),
+            ("0/1".to_string(), "Init:CrashLoopBackOff".to_string(), 4)
+        );
+    }
 }

@@ -67,6 +67,28 @@ pub fn line_count(text: &str) -> u32 {
     raw_lines(text, 1).fold(0, |n, _| n + 1)
 }
 
+/// The line number of byte `offset` of `text`, whose first line is `first_line`.
+pub fn line_of_offset(text: &str, offset: usize, first_line: u32) -> u32 {
+    let bytes = &text.as_bytes()[..offset.min(text.len())];
+    let breaks = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count();
+    let breaks = u32::try_from(breaks).unwrap_or(u32::MAX);
+    // a `\r` at the very end of the prefix may be the first half of a `\r\n`
+    let split_crlf =
+        bytes.last() == Some(&b'\r') && text.as_bytes().get(bytes.len()) == Some(&b'\n');
+    first_line
+        .saturating_add(breaks)
+        .saturating_sub(u32::from(split_crlf))
+}
+
+/// The number of the last line of `text` (`first_line` for empty text).
+pub fn last_line(text: &str, first_line: u32) -> u32 {
+    first_line.saturating_add(line_count(text).saturating_sub(1))
+}
+
 /// Cleaned lines of `text` (see [`clean_line`]), numbered from `first_line`.
 pub fn lines(text: &str, first_line: u32) -> impl Iterator<Item = Line<'_>> {
     raw_lines(text, first_line).map(|(number, raw)| Line {

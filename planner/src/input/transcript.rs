@@ -135,7 +135,20 @@ impl Session<'_> {
         }
         let kind = match route {
             Route::Read(kind) => Some(kind),
-            Route::Ignore => None,
+            Route::Ignore => {
+                if let (Some((cmd, line)), false) = (command, blank) {
+                    facts.diagnostics.push(Diagnostic {
+                        source: self.name.to_string(),
+                        line: Some(line),
+                        severity: Severity::Info,
+                        message: format!(
+                            "ignored the output of `{}`: the planner does not read it",
+                            short(cmd)
+                        ),
+                    });
+                }
+                None
+            }
             Route::Unknown if blank => None,
             Route::Unknown => match self.hint {
                 Some(kind) => Some(kind),

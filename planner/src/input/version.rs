@@ -1,14 +1,347 @@
-use crate::facts::Facts;
+//! `kubectl version` in every shape it has had: the `version.Info{…}` dump, `--short`, the 1.28+
+//! default, `-o json`, `-o yaml`, client-only, and the errors printed when the server is away.
+//!
+//! Only labelled values are taken (`Client Version:`, `Server Version:`, `gitVersion` under
+//! `clientVersion`/`serverVersion`), so helm, kind, kernel and image-tag versions are never read
+//! as Kubernetes.
+
+use crate::facts::{At, ConnectionError, Diagnostic, Facts, Severity};
+use crate::input::text::{self, Line};
+
+/// How many following lines a hard-wrapped `version.Info{…}` may spill onto.
+const MAX_WRAPPED_LINES: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Client,
+    Server,
+    /// `Kubernetes Version:` of `oc version`: the server's Kubernetes, preferred to OpenShift's own.
+    Kubernetes,
+    Other,
+}
+
+#[derive(Default)]
+struct Found {
+    client: Option<(String, u32)>,
+    server: Option<(String, u32)>,
+    kubernetes: Option<(String, u32)>,
+    error: Option<(ConnectionError, u32)>,
+    helm_decoy: Option<u32>,
+}
+
+impl Found {
+    fn set(&mut self, side: Side, version: String, line: u32) {
+        let slot = match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+            Side::Kubernetes => &mut self.kubernetes,
+            Side::Other => return,
+        };
+        *slot = Some((version, line));
+    }
+
+    fn set_error(&mut self, error: ConnectionError, line: u32) {
+        let replace = match self.error {
+            None => true,
+            Some((ConnectionError::Other, _)) => error != ConnectionError::Other,
+            Some(_) => false,
+        };
+        if replace {
+            self.error = Some((error, line));
+        }
+    }
+}
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
-    let _ = (name, text, first_line, command);
-    Facts::default()
+    let lines: Vec<Line> = text::lines(text, first_line).collect();
+    let mut found = Found::default();
+    let mut section = Side::Other;
+    let mut i = 0;
+    while i < lines.len() {
+        let number = lines[i].number;
+        let line = strip_bullet(lines[i].text.trim());
+        i += 1;
+        if line.is_empty() || is_warning(line) {
+            continue;
+        }
+        if let Some((side, rest)) = labelled(line) {
+            let rest = rest.trim();
+            if let Some(info) = rest.strip_prefix("version.Info") {
+                let (joined, used) = join_wrapped(info, &lines[i..]);
+                i += used;
+                if let Some(v) = version_info_git_version(&joined) {
+                    found.set(side, v, number);
+                }
+            } else if let Some(v) = version_token(rest) {
+                found.set(side, v, number);
+            } else if rest.is_empty() {
+                if let Some(v) = lines
+                    .get(i)
+                    .and_then(|next| version_token(next.text.trim()))
+                {
+                    found.set(side, v, number);
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        if let Some(error) = connection_error(line) {
+            found.set_error(error, number);
+            continue;
+        }
+        if line.contains("version.BuildInfo{") || line.contains("&version.Version{") {
+            found.helm_decoy.get_or_insert(number);
+            continue;
+        }
+        scan_structured(line, number, &mut section, &mut found);
+    }
+    finish(name, text, first_line, command, found)
+}
+
+/// Facts and diagnostics from what was found.
+fn finish(name: &str, text: &str, first_line: u32, command: Option<&str>, found: Found) -> Facts {
+    let mut facts = Facts::default();
+    let k = &mut facts.kubernetes;
+    if let Some((v, line)) = found.client {
+        k.client_version = Some(v);
+        k.client_at = Some(At::new(name, line));
+    }
+    if let Some((v, line)) = found.kubernetes.or(found.server) {
+        k.server_version = Some(v);
+        k.server_at = Some(At::new(name, line));
+    } else if let Some((error, line)) = found.error {
+        k.error = Some(error);
+        k.error_at = Some(At::new(name, line));
+    }
+    let first_text_line = text::raw_lines(text, first_line)
+        .find(|(_, raw)| !raw.trim().is_empty())
+        .map(|(n, _)| n);
+    let mut note = |line: Option<u32>, severity, message: &str| {
+        facts.diagnostics.push(Diagnostic {
+            source: name.to_string(),
+            line,
+            severity,
+            message: message.to_string(),
+        })
+    };
+    let k = &facts.kubernetes;
+    if k.server_version.is_none() && k.client_version.is_none() && k.error.is_none() {
+        if let Some(line) = found.helm_decoy {
+            note(
+                Some(line),
+                Severity::Warning,
+                "this is `helm version`, not `kubectl version`: no Kubernetes version read",
+            );
+        } else if first_text_line.is_some() {
+            note(
+                first_text_line,
+                Severity::Warning,
+                "no Kubernetes version found; paste the output of `kubectl version`",
+            );
+        }
+    } else if k.server_version.is_none() && k.error.is_none() {
+        let client_only = command.is_some_and(|c| c.contains("--client"));
+        let message = if client_only {
+            "`kubectl version --client` shows only the client; run `kubectl version` against the cluster for the server version"
+        } else {
+            "no server version in this output; was the cluster reachable?"
+        };
+        note(
+            k.client_at.as_ref().and_then(|at| at.line),
+            Severity::Info,
+            message,
+        );
+    }
+    facts
+}
+
+/// `- ` and `* ` list bullets in front of a pasted line.
+fn strip_bullet(line: &str) -> &str {
+    line.strip_prefix("- ")
+        .or_else(|| line.strip_prefix("* "))
+        .map_or(line, str::trim_start)
+}
+
+fn is_warning(line: &str) -> bool {
+    line.starts_with("WARNING:")
+        || line.starts_with("Warning:")
+        || line.starts_with("W0")
+        || line.starts_with("W1")
+}
+
+/// `Client Version: …`, `Server Version: …` and `oc`'s `Kubernetes Version: …`.
+fn labelled(line: &str) -> Option<(Side, &str)> {
+    for (label, side) in [
+        ("Client Version:", Side::Client),
+        ("Server Version:", Side::Server),
+        ("Kubernetes Version:", Side::Kubernetes),
+    ] {
+        if let Some(rest) = line.strip_prefix(label) {
+            return Some((side, rest));
+        }
+    }
+    None
+}
+
+/// The `version.Info{…}` text with hard-wrapped continuation lines appended (no separator: a
+/// wrap may fall inside a value). Returns the text and how many following lines it used.
+fn join_wrapped(first: &str, following: &[Line]) -> (String, usize) {
+    let mut joined = first.to_string();
+    let mut used = 0;
+    while !joined.contains('}') && used < following.len().min(MAX_WRAPPED_LINES) {
+        let next = following[used].text.trim();
+        if next.is_empty() || labelled(next).is_some() || connection_error(next).is_some() {
+            break;
+        }
+        joined.push_str(next);
+        used += 1;
+    }
+    (joined, used)
+}
+
+/// `GitVersion:"v1.16.15-eks-ad4801"` of a `version.Info{…}`, else `Major`.`Minor` (`16+` → `16`).
+fn version_info_git_version(info: &str) -> Option<String> {
+    if let Some(v) = quoted_field(info, "GitVersion:").and_then(version_token) {
+        return Some(v);
+    }
+    let major = quoted_field(info, "Major:")?;
+    let minor = quoted_field(info, "Minor:")?.trim_end_matches('+');
+    let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (valid(major) && valid(minor)).then(|| format!("{major}.{minor}"))
+}
+
+/// The value of `Key:"value"` inside a Go struct dump.
+fn quoted_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let at = text.find(key)? + key.len();
+    let rest = text[at..].trim_start().strip_prefix('"')?;
+    rest.split('"').next()
+}
+
+/// A Kubernetes version at the start of `text` (`v1.16.3`, `"v1.18.20-gke.901",`, `1.20.0+k3s1`),
+/// without its `v`; pre-release and build parts verbatim.
+fn version_token(text: &str) -> Option<String> {
+    let token = text
+        .trim_start_matches(['"', '\'', '`'])
+        .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ',' | '}'))
+        .next()?;
+    let version = token.strip_prefix('v').unwrap_or(token);
+    let mut parts = version.splitn(3, '.');
+    let major = parts.next()?;
+    let minor_rest = parts.next()?;
+    let minor: String = minor_rest
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let numeric = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    (numeric(major) && numeric(&minor)).then(|| version.to_string())
+}
+
+/// `-o json` and `-o yaml`: `gitVersion` values under the `clientVersion`/`serverVersion` keys,
+/// in the order the keys appear (a compact JSON document may hold them all on one line).
+fn scan_structured(line: &str, number: u32, section: &mut Side, found: &mut Found) {
+    const KEYS: [(&str, Option<Side>); 4] = [
+        ("clientVersion", Some(Side::Client)),
+        ("serverVersion", Some(Side::Server)),
+        ("kustomizeVersion", Some(Side::Other)),
+        ("gitVersion", None),
+    ];
+    let mut at = 0;
+    while at < line.len() {
+        let next = KEYS
+            .iter()
+            .filter_map(|&(key, side)| line[at..].find(key).map(|pos| (at + pos, key, side)))
+            .min_by_key(|&(pos, _, _)| pos);
+        let Some((pos, key, side)) = next else {
+            return;
+        };
+        let after = &line[pos + key.len()..];
+        let after_key = after.trim_start_matches('"').trim_start();
+        let Some(value) = after_key.strip_prefix(':') else {
+            at = pos + key.len();
+            continue;
+        };
+        match side {
+            Some(side) => *section = side,
+            None => {
+                if let Some(v) = version_token(value.trim_start()) {
+                    found.set(*section, v, number);
+                }
+            }
+        }
+        at = pos + key.len();
+    }
+}
+
+/// The connection error a line of kubectl output reports.
+fn connection_error(line: &str) -> Option<ConnectionError> {
+    if line.starts_with("The connection to the server") && line.contains("refused") {
+        return Some(ConnectionError::ConnectionRefused);
+    }
+    if line.starts_with("Unable to connect to the server") {
+        return Some(ConnectionError::UnableToConnect);
+    }
+    if line.contains("You must be logged in to the server") || line.ends_with("(Unauthorized)") {
+        return Some(ConnectionError::Unauthorized);
+    }
+    if line.starts_with("error:")
+        || line.starts_with("Error:")
+        || line.starts_with("Error from server")
+    {
+        return Some(ConnectionError::Other);
+    }
+    None
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
-    let _ = text;
-    0
+    let mut score = 0;
+    for line in text::lines(text, 1).take(200) {
+        let t = strip_bullet(line.text.trim());
+        let labelled_version = labelled(t).is_some_and(|(_, rest)| {
+            let rest = rest.trim();
+            version_token(rest).is_some() || rest.contains("GitVersion:")
+        });
+        let structured = t.contains("\"clientVersion\"")
+            || t.contains("\"serverVersion\"")
+            || t.starts_with("clientVersion:")
+            || t.starts_with("serverVersion:");
+        if labelled_version {
+            score = score.max(95);
+        } else if structured {
+            score = score.max(85);
+        } else if connection_error(t).is_some_and(|e| e != ConnectionError::Other) {
+            score = score.max(60);
+        }
+    }
+    score
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_version_tokens() {
+        assert_eq!(
+            version_token("v1.16.15-eks-ad4801").as_deref(),
+            Some("1.16.15-eks-ad4801")
+        );
+        assert_eq!(
+            version_token("\"v1.20.0+k3s1\",").as_deref(),
+            Some("1.20.0+k3s1")
+        );
+        assert_eq!(version_token("(e.g."), None);
+        assert_eq!(version_token("version.Info{"), None);
+    }
+
+    #[test]
+    fn falls_back_to_major_minor() {
+        assert_eq!(
+            version_info_git_version(r#"{Major:"1", Minor:"16+", Platform:"linux/amd64"}"#)
+                .as_deref(),
+            Some("1.16")
+        );
+    }
 }

@@ -7,8 +7,16 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod apply;
+mod cluster;
 mod cmd;
+mod collect;
+mod evidence;
 mod exit;
+mod journal;
+mod kubectl_apply;
+mod manifest;
+mod render;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes (the same for every subcommand):
@@ -96,7 +104,8 @@ pub struct InspectArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct EvidenceArgs {
-    /// Read every file in DIR (kind from its name, e.g. pods.txt, or from its content)
+    /// Read every file in DIR, sorted by name (kind from its name, e.g. pods.txt, or from its
+    /// content; dot-files, expected.json and README files are skipped)
     #[arg(long, value_name = "DIR")]
     pub paste: Vec<PathBuf>,
     /// Read FILE as evidence of KIND (kubectl-version, pods, can-i, images, helm-list, helm-history,

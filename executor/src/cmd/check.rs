@@ -1,9 +1,185 @@
-use crate::{CheckArgs, GlobalArgs, PlanArgs};
+//! `check` (findings and verdict) and `plan` (the approvable plan), from pasted evidence or,
+//! when no evidence flag is given, from the live cluster.
 
-pub fn run_check(_global: &GlobalArgs, _args: CheckArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("check is not built yet")
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use planner::{Acknowledgements, Report};
+
+use crate::evidence::{self, Evidence};
+use crate::exit::{self, Exit};
+use crate::render::{self, NextStep, Style};
+use crate::{CheckArgs, EvidenceArgs, GlobalArgs, OutputFormat, PlanArgs};
+
+pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<u8> {
+    let acks = evidence::acknowledgements(&args.evidence)?;
+    let evidence = gather(global, &args.evidence)?;
+    let (_facts, report) = planner::check(&evidence.sources, &acks, &evidence.manifests);
+    let next = next_step(&args.evidence, &acks);
+    print!("{}", report_in(global.output, &report, &next)?);
+    Ok(exit::for_verdict(report.verdict))
 }
 
-pub fn run_plan(_global: &GlobalArgs, _args: PlanArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("plan is not built yet")
+pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<u8> {
+    if global.output == OutputFormat::Junit {
+        return Err(Exit::usage(
+            "plan writes JSON or Markdown; for JUnit use `astro-upgrade check --output junit`",
+        ));
+    }
+    let acks = evidence::acknowledgements(&args.evidence)?;
+    let evidence = gather(global, &args.evidence)?;
+    let plan = planner::make_plan(
+        &evidence.sources,
+        &acks,
+        &evidence.manifests,
+        &now_rfc3339(),
+    );
+    let plan_json = render::json(&plan)?;
+    if let Some(path) = &args.markdown {
+        write_file(path, &plan.to_markdown())?;
+    }
+    match &args.out {
+        Some(path) => {
+            write_file(path, &plan_json)?;
+            // The plan is in the file; stdout gets the report a person reads to decide.
+            let report = Report {
+                schema_version: planner::report::REPORT_SCHEMA_VERSION,
+                verdict: plan.verdict,
+                findings: plan.findings.clone(),
+                diagnostics: plan.diagnostics.clone(),
+            };
+            let next = next_step(&args.evidence, &acks);
+            print!("{}", report_in(global.output, &report, &next)?);
+        }
+        None if global.output == OutputFormat::Markdown => print!("{}", plan.to_markdown()),
+        None => print!("{plan_json}"),
+    }
+    let written: Vec<String> = [&args.out, &args.markdown]
+        .into_iter()
+        .flatten()
+        .map(|path| path.display().to_string())
+        .collect();
+    let place = if written.is_empty() {
+        "standard output".to_string()
+    } else {
+        written.join(" and ")
+    };
+    let meaning = match plan.verdict {
+        planner::Verdict::Go => "approvable once a second person has reviewed it",
+        planner::Verdict::NoGo => "NOT approvable: it records the failing checks so a reviewer sees why",
+        planner::Verdict::Incomplete => {
+            "NOT approvable yet: it records the unknown checks so a reviewer sees what is missing"
+        }
+    };
+    eprintln!(
+        "Plan written to {place} (verdict {}, digest {}): {meaning}.",
+        plan.verdict.as_str(),
+        plan.plan_digest
+    );
+    Ok(exit::for_verdict(plan.verdict))
+}
+
+/// The pasted evidence, or the live cluster's when no evidence flag was given.
+fn gather(global: &GlobalArgs, args: &EvidenceArgs) -> Result<Evidence> {
+    let mut evidence = Evidence::load(args)?;
+    if evidence.sources.is_empty() {
+        eprintln!(
+            "No --paste, --input or --bundle given: reading the evidence from the live cluster."
+        );
+        evidence
+            .sources
+            .push(crate::cmd::live::collect_live_source(global)?);
+    }
+    Ok(evidence)
+}
+
+fn report_in(format: OutputFormat, report: &Report, next: &NextStep) -> Result<String> {
+    Ok(match format {
+        OutputFormat::Human => render::human(report, next, Style::for_stdout()),
+        OutputFormat::Json => render::json(report)?,
+        OutputFormat::Markdown => render::markdown(report),
+        OutputFormat::Junit => render::junit(report),
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The commands that repeat this run's evidence flags, for the report's "next step".
+fn next_step(args: &EvidenceArgs, acks: &Acknowledgements) -> NextStep {
+    let mut flags: Vec<String> = Vec::new();
+    for dir in &args.paste {
+        flags.push(format!("--paste {}", shell_quote(&dir.display().to_string())));
+    }
+    for input in &args.input {
+        flags.push(format!("--input {}", shell_quote(input)));
+    }
+    for bundle in &args.bundle {
+        flags.push(format!("--bundle {}", shell_quote(&bundle.display().to_string())));
+    }
+    for manifest in &args.manifest {
+        flags.push(format!(
+            "--manifest {}",
+            shell_quote(&manifest.display().to_string())
+        ));
+    }
+    for ack in acks.to_cli_args() {
+        match ack.split_once(' ') {
+            Some((flag, value)) => flags.push(format!("{flag} {}", shell_quote(value))),
+            None => flags.push(ack),
+        }
+    }
+    let command = |subcommand: &str| {
+        std::iter::once(format!("astro-upgrade {subcommand}"))
+            .chain(flags.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    NextStep {
+        check_command: command("check"),
+        plan_command: command("plan"),
+        air_gapped: acks.air_gapped,
+    }
+}
+
+/// Quotes a word for a POSIX shell only when it needs it, so hints stay easy to read.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Now, as RFC 3339 UTC to the second: the plan's `created_at` (the planner has no clock).
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|now| now.to_string())
+        .unwrap_or_else(|_| jiff::Timestamp::now().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_leaves_plain_words_alone() {
+        assert_eq!(shell_quote("examples/healthy-0.16"), "examples/healthy-0.16");
+        assert_eq!(shell_quote("my dir"), "'my dir'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn created_at_is_rfc3339_utc_to_the_second() {
+        let now = now_rfc3339();
+        assert!(now.ends_with('Z'), "{now}");
+        assert!(now.parse::<jiff::Timestamp>().is_ok(), "{now}");
+        assert_eq!(now.len(), "2026-11-27T16:10:00Z".len(), "{now}");
+    }
 }

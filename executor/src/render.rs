@@ -1,0 +1,462 @@
+//! The report in every `--output` format: a human report (coloured on a terminal), JSON,
+//! Markdown (the planner's, shared with the page) and JUnit XML for CI gates.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+
+use planner::facts::{At, Diagnostic, Severity};
+use planner::path::{CheckKind, LTS_0_16_TO_0_23};
+use planner::{Finding, Report, Status, Verdict};
+
+/// Items and diagnostics beyond these are counted, not listed: a 10,000-pod paste must not
+/// bury the verdict. The JSON output always has all of them.
+const MAX_ITEMS_SHOWN: usize = 20;
+const MAX_DIAGNOSTICS_SHOWN: usize = 30;
+const MAX_EVIDENCE_SHOWN: usize = 6;
+
+/// Whether the human report may use ANSI colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    colour: bool,
+}
+
+impl Style {
+    /// Colour only on a terminal, never when `NO_COLOR` is set (no-color.org);
+    /// `CLICOLOR_FORCE` asks for colour when the output is piped (e.g. into `less -R`).
+    pub fn for_stdout() -> Style {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+        let forced = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+        Style {
+            colour: !set("NO_COLOR") && (forced || std::io::stdout().is_terminal()),
+        }
+    }
+
+    fn paint(self, sgr: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{sgr}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn status(self, status: Status) -> String {
+        let (label, sgr) = match status {
+            Status::Pass => ("PASS   ", "32"),
+            Status::Warn => ("WARN   ", "33"),
+            Status::Unknown => ("UNKNOWN", "35;1"),
+            Status::Fail => ("FAIL   ", "31;1"),
+        };
+        self.paint(sgr, label)
+    }
+
+    fn verdict(self, verdict: Verdict) -> String {
+        let sgr = match verdict {
+            Verdict::Go => "1;97;42",
+            Verdict::NoGo => "1;97;41",
+            Verdict::Incomplete => "1;30;43",
+        };
+        self.paint(sgr, &format!(" {} ", verdict.as_str()))
+    }
+
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+/// What the user should do after reading the report; `check` and `plan` fill it from the
+/// command line they were given, so the hint can be copied and run as is.
+#[derive(Debug, Clone)]
+pub struct NextStep {
+    /// `astro-upgrade check …` with the same evidence and acknowledgements.
+    pub check_command: String,
+    /// `astro-upgrade plan …` with the same evidence and acknowledgements.
+    pub plan_command: String,
+    /// Whether the user already declared the site air-gapped.
+    pub air_gapped: bool,
+}
+
+pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(text)
+}
+
+pub fn markdown(report: &Report) -> String {
+    planner::render::report_markdown(report)
+}
+
+/// The report for a person: verdict banner, one block per check, reader notes, next step.
+pub fn human(report: &Report, next: &NextStep, style: Style) -> String {
+    let mut out = String::new();
+    banner(&mut out, report, style);
+    let id_width = report
+        .findings
+        .iter()
+        .map(|f| f.check.len())
+        .max()
+        .unwrap_or(0);
+    for finding in &report.findings {
+        finding_block(&mut out, finding, id_width, style);
+    }
+    diagnostics(&mut out, &report.diagnostics, style);
+    next_step(&mut out, report, next, style);
+    out
+}
+
+fn count(report: &Report, status: Status) -> usize {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.status == status)
+        .count()
+}
+
+fn banner(out: &mut String, report: &Report, style: Style) {
+    let headline = match report.verdict {
+        Verdict::Go => "ready to upgrade: every required check passes",
+        Verdict::NoGo => "do not upgrade: at least one check fails",
+        Verdict::Incomplete => "not decided: nothing fails, but evidence or acknowledgements are missing",
+    };
+    let _ = writeln!(
+        out,
+        "{} Astronomer Enterprise 0.16 → 0.23: {}",
+        style.verdict(report.verdict),
+        style.bold(headline)
+    );
+    let _ = writeln!(
+        out,
+        "{}\n",
+        style.dim(&format!(
+            "{} checks: {} fail, {} unknown, {} warn, {} pass",
+            report.findings.len(),
+            count(report, Status::Fail),
+            count(report, Status::Unknown),
+            count(report, Status::Warn),
+            count(report, Status::Pass),
+        ))
+    );
+}
+
+fn place(at: &At) -> String {
+    match at.line {
+        Some(line) => format!("{}:{line}", at.source),
+        None => at.source.clone(),
+    }
+}
+
+fn evidence_line(evidence: &[At]) -> String {
+    let mut shown: Vec<String> = evidence.iter().take(MAX_EVIDENCE_SHOWN).map(place).collect();
+    if evidence.len() > MAX_EVIDENCE_SHOWN {
+        shown.push(format!("and {} more", evidence.len() - MAX_EVIDENCE_SHOWN));
+    }
+    shown.join(", ")
+}
+
+fn finding_block(out: &mut String, finding: &Finding, id_width: usize, style: Style) {
+    let advisory = LTS_0_16_TO_0_23
+        .check(&finding.check)
+        .is_some_and(|spec| spec.kind == CheckKind::Advisory);
+    let _ = writeln!(
+        out,
+        "{}  {:<id_width$}  {}{}",
+        style.status(finding.status),
+        finding.check,
+        finding.message,
+        if advisory {
+            style.dim(" (advisory)")
+        } else {
+            String::new()
+        },
+    );
+    let indent = " ".repeat(9);
+    // An unknown finding's message already names what is missing; its unknown items would
+    // only repeat it line by line.
+    let open_items: Vec<_> = finding
+        .items
+        .iter()
+        .filter(|item| {
+            item.status != Status::Pass
+                && !(finding.status == Status::Unknown && item.status == Status::Unknown)
+        })
+        .collect();
+    for item in open_items.iter().take(MAX_ITEMS_SHOWN) {
+        let at = match item.evidence.first() {
+            Some(at) => style.dim(&format!(" ({})", place(at))),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{indent}- {} {}: {}{at}",
+            style.status(item.status).trim_end(),
+            item.subject,
+            item.message,
+        );
+    }
+    if open_items.len() > MAX_ITEMS_SHOWN {
+        let _ = writeln!(
+            out,
+            "{indent}- … and {} more (all are in `--output json`)",
+            open_items.len() - MAX_ITEMS_SHOWN
+        );
+    }
+    if finding.status != Status::Pass {
+        if let Some(remedy) = &finding.remedy {
+            let mut lines = remedy.lines();
+            if let Some(first) = lines.next() {
+                let _ = writeln!(out, "{indent}{} {first}", style.bold("fix:"));
+            }
+            for line in lines {
+                let _ = writeln!(out, "{indent}     {line}");
+            }
+        }
+    }
+    if !finding.evidence.is_empty() {
+        let _ = writeln!(
+            out,
+            "{indent}{}",
+            style.dim(&format!("evidence: {}", evidence_line(&finding.evidence)))
+        );
+    }
+}
+
+fn diagnostics(out: &mut String, diagnostics: &[Diagnostic], style: Style) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style.bold(&format!(
+            "What the readers could not read or doubted ({}):",
+            diagnostics.len()
+        ))
+    );
+    for diagnostic in diagnostics.iter().take(MAX_DIAGNOSTICS_SHOWN) {
+        let severity = match diagnostic.severity {
+            Severity::Error => style.paint("31", "error  "),
+            Severity::Warning => style.paint("33", "warning"),
+            Severity::Info => style.dim("info   "),
+        };
+        let at = At {
+            source: diagnostic.source.clone(),
+            line: diagnostic.line,
+        };
+        let _ = writeln!(out, "  {severity} {}: {}", place(&at), diagnostic.message);
+    }
+    if diagnostics.len() > MAX_DIAGNOSTICS_SHOWN {
+        let _ = writeln!(
+            out,
+            "  … and {} more (`astro-upgrade inspect FILE…` shows them all)",
+            diagnostics.len() - MAX_DIAGNOSTICS_SHOWN
+        );
+    }
+}
+
+/// The acknowledgements the open findings ask for, as flags.
+fn missing_acks(report: &Report, next: &NextStep) -> Vec<&'static str> {
+    let open = |check: &str| {
+        report
+            .finding(check)
+            .is_some_and(|f| matches!(f.status, Status::Unknown | Status::Fail))
+    };
+    let mut flags = Vec::new();
+    if open("system-admin") {
+        flags.push("--ack system-admin");
+    }
+    if open("database-backup") {
+        flags.push("--ack database-backup=BACKUP_REF");
+    }
+    if next.air_gapped && open("egress-or-mirror") {
+        flags.push("--ack mirrors=REGISTRY");
+    }
+    flags
+}
+
+fn next_step(out: &mut String, report: &Report, next: &NextStep, style: Style) {
+    let _ = writeln!(out, "\n{}", style.bold("Next step:"));
+    let acks = missing_acks(report, next);
+    let with_acks = |command: &str| {
+        if acks.is_empty() {
+            command.to_string()
+        } else {
+            format!("{command} {}", acks.join(" "))
+        }
+    };
+    match report.verdict {
+        Verdict::Go => {
+            let _ = writeln!(
+                out,
+                "  Write the plan, have a second person review it, then apply it:\n    {} --out plan.json --markdown plan.md\n    astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml \\\n        --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback",
+                next.plan_command
+            );
+        }
+        Verdict::Incomplete => {
+            let unknown = match count(report, Status::Unknown) {
+                1 => "1 required check is".to_string(),
+                n => format!("{n} required checks are"),
+            };
+            let _ = writeln!(
+                out,
+                "  Nothing fails, but {unknown} UNKNOWN. Paste what each `fix:` line asks for"
+            );
+            if acks.is_empty() {
+                let _ = writeln!(out, "  and run the check again:");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  and give the acknowledgements only you can give ({}), then run:",
+                    acks.join(", ")
+                );
+            }
+            let _ = writeln!(out, "    {}", with_acks(&next.check_command));
+        }
+        Verdict::NoGo => {
+            let _ = writeln!(
+                out,
+                "  Fix every FAIL above (its `fix:` line says how), paste the new output and run:\n    {}",
+                with_acks(&next.check_command)
+            );
+            let _ = writeln!(
+                out,
+                "  To show a reviewer why the upgrade is blocked, write the plan anyway:\n    {} --out plan.json --markdown plan.md",
+                next.plan_command
+            );
+        }
+    }
+}
+
+/// JUnit XML, one test case per check id. CI systems gate on failures, so `fail` and `unknown`
+/// are both failures (an unknown blocks GO just like a fail); a `warn` passes with its message
+/// in `system-out`, and the reader diagnostics go to the suite's `system-err`.
+pub fn junit(report: &Report) -> String {
+    let failures = count(report, Status::Fail) + count(report, Status::Unknown);
+    let suite = format!("astro-upgrade check {}", LTS_0_16_TO_0_23.id);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"astro-upgrade\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
+        report.findings.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        xml(&suite),
+        report.findings.len()
+    );
+    let _ = writeln!(
+        out,
+        "    <properties>\n      <property name=\"verdict\" value=\"{}\"/>\n    </properties>",
+        report.verdict.as_str()
+    );
+    for finding in &report.findings {
+        junit_case(&mut out, finding);
+    }
+    if !report.diagnostics.is_empty() {
+        let mut text = String::new();
+        for d in &report.diagnostics {
+            let at = At {
+                source: d.source.clone(),
+                line: d.line,
+            };
+            let _ = writeln!(text, "{:?} {}: {}", d.severity, place(&at), d.message);
+        }
+        let _ = writeln!(out, "    <system-err>{}</system-err>", xml(&text));
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+fn junit_case(out: &mut String, finding: &Finding) {
+    let title = LTS_0_16_TO_0_23
+        .check(&finding.check)
+        .map(|spec| spec.title)
+        .unwrap_or("");
+    let mut details = String::new();
+    let _ = writeln!(details, "{}", finding.message);
+    if let Some(remedy) = &finding.remedy {
+        let _ = writeln!(details, "fix: {remedy}");
+    }
+    for item in &finding.items {
+        let at = item.evidence.first().map(place).unwrap_or_default();
+        let _ = writeln!(
+            details,
+            "- {:?} {}: {} ({at})",
+            item.status, item.subject, item.message
+        );
+    }
+    if !finding.evidence.is_empty() {
+        let _ = writeln!(details, "evidence: {}", evidence_line(&finding.evidence));
+    }
+    let _ = writeln!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\">",
+        LTS_0_16_TO_0_23.id,
+        xml(&finding.check)
+    );
+    match finding.status {
+        Status::Fail | Status::Unknown => {
+            let kind = if finding.status == Status::Fail {
+                "fail"
+            } else {
+                "unknown"
+            };
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
+                xml(&format!("{kind}: {}", finding.message)),
+                xml(&details)
+            );
+        }
+        Status::Warn | Status::Pass => {
+            let label = if finding.status == Status::Warn {
+                "WARN"
+            } else {
+                "PASS"
+            };
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>",
+                xml(&format!("{label} ({title}): {details}"))
+            );
+        }
+    }
+    out.push_str("    </testcase>\n");
+}
+
+/// Text for XML content and attributes: markup escaped, and the characters XML 1.0 forbids
+/// (pasted ANSI escapes, NULs) replaced, so the document always parses.
+fn xml(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            '\t' | '\n' | '\r' => escaped.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                escaped.push(char::REPLACEMENT_CHARACTER)
+            }
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escapes_markup_and_forbidden_characters() {
+        assert_eq!(
+            xml("a<b & \"c\" \x1b[31m"),
+            "a&lt;b &amp; &quot;c&quot; \u{FFFD}[31m"
+        );
+    }
+}

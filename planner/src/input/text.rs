@@ -499,7 +499,14 @@ pub fn command_words(command: &str) -> Vec<&str> {
 /// The namespace a kubectl/helm command names with `-n X`, `-nX`, `--namespace X` or `--namespace=X`.
 pub fn command_namespace(command: &str) -> Option<&str> {
     let words = command_words(command.split('|').next().unwrap_or(command));
-    let mut words = words.into_iter();
+    // Options before the tool belong to wrappers (`watch -n 5 kubectl …`).
+    let tool = words.iter().position(|w| {
+        matches!(
+            w.trim_end_matches(".exe"),
+            "kubectl" | "k" | "oc" | "helm" | "helm2" | "helm3" | "microk8s.kubectl"
+        )
+    });
+    let mut words = words.into_iter().skip(tool.map_or(0, |i| i + 1));
     while let Some(word) = words.next() {
         if word == "-n" || word == "--namespace" {
             return words.next().filter(|ns| !ns.starts_with('-'));
@@ -610,5 +617,9 @@ mod tests {
             Some("x")
         );
         assert_eq!(command_namespace("kubectl get pods -A"), None);
+        assert_eq!(
+            command_namespace("watch -n 5 kubectl get pods -n kube-system"),
+            Some("kube-system")
+        );
     }
 }

@@ -124,75 +124,97 @@ impl Session<'_> {
         first_line: u32,
     ) {
         let blank = body.trim().is_empty();
-        let route = match command {
-            Some((cmd, _)) => classify(cmd),
-            None => Route::Unknown,
-        };
-        if let Some((cmd, _)) = command {
-            if let Some(ns) = namespace_switch(cmd) {
-                self.namespace = Some(ns.to_string());
+        let Some((cmd, command_line)) = command else {
+            match self.hint {
+                _ if blank => {}
+                Some(kind) => self.read_kind(facts, kind, None, body, first_line),
+                None => self.read_paste(facts, body, first_line),
             }
-        }
-        let kind = match route {
-            Route::Read(kind) => Some(kind),
-            Route::Ignore => {
-                if let (Some((cmd, line)), false) = (command, blank) {
-                    facts.diagnostics.push(Diagnostic {
-                        source: self.name.to_string(),
-                        line: Some(line),
-                        severity: Severity::Info,
-                        message: format!(
-                            "ignored the output of `{}`: the planner does not read it",
-                            short(cmd)
-                        ),
-                    });
-                }
-                None
-            }
-            Route::Unknown if blank => None,
-            Route::Unknown => match self.hint {
-                Some(kind) => Some(kind),
-                None => {
-                    let (kind, score) = sniff_kind(body);
-                    let threshold = if command.is_some() {
-                        UNKNOWN_COMMAND_THRESHOLD
-                    } else {
-                        SNIFF_THRESHOLD
-                    };
-                    if score >= threshold {
-                        Some(kind)
-                    } else {
-                        let (line, message) = match command {
-                            Some((cmd, line)) => (
-                                line,
-                                format!("ignored the output of `{}`: not a command the planner reads", short(cmd)),
-                            ),
-                            None => (
-                                first_nonblank_line(body, first_line),
-                                "could not tell what this is; paste it with the command that printed it, or name its kind".to_string(),
-                            ),
-                        };
-                        let severity = if command.is_some() {
-                            Severity::Info
-                        } else {
-                            Severity::Warning
-                        };
-                        facts.diagnostics.push(Diagnostic {
-                            source: self.name.to_string(),
-                            line: Some(line),
-                            severity,
-                            message,
-                        });
-                        None
-                    }
-                }
-            },
-        };
-        let Some(kind) = kind else {
-            self.note_namespace_messages(body);
             return;
         };
-        let cmd = command.map(|(cmd, _)| cmd);
+        if let Some(ns) = namespace_switch(cmd) {
+            self.namespace = Some(ns.to_string());
+        }
+        let kind = match classify(cmd) {
+            Route::Read(kind) => Some(kind),
+            _ if blank => None,
+            Route::Ignore => {
+                self.note(
+                    facts,
+                    command_line,
+                    Severity::Info,
+                    format!(
+                        "ignored the output of `{}`: the planner does not read it",
+                        short(cmd)
+                    ),
+                );
+                None
+            }
+            Route::Unknown => {
+                match self.hint {
+                    Some(kind) => Some(kind),
+                    None => {
+                        match sniff_kind(body) {
+                            (kind, score) if score >= UNKNOWN_COMMAND_THRESHOLD => Some(kind),
+                            _ => {
+                                self.note(facts, command_line, Severity::Info, format!("ignored the output of `{}`: not a command the planner reads", short(cmd)));
+                                None
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        match kind {
+            Some(kind) => self.read_kind(facts, kind, Some(cmd), body, first_line),
+            None => self.note_namespace_messages(body),
+        }
+        if kind.is_some_and(|kind| kind != EvidenceKind::Pods) {
+            self.note_namespace_messages(body);
+        }
+    }
+
+    /// Output pasted without its command: cut at blank lines, each block recognised by its
+    /// content; a block nobody recognises continues the block before it (a table's tail, a
+    /// JSON document's second half), or is reported when nothing came before.
+    fn read_paste(&mut self, facts: &mut Facts, body: &str, first_line: u32) {
+        // (kind, byte range, first line) of the block being gathered
+        let mut group: Option<(EvidenceKind, usize, usize, u32)> = None;
+        for (start, end, line) in blocks(body, first_line) {
+            let block = &body[start..end];
+            let (kind, score) = sniff_kind(block);
+            match group {
+                Some((group_kind, group_start, _, group_line))
+                    if score < SNIFF_THRESHOLD || kind == group_kind =>
+                {
+                    group = Some((group_kind, group_start, end, group_line));
+                }
+                _ if score >= SNIFF_THRESHOLD => {
+                    if let Some((kind, s, e, l)) = group.take() {
+                        self.read_kind(facts, kind, None, &body[s..e], l);
+                    }
+                    group = Some((kind, start, end, line));
+                }
+                _ => {
+                    self.note_namespace_messages(block);
+                    let line = first_nonblank_line(block, line);
+                    self.note(facts, line, Severity::Warning, "could not tell what this is; paste it with the command that printed it, or name its kind".to_string());
+                }
+            }
+        }
+        if let Some((kind, s, e, l)) = group {
+            self.read_kind(facts, kind, None, &body[s..e], l);
+        }
+    }
+
+    fn read_kind(
+        &mut self,
+        facts: &mut Facts,
+        kind: EvidenceKind,
+        cmd: Option<&str>,
+        body: &str,
+        first_line: u32,
+    ) {
         let mut piece = read_as(kind, self.name, body, first_line, cmd);
         if kind == EvidenceKind::Pods {
             let listed_all = cmd.is_some_and(|c| {
@@ -211,6 +233,15 @@ impl Session<'_> {
         facts.merge(piece);
     }
 
+    fn note(&self, facts: &mut Facts, line: u32, severity: Severity, message: String) {
+        facts.diagnostics.push(Diagnostic {
+            source: self.name.to_string(),
+            line: Some(line),
+            severity,
+            message,
+        });
+    }
+
     /// kubens prints `Active namespace is "X".` after switching.
     fn note_namespace_messages(&mut self, body: &str) {
         for line in text::lines(body, 1) {
@@ -221,6 +252,33 @@ impl Session<'_> {
             }
         }
     }
+}
+
+/// Blocks of non-blank lines: (start byte, end byte, first line number); a block's range
+/// includes the blank lines before it so line numbers stay exact.
+fn blocks(body: &str, first_line: u32) -> Vec<(usize, usize, u32)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, usize, u32)> = None;
+    let mut gap_start = 0;
+    let mut gap_line = first_line;
+    for (number, raw) in text::raw_lines(body, first_line) {
+        let start = raw.as_ptr() as usize - body.as_ptr() as usize;
+        let end = next_line_start(body, start + raw.len());
+        if text::clean_line(raw).trim().is_empty() {
+            if let Some(block) = current.take() {
+                out.push(block);
+                gap_start = block.1;
+                gap_line = number;
+            }
+            continue;
+        }
+        match &mut current {
+            Some(block) => block.1 = end,
+            None => current = Some((gap_start, end, gap_line)),
+        }
+    }
+    out.extend(current);
+    out
 }
 
 fn first_nonblank_line(body: &str, first_line: u32) -> u32 {

@@ -84,10 +84,9 @@ fn first_difference(path: &str, expected: &Value, actual: &Value) -> Option<Stri
 
 fn compact(value: &Value) -> String {
     let s = value.to_string();
-    if s.len() > 600 {
-        format!("{}…", &s[..s.floor_char_boundary(600)])
-    } else {
-        s
+    match s.char_indices().nth(600) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s,
     }
 }
 

@@ -1,14 +1,370 @@
-use crate::facts::Facts;
+//! The `astronomer-bootstrap` secret's connection string, reduced at once to scheme, host and
+//! whether a port is given: the forms are the decoded string (`… | base64 -d`), the base64
+//! value alone (`-o jsonpath='{.data.connection}'`), and the secret as `-o yaml` / `-o json`.
+//!
+//! The user name and password are never copied out of the input: parsing works on slices of the
+//! line and only the host leaves this module. No diagnostic quotes a line of this input.
+
+use crate::facts::{At, DatabaseConnection, Diagnostic, Facts, Severity};
+use crate::input::text;
+
+/// Standard base64 (with or without padding); `None` on any other character.
+pub fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' | b'-' => Some(62),
+            b'/' | b'_' => Some(63),
+            _ => None,
+        }
+    }
+    let encoded = encoded.trim().trim_end_matches('=');
+    if encoded.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(encoded.len() * 3 / 4);
+    for chunk in encoded.as_bytes().chunks(4) {
+        let mut bits = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            bits |= value(c)? << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+/// Scheme, host and port presence of a URL-style connection string; `None` when it has no
+/// host. The user info before the last `@` is skipped, so a password may contain any character.
+pub fn parse_connection(url: &str) -> Option<(String, String, bool)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'));
+    if !scheme_ok {
+        return None;
+    }
+    let after_user = rest.rfind('@').map_or(rest, |at| &rest[at + 1..]);
+    let authority = after_user
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or(after_user);
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let has_port = port.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'%'));
+    host_ok.then(|| (scheme.to_ascii_lowercase(), host.to_owned(), has_port))
+}
+
+/// The `scheme://` start of a connection string in `line`, if any.
+fn url_start(line: &str) -> Option<usize> {
+    let marker = line.find("://")?;
+    let start = line[..marker]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+        .map_or(0, |i| i + 1);
+    (start < marker).then_some(start)
+}
+
+/// The URL beginning at `start`, up to whitespace or a closing quote.
+fn url_at(line: &str, start: usize) -> &str {
+    let rest = &line[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// A base64 value printed for the `connection` key (YAML, JSON or alone).
+fn encoded_value(line: &str) -> Option<&str> {
+    let trimmed = line.trim();
+    let value = if let Some(rest) = trimmed.strip_prefix("connection:") {
+        rest
+    } else if let Some(rest) = trimmed.strip_prefix("\"connection\":") {
+        rest
+    } else if !trimmed.contains(char::is_whitespace) && trimmed.len() >= 16 {
+        trimmed
+    } else {
+        return None;
+    };
+    let value = value.trim().trim_end_matches(',').trim_matches('"');
+    (!value.is_empty()).then_some(value)
+}
+
+/// What one line holds: a connection parsed, a string that could not be read, or nothing.
+enum Found {
+    Connection(String, String, bool),
+    Unreadable,
+    Nothing,
+}
+
+fn find_in_line(line: &str) -> Found {
+    if let Some(start) = url_start(line) {
+        return match parse_connection(url_at(line, start)) {
+            Some((scheme, host, has_port)) => Found::Connection(scheme, host, has_port),
+            None => Found::Unreadable,
+        };
+    }
+    let Some(encoded) = encoded_value(line) else {
+        return Found::Nothing;
+    };
+    let Some(decoded) = decode_base64(encoded) else {
+        return Found::Nothing;
+    };
+    let decoded = String::from_utf8_lossy(&decoded);
+    match url_start(&decoded) {
+        Some(start) => match parse_connection(url_at(&decoded, start)) {
+            Some((scheme, host, has_port)) => Found::Connection(scheme, host, has_port),
+            None => Found::Unreadable,
+        },
+        None => Found::Nothing,
+    }
+}
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
-    let _ = (name, text, first_line, command);
-    Facts::default()
+    let _ = command;
+    let mut facts = Facts::default();
+    let note = |facts: &mut Facts, line: u32, severity: Severity, message: &str| {
+        facts.diagnostics.push(Diagnostic {
+            source: name.to_owned(),
+            line: Some(line),
+            severity,
+            message: message.to_owned(),
+        });
+    };
+    for line in text::lines(text, first_line) {
+        let content: &str = &line.text;
+        if text::command_of(content).is_some() && !content.contains("://") {
+            continue;
+        }
+        match find_in_line(content) {
+            Found::Connection(scheme, host, has_port) => {
+                if facts.database_connection.is_some() {
+                    note(
+                        &mut facts,
+                        line.number,
+                        Severity::Warning,
+                        "a second connection string; the first one is kept",
+                    );
+                    continue;
+                }
+                facts.database_connection = Some(DatabaseConnection {
+                    scheme,
+                    host,
+                    has_port,
+                    at: At::new(name, line.number),
+                });
+            }
+            Found::Unreadable => note(
+                &mut facts,
+                line.number,
+                Severity::Warning,
+                "a connection string without a readable host (its text is not repeated here)",
+            ),
+            Found::Nothing => {
+                let trimmed = content.trim();
+                if trimmed.starts_with("connection:") && trimmed.ends_with("bytes") {
+                    note(
+                        &mut facts,
+                        line.number,
+                        Severity::Info,
+                        "`kubectl describe` hides the value: paste `kubectl get secret astronomer-bootstrap -o jsonpath='{.data.connection}' | base64 -d`",
+                    );
+                }
+            }
+        }
+    }
+    facts
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
-    let _ = text;
-    0
+    let mut score = 0;
+    for line in text::lines(text, 1).take(200) {
+        let content: &str = &line.text;
+        if let Found::Connection(scheme, ..) = find_in_line(content) {
+            if scheme.starts_with("postgres") {
+                return 90;
+            }
+            if !matches!(scheme.as_str(), "http" | "https") {
+                score = score.max(50);
+            }
+        }
+        if content.contains("astronomer-bootstrap") {
+            score = score.max(40);
+        }
+    }
+    score
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(plain: &str) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in plain.as_bytes().chunks(3) {
+            let mut bits = 0u32;
+            for (i, &b) in chunk.iter().enumerate() {
+                bits |= u32::from(b) << (16 - 8 * i);
+            }
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((bits >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    fn connection(text: &str) -> Option<(String, String, bool, Option<u32>)> {
+        read("connection.txt", text, 1, None)
+            .database_connection
+            .map(|c| (c.scheme, c.host, c.has_port, c.at.line))
+    }
+
+    #[test]
+    fn decodes_base64_with_and_without_padding() {
+        assert_eq!(
+            decode_base64("cG9zdGdyZXM6Ly8=").as_deref(),
+            Some(&b"postgres://"[..])
+        );
+        assert_eq!(
+            decode_base64("cG9zdGdyZXM6Ly8").as_deref(),
+            Some(&b"postgres://"[..])
+        );
+        assert_eq!(decode_base64("YQ==").as_deref(), Some(&b"a"[..]));
+        assert_eq!(decode_base64("not base64!"), None);
+        assert_eq!(decode_base64("abcde"), None);
+        for plain in ["", "a", "ab", "abc", "postgres://u:p@h:5432/d"] {
+            assert_eq!(
+                decode_base64(&encode(plain)).as_deref(),
+                Some(plain.as_bytes())
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_scheme_host_and_port_presence() {
+        let cases = [
+            (
+                "postgres://astro:pw@db.internal:5432/astronomer?sslmode=disable",
+                ("postgres", "db.internal", true),
+            ),
+            (
+                "postgresql://astro:pw@db.internal:5432/astronomer",
+                ("postgresql", "db.internal", true),
+            ),
+            (
+                "postgres://astro:pw@db.internal/astronomer",
+                ("postgres", "db.internal", false),
+            ),
+            (
+                "postgres://astro:p@ss/w:rd@10.0.0.5:6432",
+                ("postgres", "10.0.0.5", true),
+            ),
+            ("postgres://astro@[::1]:5432/db", ("postgres", "::1", true)),
+            ("postgres://db:/x", ("postgres", "db", false)),
+        ];
+        for (url, (scheme, host, has_port)) in cases {
+            assert_eq!(
+                parse_connection(url),
+                Some((scheme.to_owned(), host.to_owned(), has_port)),
+                "{url}"
+            );
+        }
+        assert_eq!(parse_connection("postgres://user:pw@/db"), None);
+    }
+
+    #[test]
+    fn reads_decoded_encoded_yaml_and_json_forms() {
+        let url = "postgres://astro:pw@astro-db.example.com:5432/astronomer";
+        let want = Some((
+            "postgres".into(),
+            "astro-db.example.com".into(),
+            true,
+            Some(2),
+        ));
+        assert_eq!(connection(&format!("$ kubectl get secret astronomer-bootstrap -o jsonpath='{{.data.connection}}' | base64 -d\n{url}\n")), want);
+        assert_eq!(connection(&format!("\n{}\n", encode(url))), want);
+        let yaml = format!(
+            "apiVersion: v1\ndata:\n  connection: {}\nkind: Secret\n",
+            encode(url)
+        );
+        assert_eq!(connection(&yaml).map(|c| c.3), Some(Some(3)));
+        let json = format!(
+            "{{\n    \"data\": {{\n        \"connection\": \"{}\"\n    }}\n}}\n",
+            encode(url)
+        );
+        assert_eq!(
+            connection(&json).map(|c| c.1),
+            Some("astro-db.example.com".into())
+        );
+    }
+
+    #[test]
+    fn describe_output_names_the_command_to_paste() {
+        let facts = read("c", "Data\n====\nconnection:  98 bytes\n", 1, None);
+        assert!(facts.database_connection.is_none());
+        assert_eq!(facts.diagnostics[0].line, Some(3));
+    }
+
+    #[test]
+    fn users_and_passwords_never_reach_the_facts() {
+        let user = "zz-operator-user";
+        let password = "Tr0ub4dor&3-ultra-secret";
+        let inputs = [
+            format!("postgres://{user}:{password}@db.example.com:5432/astronomer?sslmode=require"),
+            format!("postgresql://{user}:{password}@db.example.com/astronomer"),
+            encode(&format!("postgres://{user}:{password}@db.example.com:5432/astronomer")),
+            format!("  connection: {}", encode(&format!("postgres://{user}:{password}@db.example.com:5432/a"))),
+            format!("postgres://{user}:{password}@/broken"),
+            format!("postgres://{user}:{password}@db.example.com:5432/a\npostgres://{user}:{password}@other:1/b"),
+        ];
+        for input in inputs {
+            let facts = read(
+                "secret.txt",
+                &input,
+                1,
+                Some("kubectl get secret astronomer-bootstrap -o yaml"),
+            );
+            assert!(
+                facts.database_connection.is_some() || !facts.diagnostics.is_empty(),
+                "{input}"
+            );
+            let json = serde_json::to_string(&facts).expect("facts serialise");
+            for secret in [user, password, &encode(password)] {
+                assert!(
+                    !json.contains(secret),
+                    "{secret} leaked from {input}: {json}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sniff_recognises_postgres_strings() {
+        assert_eq!(sniff("postgres://a:b@h:5432/d\n"), 90);
+        assert_eq!(sniff("NAME  READY\n"), 0);
+    }
 }

@@ -46,10 +46,10 @@ pub fn make_plan(
     let (facts, report) = check(sources, acks, manifests);
     Plan::build(
         &path::LTS_0_16_TO_0_23,
+        (sources, manifests),
         &facts,
         &report,
         acks,
-        plan::evidence_entries(sources, manifests),
         created_at,
     )
 }

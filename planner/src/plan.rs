@@ -45,8 +45,9 @@ pub struct EvidenceEntry {
     pub role: String,
     pub name: String,
     pub kind: Option<String>,
-    /// SHA-256 of the text: proves which text was assessed without keeping it (it may hold a password).
-    pub sha256: String,
+    /// SHA-256 of the text: proves which text was assessed without keeping it. None when the
+    /// text holds a credential: a hash of a short, mostly known text would let a password be guessed.
+    pub sha256: Option<String>,
     pub lines: usize,
 }
 
@@ -193,45 +194,57 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn entry(role: &str, source: &Source) -> EvidenceEntry {
+    let holds_credential = redact_secrets(&source.text) != source.text;
     EvidenceEntry {
         role: role.to_string(),
         name: source.name.clone(),
         kind: source.kind.map(|k| k.as_str().to_string()),
-        sha256: sha256_hex(source.text.as_bytes()),
+        sha256: (!holds_credential).then(|| sha256_hex(source.text.as_bytes())),
         lines: source.text.lines().count(),
     }
 }
 
-/// The evidence entries in canonical order: sources then manifests, each by name, kind and hash.
-pub fn evidence_entries(sources: &[Source], manifests: &[Source]) -> Vec<EvidenceEntry> {
-    let mut entries: Vec<EvidenceEntry> = sources.iter().map(|s| entry("source", s)).collect();
-    entries.extend(manifests.iter().map(|m| entry("manifest", m)));
-    entries.sort_by(|a, b| {
-        (&a.role, &a.name, &a.kind, &a.sha256).cmp(&(&b.role, &b.name, &b.kind, &b.sha256))
+/// Every piece of evidence with its role, in canonical order (role, name, kind, text).
+fn canonical<'s>(
+    sources: &'s [Source],
+    manifests: &'s [Source],
+) -> Vec<(&'static str, &'s Source)> {
+    let mut all: Vec<(&'static str, &Source)> = sources
+        .iter()
+        .map(|s| ("source", s))
+        .chain(manifests.iter().map(|m| ("manifest", m)))
+        .collect();
+    all.sort_by(|(role_a, a), (role_b, b)| {
+        (role_a, &a.name, a.kind.map(|k| k.as_str()), &a.text).cmp(&(
+            role_b,
+            &b.name,
+            b.kind.map(|k| k.as_str()),
+            &b.text,
+        ))
     });
-    entries
+    all
 }
 
-/// SHA-256 over the evidence in canonical order (role, name, kind and the text's own hash for
-/// each piece): the same evidence in any order gives the same digest, and the text itself,
-/// which may hold a password, is only ever hashed.
+/// The evidence entries in canonical order: sources then manifests, by name and kind.
+pub fn evidence_entries(sources: &[Source], manifests: &[Source]) -> Vec<EvidenceEntry> {
+    canonical(sources, manifests)
+        .into_iter()
+        .map(|(role, source)| entry(role, source))
+        .collect()
+}
+
+/// SHA-256 over the evidence in canonical order: role, name, kind and the full text of each
+/// piece, length-prefixed. The same evidence in any order gives the same digest. The digest runs
+/// over the texts themselves, not over their per-file hashes, so a text holding a password
+/// cannot be guessed from the plan without every other pasted text.
 pub fn evidence_digest(sources: &[Source], manifests: &[Source]) -> String {
-    digest_of_entries(&evidence_entries(sources, manifests))
-}
-
-fn digest_of_entries(entries: &[EvidenceEntry]) -> String {
     let mut hasher = Sha256::new();
-    for e in entries {
-        for part in [
-            e.role.as_str(),
-            e.name.as_str(),
-            e.kind.as_deref().unwrap_or(""),
-            e.sha256.as_str(),
-        ] {
+    for (role, source) in canonical(sources, manifests) {
+        let kind = source.kind.map_or("", |k| k.as_str());
+        for part in [role, source.name.as_str(), kind, source.text.as_str()] {
+            hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part.as_bytes());
-            hasher.update([0u8]);
         }
-        hasher.update(b"\n");
     }
     hasher
         .finalize()
@@ -242,14 +255,16 @@ fn digest_of_entries(entries: &[EvidenceEntry]) -> String {
 
 impl Plan {
     /// Builds the plan for `path` from evaluated evidence and seals it with its digest.
+    /// `sources` and `manifests` are the evidence the facts and report were made from.
     pub fn build(
         path: &UpgradePath,
+        evidence: (&[Source], &[Source]),
         facts: &Facts,
         report: &Report,
         acks: &Acknowledgements,
-        evidence: Vec<EvidenceEntry>,
         created_at: &str,
     ) -> Plan {
+        let (sources, manifests) = evidence;
         let namespace = rules::platform_namespace(path, facts);
         let release = rules::platform_release(path, facts)
             .map(|r| r.name.clone())
@@ -271,8 +286,8 @@ impl Plan {
             schema_version: PLAN_SCHEMA_VERSION,
             upgrade_path: path.id.to_string(),
             created_at: created_at.to_string(),
-            evidence_digest: digest_of_entries(&evidence),
-            evidence,
+            evidence_digest: evidence_digest(sources, manifests),
+            evidence: evidence_entries(sources, manifests),
             cluster_fingerprint: ClusterFingerprint::from_facts(facts),
             verdict: report.verdict,
             findings,
@@ -392,7 +407,7 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
             StepKind::Manual,
             &[format!("kubectl apply -f {upgrade}")],
             &[format!(
-                "Creates ServiceAccount, a {} backup PVC, Job `{UPGRADE_JOB}`, a ClusterRole and its binding.",
+                "Creates, in `{target}`, the ServiceAccount, a {} backup PVC and the Job `{UPGRADE_JOB}`, plus a cluster-wide ClusterRole and its binding.",
                 path.backup_volume_size
             )],
         ),

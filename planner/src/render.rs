@@ -239,12 +239,16 @@ pub fn plan_markdown(plan: &Plan) -> String {
     for e in &plan.evidence {
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {} | `{}` |",
+            "| {} | `{}` | {} | {} | {} |",
             e.role,
             cell(&e.name),
             e.kind.as_deref().unwrap_or("by content"),
             e.lines,
             e.sha256
+                .as_deref()
+                .map_or("withheld: holds a credential".to_string(), |h| format!(
+                    "`{h}`"
+                ))
         );
     }
     out.push('\n');

@@ -1089,10 +1089,10 @@ fn plan_for(facts: &Facts, acks: &Acknowledgements, sources: &[Source]) -> Plan 
     let report = evaluate(facts, acks, &[]);
     Plan::build(
         &LTS_0_16_TO_0_23,
+        (sources, &[]),
         facts,
         &report,
         acks,
-        planner::plan::evidence_entries(sources, &[]),
         "2026-11-27T16:00:00Z",
     )
 }
@@ -1288,6 +1288,14 @@ fn no_secret_reaches_the_plan() {
         assert!(!text.contains("c2lnbmF0dXJl"));
     }
     assert!(json.contains("db.example.internal"), "the host stays");
+    // A text holding a credential is not even hashed on its own (a short hash could be guessed).
+    let connection = plan
+        .evidence
+        .iter()
+        .find(|e| e.name == "connection.txt")
+        .unwrap();
+    assert_eq!(connection.sha256, None);
+    assert!(md.contains("withheld: holds a credential"));
     // The end-to-end path through the readers as well.
     let plan = planner::make_plan(&sources, &acks(), &[], "2026-11-27T16:00:00Z");
     let json = serde_json::to_string(&plan).unwrap();

@@ -1,24 +1,66 @@
-//! Entry points of the subcommands that talk to a cluster.
+//! Entry points of the subcommands that talk to a cluster. Each builds its own tokio runtime, so
+//! the offline subcommands never start one.
 
-use crate::{ApplyArgs, CollectArgs, GlobalArgs, RollbackArgs, StatusArgs, VerifyArgs};
+use anyhow::Context as _;
 
-pub fn collect(_global: &GlobalArgs, _args: CollectArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("collect is not built yet")
+use crate::{
+    cluster, collect, ApplyArgs, CollectArgs, GlobalArgs, RollbackArgs, StatusArgs, VerifyArgs,
+};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
-pub fn apply(_global: &GlobalArgs, _args: ApplyArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("apply is not built yet")
+
+pub fn collect(global: &GlobalArgs, args: CollectArgs) -> anyhow::Result<u8> {
+    let bundle = runtime()?.block_on(collect_bundle(global))?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, bundle + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("bundle written to {}", path.display());
+        }
+        None => println!("{bundle}"),
+    }
+    Ok(crate::exit::OK)
 }
-pub fn rollback(_global: &GlobalArgs, _args: RollbackArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("rollback is not built yet")
+
+async fn collect_bundle(global: &GlobalArgs) -> anyhow::Result<String> {
+    let cluster = cluster::connect(global).await?;
+    let facts = collect::collect_facts(&cluster, &global.namespace).await?;
+    if let Some(warning) = facts
+        .kubernetes
+        .server_version
+        .as_deref()
+        .and_then(cluster::version_warning)
+    {
+        eprintln!("warning: {warning}");
+    }
+    collect::bundle_json(&facts, &cluster.context)
 }
-pub fn status(_global: &GlobalArgs, _args: StatusArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("status is not built yet")
+
+pub fn apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u8> {
+    runtime()?.block_on(crate::apply::run_apply(global, args))
 }
-pub fn verify(_global: &GlobalArgs, _args: VerifyArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("verify is not built yet")
+pub fn rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Result<u8> {
+    runtime()?.block_on(crate::apply::run_rollback(global, args))
+}
+pub fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
+    runtime()?.block_on(crate::apply::run_status(global, args))
+}
+pub fn verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<u8> {
+    runtime()?.block_on(crate::apply::run_verify(global, args))
 }
 
 /// Reads the live cluster into a `collect` bundle, as evidence for `check`/`plan` when no paste is given.
-pub fn collect_live_source(_global: &GlobalArgs) -> anyhow::Result<planner::Source> {
-    anyhow::bail!("live collection is not built yet")
+pub fn collect_live_source(global: &GlobalArgs) -> anyhow::Result<planner::Source> {
+    let bundle = runtime()?.block_on(collect_bundle(global))?;
+    Ok(planner::Source::new(
+        "live",
+        Some(planner::EvidenceKind::Bundle),
+        bundle,
+    ))
 }

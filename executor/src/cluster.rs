@@ -1,0 +1,125 @@
+//! The connection to the cluster: a kube client from `--kubeconfig`/`--context`, `$KUBECONFIG`,
+//! `~/.kube/config` or the in-cluster service account, and the server version gate.
+
+use anyhow::Context as _;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::GlobalArgs;
+
+/// A connected client and what the kubeconfig said about the context it uses.
+pub struct Cluster {
+    pub client: Client,
+    /// The context's name; `in-cluster` when running inside a pod.
+    pub context: String,
+    /// Every context of the kubeconfig, for the `context-namespace` check.
+    pub contexts: Vec<planner::facts::Context>,
+}
+
+pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Cluster> {
+    let options = KubeConfigOptions {
+        context: global.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let kubeconfig = match &global.kubeconfig {
+        Some(path) => Some(
+            Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?,
+        ),
+        None => Kubeconfig::read().ok(),
+    };
+    let (config, context, contexts) = match kubeconfig {
+        Some(kubeconfig) => {
+            let context = global
+                .context
+                .clone()
+                .or_else(|| kubeconfig.current_context.clone())
+                .unwrap_or_default();
+            let contexts = kubeconfig
+                .contexts
+                .iter()
+                .map(|named| planner::facts::Context {
+                    name: named.name.clone(),
+                    namespace: named.context.as_ref().and_then(|c| c.namespace.clone()),
+                    current: named.name == context,
+                    at: planner::facts::At {
+                        source: "live:kubeconfig".to_string(),
+                        line: None,
+                    },
+                })
+                .collect();
+            let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("cannot use the kubeconfig context {context:?}"))?;
+            (config, context, contexts)
+        }
+        None => {
+            let config = Config::incluster().context(
+                "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and not running in a cluster",
+            )?;
+            (config, "in-cluster".to_string(), Vec::new())
+        }
+    };
+    let client = Client::try_from(config).context("cannot build the Kubernetes client")?;
+    Ok(Cluster {
+        client,
+        context,
+        contexts,
+    })
+}
+
+/// The server's version without the leading `v` (`1.14.10`, `1.16.15-eks-ad4801`).
+pub async fn server_version(client: &Client) -> anyhow::Result<String> {
+    let info = client
+        .apiserver_version()
+        .await
+        .context("cannot read the server version (GET /version)")?;
+    Ok(info
+        .git_version
+        .strip_prefix('v')
+        .unwrap_or(&info.git_version)
+        .to_string())
+}
+
+/// A warning when the server is outside the range this upgrade and this client were checked on.
+pub fn version_warning(version: &str) -> Option<String> {
+    let (major, minor) = major_minor(version)?;
+    if (major, minor) >= (1, 19) {
+        Some(format!(
+            "the server runs Kubernetes {version}; the 0.16 → 0.23 upgrade supports 1.14–1.18 only"
+        ))
+    } else if (major, minor) < (1, 14) {
+        Some(format!(
+            "the server runs Kubernetes {version}, older than 1.14: this tool was not built for it"
+        ))
+    } else {
+        None
+    }
+}
+
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_outside_1_14_to_1_18_are_warned() {
+        assert_eq!(version_warning("1.16.15-eks-ad4801"), None);
+        assert_eq!(version_warning("1.14.10"), None);
+        assert!(version_warning("1.19.0").unwrap().contains("1.14–1.18"));
+        assert!(version_warning("1.13.4")
+            .unwrap()
+            .contains("older than 1.14"));
+        assert_eq!(major_minor("1.18+.3"), Some((1, 18)));
+    }
+}

@@ -74,7 +74,7 @@ fn all_examples() -> Vec<Example> {
 #[test]
 fn every_example_has_its_expected_verdict_and_failing_checks() {
     let examples = all_examples();
-    assert!(examples.len() >= 14, "only {} examples", examples.len());
+    assert!(examples.len() >= 19, "only {} examples", examples.len());
     let mut mismatches = Vec::new();
     for example in &examples {
         let (_, report) = planner::check(&example.sources, &example.acks, &[]);
@@ -116,7 +116,11 @@ fn examples_cover_go_incomplete_and_every_broken_case() {
             .clone()
     };
     assert_eq!(verdict_of("healthy-0.16"), "GO");
+    assert_eq!(verdict_of("transcript-0.16"), "GO");
+    assert_eq!(verdict_of("known-crashing-acknowledged"), "GO");
+    assert_eq!(verdict_of("air-gapped-with-mirrors"), "GO");
     assert_eq!(verdict_of("incomplete-no-acks"), "INCOMPLETE");
+    assert_eq!(verdict_of("connection-refused"), "INCOMPLETE");
     for broken in [
         "k8s-1.19",
         "k8s-1.13",
@@ -130,6 +134,7 @@ fn examples_cover_go_incomplete_and_every_broken_case() {
         "no-default-storageclass",
         "postgresql-scheme",
         "air-gapped-no-mirrors",
+        "helm2-release",
     ] {
         assert_eq!(verdict_of(broken), "NO-GO", "{broken}");
     }
@@ -145,5 +150,34 @@ fn no_example_password_reaches_a_plan() {
             assert!(!text.contains("S3cr3t-Example"), "{}", example.name);
         }
         assert!(plan.verify_digest(), "{}", example.name);
+    }
+}
+
+#[test]
+fn every_evidence_pointer_names_a_real_line() {
+    for example in all_examples() {
+        let (_, report) = planner::check(&example.sources, &example.acks, &[]);
+        let pointers = report.findings.iter().flat_map(|f| {
+            f.evidence
+                .iter()
+                .chain(f.items.iter().flat_map(|i| i.evidence.iter()))
+                .map(move |at| (f.check.as_str(), at))
+        });
+        for (check, at) in pointers {
+            let source = example
+                .sources
+                .iter()
+                .find(|s| s.name == at.source)
+                .unwrap_or_else(|| panic!("{}: {check} cites unknown source {at:?}", example.name));
+            if let Some(line) = at.line {
+                let lines = source.text.lines().count() as u32;
+                assert!(
+                    (1..=lines).contains(&line),
+                    "{}: {check} cites {}:{line} of {lines} lines",
+                    example.name,
+                    at.source
+                );
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The planner's one integration-test binary.
 
+mod examples;
 mod fixtures;
 mod props;
 mod rules;
-mod examples;

@@ -375,6 +375,27 @@ fn platform_version_cases() {
     facts.helm_releases[0] = platform_release("0.15.2", "deployed");
     assert_eq!(check_with(&facts, "platform-version"), Status::Fail);
 
+    // `helm history` alone is enough to know the platform version.
+    let mut history_only = healthy();
+    history_only.helm_releases.clear();
+    history_only.helm_history = vec![HelmRevision {
+        release: Some("astronomer".into()),
+        revision: 4,
+        status: "deployed".into(),
+        chart: "astronomer".into(),
+        chart_version: Some("0.16.9".into()),
+        app_version: Some("0.16.9".into()),
+        description: Some("Upgrade complete".into()),
+        at: at("helm-history.txt", 5),
+    }];
+    let report = run(&history_only, &acks());
+    assert_eq!(status_of(&report, "platform-version"), Status::Pass);
+    assert_eq!(status_of(&report, "helm-release-state"), Status::Pass);
+    assert_eq!(
+        report.finding("platform-version").unwrap().evidence,
+        vec![at("helm-history.txt", 5)]
+    );
+
     // Only Airflow releases listed: the platform release is unknown, and the remedy shows --all.
     facts.helm_releases.remove(0);
     let report = run(&facts, &acks());
@@ -862,6 +883,22 @@ fn default_storageclass_cases() {
         f.remedy.as_deref().unwrap(),
         r#"mark one as default: `kubectl patch storageclass standard -p '{"metadata": {"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'`"#
     );
+    // Two defaults: Kubernetes before 1.26 refuses to create a PVC without a class.
+    facts.storage_classes[0].default = true;
+    facts.storage_classes.push(StorageClass {
+        name: "premium-rwo".into(),
+        default: true,
+        provisioner: None,
+        at: at("storageclass.txt", 3),
+    });
+    let report = run(&facts, &acks());
+    let f = report.finding("default-storageclass").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("kubectl patch storageclass premium-rwo"));
     facts.storage_classes.clear();
     assert_eq!(check_with(&facts, "default-storageclass"), Status::Unknown);
 }

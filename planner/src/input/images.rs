@@ -239,13 +239,12 @@ fn image_from(reference: &str, parsed: ImageReference, at: At) -> Image {
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
-    let _ = command;
-    Scan::run(name, text, first_line).facts
+    Scan::run(name, text, first_line, command).facts
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
-    let scan = Scan::run("", text, 1);
+    let scan = Scan::run("", text, 1, None);
     let mut image_lines: Vec<u32> = scan.facts.images.iter().filter_map(|i| i.at.line).collect();
     image_lines.dedup();
     if image_lines.is_empty() || scan.content_lines == 0 {
@@ -295,7 +294,8 @@ static IMAGE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 impl<'n> Scan<'n> {
-    fn run(name: &'n str, text: &str, first_line: u32) -> Scan<'n> {
+    /// `command` printed `text`; the line before `first_line` is taken to be that command's.
+    fn run(name: &'n str, text: &str, first_line: u32, command: Option<&str>) -> Scan<'n> {
         let mut scan = Scan {
             name,
             facts: Facts::default(),
@@ -305,6 +305,12 @@ impl<'n> Scan<'n> {
             table: None,
             pulled: None,
         };
+        if let Some(command) = command {
+            match first_line.checked_sub(1).filter(|line| *line > 0) {
+                Some(command_line) => scan.command(command, command_line),
+                None => scan.pulled = pulled_by(command).map(str::to_owned),
+            }
+        }
         let diff = looks_like_diff(text);
         for line in text::lines(text, first_line) {
             let number = line.number;
@@ -357,17 +363,9 @@ impl<'n> Scan<'n> {
 
     /// A `docker pull|push REF` command line names an image; other commands name none.
     fn command(&mut self, command: &str, number: u32) {
-        let words = text::command_words(command);
-        let words: Vec<&str> = words.into_iter().filter(|w| *w != "sudo").collect();
-        let pulls = matches!(words.as_slice(), [docker, verb, ..]
-            if matches!(*docker, "docker" | "podman") && matches!(*verb, "pull" | "push"));
-        self.pulled = None;
-        if !pulls {
-            return;
-        }
-        if let Some(reference) = words[2..].iter().find(|w| !w.starts_with('-')) {
-            self.take(reference, Origin::Expected, number);
-            self.pulled = Some((*reference).to_owned());
+        self.pulled = pulled_by(command).map(str::to_owned);
+        if let Some(reference) = self.pulled.clone() {
+            self.take(&reference, Origin::Expected, number);
         }
     }
 
@@ -418,7 +416,7 @@ impl<'n> Scan<'n> {
             return;
         }
         if let Some(caps) = IMAGE_FIELD.captures(content) {
-            self.strong |= content.trim_start().starts_with("Image:");
+            self.strong = true;
             found.push((caps[1].to_owned(), Origin::Expected));
             return;
         }
@@ -512,7 +510,7 @@ impl<'n> Scan<'n> {
     }
 
     fn note_removed(&mut self, removed: &str, number: u32) {
-        let mut probe = Scan::run(self.name, removed, number);
+        let mut probe = Scan::run(self.name, removed, number, None);
         for image in probe.facts.images.drain(..) {
             self.diagnostic(
                 number,
@@ -533,6 +531,17 @@ impl<'n> Scan<'n> {
             message,
         });
     }
+}
+
+/// The image a `docker pull|push REF` command names.
+fn pulled_by(command: &str) -> Option<&str> {
+    let mut words = text::command_words(command)
+        .into_iter()
+        .filter(|w| *w != "sudo");
+    let tool = words.next()?;
+    let verb = words.next()?;
+    let pulls = matches!(tool, "docker" | "podman") && matches!(verb, "pull" | "push");
+    pulls.then(|| words.find(|w| !w.starts_with('-'))).flatten()
 }
 
 /// A unified diff: hunk or file headers, or lines of both `+` and `-` sides.

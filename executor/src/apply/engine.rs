@@ -1,1 +1,529 @@
+//! The executor's decisions, kept apart from kube I/O so they can be tested on plain data:
+//! what to do with a Job found in the cluster, when a watched Job has succeeded or failed, and
+//! which exit code a run ends with. Time arrives as a parameter (elapsed since the run started).
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+
+use crate::exit;
+
+/// What the cluster shows of a Job the executor is about to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    Absent,
+    Active,
+    Complete,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Nothing is running yet: apply the manifest, probe, create the Job.
+    Apply,
+    /// The Job is running (a previous run crashed or was interrupted): watch it, apply nothing.
+    Reattach,
+    /// The Job has finished; report it and never re-create it silently.
+    ReportFinished { complete: bool },
+    /// `--rerun`: delete the finished Job, then apply as usual.
+    DeleteAndApply,
+}
+
+pub fn decide_start(existing: Existing, rerun: bool) -> Start {
+    match (existing, rerun) {
+        (Existing::Absent, _) => Start::Apply,
+        (Existing::Active, _) => Start::Reattach,
+        (Existing::Complete | Existing::Failed, true) => Start::DeleteAndApply,
+        (Existing::Complete, false) => Start::ReportFinished { complete: true },
+        (Existing::Failed, false) => Start::ReportFinished { complete: false },
+    }
+}
+
+pub fn existing_of(job: Option<&Job>) -> Existing {
+    match job.map(job_condition) {
+        None => Existing::Absent,
+        Some(None) => Existing::Active,
+        Some(Some(JobCondition::Complete)) => Existing::Complete,
+        Some(Some(JobCondition::Failed { .. })) => Existing::Failed,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobCondition {
+    Complete,
+    Failed { reason: String, message: String },
+}
+
+pub fn job_condition(job: &Job) -> Option<JobCondition> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
+    conditions
+        .iter()
+        .filter(|c| c.status == "True")
+        .find_map(|c| match c.type_.as_str() {
+            "Complete" => Some(JobCondition::Complete),
+            "Failed" => Some(JobCondition::Failed {
+                reason: c.reason.clone().unwrap_or_default(),
+                message: c.message.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        })
+}
+
+/// Why a watched Job is given up on. Each names the object so the operator can look at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    ImagePull {
+        pod: String,
+        image: String,
+        reason: String,
+        message: String,
+    },
+    ContainerFailed {
+        pod: String,
+        container: String,
+        exit_code: i32,
+        reason: String,
+    },
+    JobFailed {
+        job: String,
+        reason: String,
+        message: String,
+    },
+    ClaimUnbound {
+        claim: String,
+        waited: Duration,
+    },
+    Unschedulable {
+        pod: String,
+        message: String,
+        waited: Duration,
+    },
+    Deadline {
+        job: String,
+        waited: Duration,
+    },
+    JobDeleted {
+        job: String,
+    },
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::ImagePull {
+                pod,
+                image,
+                reason,
+                message,
+            } => write!(f, "pod {pod} cannot pull image {image}: {reason} ({message})"),
+            Failure::ContainerFailed {
+                pod,
+                container,
+                exit_code,
+                reason,
+            } => write!(
+                f,
+                "pod {pod}: container {container} ended with exit code {exit_code} ({reason})"
+            ),
+            Failure::JobFailed {
+                job,
+                reason,
+                message,
+            } => write!(f, "Job {job} failed: {reason} {message}"),
+            Failure::ClaimUnbound { claim, waited } => write!(
+                f,
+                "PersistentVolumeClaim {claim} is still Pending after {}s: no volume was bound (is there a default StorageClass?)",
+                waited.as_secs()
+            ),
+            Failure::Unschedulable {
+                pod,
+                message,
+                waited,
+            } => write!(
+                f,
+                "pod {pod} could not be scheduled for {}s: {message}",
+                waited.as_secs()
+            ),
+            Failure::Deadline { job, waited } => write!(
+                f,
+                "Job {job} did not finish within {}s (--timeout); it keeps running in the cluster",
+                waited.as_secs()
+            ),
+            Failure::JobDeleted { job } => write!(f, "Job {job} was deleted while it was watched"),
+        }
+    }
+}
+
+impl Failure {
+    /// The short name used in JSON events and the journal.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::ImagePull { .. } => "image-pull",
+            Failure::ContainerFailed { .. } => "container-failed",
+            Failure::JobFailed { .. } => "job-failed",
+            Failure::ClaimUnbound { .. } => "claim-unbound",
+            Failure::Unschedulable { .. } => "unschedulable",
+            Failure::Deadline { .. } => "deadline",
+            Failure::JobDeleted { .. } => "job-deleted",
+        }
+    }
+}
+
+/// What the watch streams report, reduced to what the decisions need.
+#[derive(Debug, Clone)]
+pub enum Observation {
+    Job(Box<Job>),
+    JobDeleted(String),
+    Pod(Box<Pod>),
+    PodDeleted(String),
+    Claim(Box<PersistentVolumeClaim>),
+    LogLine {
+        pod: String,
+        line: String,
+    },
+    /// Time passed without an event (so deadlines fire on a quiet cluster).
+    Tick,
+}
+
+/// What changed for the operator after an observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Quiet,
+    /// A pod of the Job shows a new status (`ContainerCreating`, `Running`, …).
+    PodStatus {
+        pod: String,
+        status: String,
+    },
+    /// A container of this pod is running or finished: its log can be followed.
+    LogsAvailable {
+        pod: String,
+    },
+    /// The upgrader's play entered a new task (`TASK [name]`).
+    Step(String),
+    Succeeded,
+    Failed(Failure),
+}
+
+#[derive(Debug, Clone)]
+pub struct JobWatchConfig {
+    pub job: String,
+    /// The claim the Job's pod mounts; it must bind within `bind_timeout`.
+    pub claim: Option<String>,
+    pub deadline: Duration,
+    pub bind_timeout: Duration,
+}
+
+/// Follows one Job to its end: Complete, or the first sign that it will not get there.
+#[derive(Debug)]
+pub struct JobWatch {
+    config: JobWatchConfig,
+    started: Duration,
+    job_uid: Option<String>,
+    claim_pending_since: Option<Duration>,
+    unschedulable_since: BTreeMap<String, (Duration, String)>,
+    pod_status: BTreeMap<String, String>,
+    logs_announced: Vec<String>,
+    step: Option<String>,
+    finished: bool,
+}
+
+impl JobWatch {
+    pub fn new(config: JobWatchConfig, now: Duration) -> JobWatch {
+        JobWatch {
+            config,
+            started: now,
+            job_uid: None,
+            claim_pending_since: None,
+            unschedulable_since: BTreeMap::new(),
+            pod_status: BTreeMap::new(),
+            logs_announced: Vec::new(),
+            step: None,
+            finished: false,
+        }
+    }
+
+    pub fn job(&self) -> &str {
+        &self.config.job
+    }
+
+    pub fn step(&self) -> Option<&str> {
+        self.step.as_deref()
+    }
+
+    pub fn pods(&self) -> &BTreeMap<String, String> {
+        &self.pod_status
+    }
+
+    /// Updates the state with one observation at `now` and says what changed. After `Succeeded`
+    /// or `Failed` the watch is over and later observations are `Quiet`.
+    pub fn observe(&mut self, now: Duration, observation: &Observation) -> Vec<Progress> {
+        if self.finished {
+            return Vec::new();
+        }
+        let mut progress = match observation {
+            Observation::Job(job) => self.on_job(job),
+            Observation::JobDeleted(name) if *name == self.config.job && self.job_uid.is_some() => {
+                vec![Progress::Failed(Failure::JobDeleted { job: name.clone() })]
+            }
+            Observation::Pod(pod) => self.on_pod(now, pod),
+            Observation::PodDeleted(name) => {
+                self.unschedulable_since.remove(name);
+                Vec::new()
+            }
+            Observation::Claim(claim) => self.on_claim(now, claim),
+            Observation::LogLine { line, .. } => match task_name(line) {
+                Some(task) if self.step.as_deref() != Some(task) => {
+                    self.step = Some(task.to_string());
+                    vec![Progress::Step(task.to_string())]
+                }
+                _ => Vec::new(),
+            },
+            Observation::JobDeleted(_) | Observation::Tick => Vec::new(),
+        };
+        progress.extend(self.on_time(now));
+        if let Some(end) = progress
+            .iter()
+            .position(|p| matches!(p, Progress::Succeeded | Progress::Failed(_)))
+        {
+            progress.truncate(end + 1);
+            self.finished = true;
+        }
+        progress
+    }
+
+    fn on_job(&mut self, job: &Job) -> Vec<Progress> {
+        if job.metadata.name.as_deref() != Some(self.config.job.as_str()) {
+            return Vec::new();
+        }
+        self.job_uid = job.metadata.uid.clone();
+        match job_condition(job) {
+            Some(JobCondition::Complete) => vec![Progress::Succeeded],
+            Some(JobCondition::Failed { reason, message }) => {
+                vec![Progress::Failed(Failure::JobFailed {
+                    job: self.config.job.clone(),
+                    reason,
+                    message,
+                })]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn owns(&self, pod: &Pod) -> bool {
+        let labels = pod.metadata.labels.as_ref();
+        let job_name = labels.and_then(|l| l.get("job-name"));
+        if job_name.map(String::as_str) != Some(self.config.job.as_str()) {
+            return false;
+        }
+        let owner_uid = pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.kind == "Job")
+            .map(|o| o.uid.as_str());
+        match (&self.job_uid, owner_uid) {
+            (Some(job_uid), Some(owner_uid)) => job_uid == owner_uid,
+            _ => true,
+        }
+    }
+
+    fn on_pod(&mut self, now: Duration, pod: &Pod) -> Vec<Progress> {
+        if !self.owns(pod) {
+            return Vec::new();
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let mut progress = Vec::new();
+        let status = crate::collect::pod_status(pod);
+        let shown = match pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+        {
+            Some(_) => status.clone(),
+            None if status == "Pending" => "Pending".to_string(),
+            None => status.clone(),
+        };
+        if self.pod_status.get(&name) != Some(&shown) {
+            self.pod_status.insert(name.clone(), shown.clone());
+            progress.push(Progress::PodStatus {
+                pod: name.clone(),
+                status: shown,
+            });
+        }
+        let pod_status = pod.status.clone().unwrap_or_default();
+        let unschedulable = pod_status.conditions.iter().flatten().find(|c| {
+            c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable")
+        });
+        match unschedulable {
+            Some(condition) => {
+                let message = condition.message.clone().unwrap_or_default();
+                self.unschedulable_since
+                    .entry(name.clone())
+                    .or_insert((now, message));
+            }
+            None => {
+                self.unschedulable_since.remove(&name);
+            }
+        }
+        for container in pod_status.container_statuses.iter().flatten() {
+            let state = container.state.clone().unwrap_or_default();
+            if let Some(waiting) = &state.waiting {
+                let reason = waiting.reason.clone().unwrap_or_default();
+                if matches!(
+                    reason.as_str(),
+                    "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull"
+                ) {
+                    progress.push(Progress::Failed(Failure::ImagePull {
+                        pod: name.clone(),
+                        image: container.image.clone(),
+                        reason,
+                        message: waiting.message.clone().unwrap_or_default(),
+                    }));
+                    return progress;
+                }
+            }
+            if (state.running.is_some() || state.terminated.is_some())
+                && !self.logs_announced.contains(&name)
+            {
+                self.logs_announced.push(name.clone());
+                progress.push(Progress::LogsAvailable { pod: name.clone() });
+            }
+            if let Some(terminated) = &state.terminated {
+                if terminated.exit_code != 0 {
+                    progress.push(Progress::Failed(Failure::ContainerFailed {
+                        pod: name.clone(),
+                        container: container.name.clone(),
+                        exit_code: terminated.exit_code,
+                        reason: terminated.reason.clone().unwrap_or_else(|| "Error".into()),
+                    }));
+                    return progress;
+                }
+            }
+        }
+        progress
+    }
+
+    fn on_claim(&mut self, now: Duration, claim: &PersistentVolumeClaim) -> Vec<Progress> {
+        if claim.metadata.name.as_ref() != self.config.claim.as_ref() {
+            return Vec::new();
+        }
+        let phase = claim.status.as_ref().and_then(|s| s.phase.as_deref());
+        if phase == Some("Bound") {
+            self.claim_pending_since = None;
+        } else if self.claim_pending_since.is_none() {
+            self.claim_pending_since = Some(now);
+        }
+        Vec::new()
+    }
+
+    fn on_time(&mut self, now: Duration) -> Vec<Progress> {
+        if let (Some(since), Some(claim)) = (self.claim_pending_since, &self.config.claim) {
+            let waited = now.saturating_sub(since);
+            if waited >= self.config.bind_timeout {
+                return vec![Progress::Failed(Failure::ClaimUnbound {
+                    claim: claim.clone(),
+                    waited,
+                })];
+            }
+        }
+        for (pod, (since, message)) in &self.unschedulable_since {
+            let waited = now.saturating_sub(*since);
+            if waited >= self.config.bind_timeout {
+                return vec![Progress::Failed(Failure::Unschedulable {
+                    pod: pod.clone(),
+                    message: message.clone(),
+                    waited,
+                })];
+            }
+        }
+        let waited = now.saturating_sub(self.started);
+        if waited >= self.config.deadline {
+            return vec![Progress::Failed(Failure::Deadline {
+                job: self.config.job.clone(),
+                waited,
+            })];
+        }
+        Vec::new()
+    }
+}
+
+/// The task name of an Ansible `TASK [name] ****` header line.
+pub fn task_name(line: &str) -> Option<&str> {
+    let rest = line.trim_start().strip_prefix("TASK [")?;
+    let end = rest.rfind(']')?;
+    Some(rest[..end].trim()).filter(|name| !name.is_empty())
+}
+
+/// How a run ended, and the exit code that says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Upgraded,
+    DryRun,
+    /// The upgrade failed and the rollback brought the platform back.
+    RolledBack,
+    /// The upgrade failed; no rollback was attempted (not asked for, or no rollback manifest).
+    UpgradeFailed,
+    /// The upgrade failed and so did the rollback.
+    RollbackFailed,
+    /// Ctrl-C: the Job keeps running in the cluster.
+    Interrupted,
+}
+
+impl Ending {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Ending::Upgraded | Ending::DryRun => exit::OK,
+            Ending::RolledBack => exit::ROLLED_BACK,
+            Ending::UpgradeFailed | Ending::RollbackFailed | Ending::Interrupted => {
+                exit::NEEDS_HUMAN
+            }
+        }
+    }
+}
+
+/// After a failed upgrade: roll back only when asked and when there is something to apply.
+pub fn should_roll_back(auto_rollback: bool, has_rollback_manifest: bool) -> bool {
+    auto_rollback && has_rollback_manifest
+}
+
+/// Parses durations as people write them: `90s`, `45m`, `1h30m`, `2h`, `500ms`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let number: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.checked_mul(60)?),
+            "h" => Duration::from_secs(number.checked_mul(3600)?),
+            _ => return None,
+        };
+        total = total.checked_add(unit)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! `kubernetes-version` and `kubectl-skew`.
 
-use super::{finding, Context};
+use super::{finding, RuleInput};
 use crate::facts::ConnectionError;
 use crate::path::{minor_version, numeric_version};
 use crate::report::{Finding, Status};
@@ -8,7 +8,7 @@ use crate::report::{Finding, Status};
 const ID_VERSION: &str = "kubernetes-version";
 const ID_SKEW: &str = "kubectl-skew";
 
-pub fn kubernetes_version(ctx: &Context) -> Finding {
+pub fn kubernetes_version(ctx: &RuleInput) -> Finding {
     let k = &ctx.facts.kubernetes;
     let path = ctx.path;
     let range = format!(
@@ -103,7 +103,7 @@ fn connection_error(error: ConnectionError) -> (&'static str, &'static str) {
     }
 }
 
-pub fn kubectl_skew(ctx: &Context) -> Finding {
+pub fn kubectl_skew(ctx: &RuleInput) -> Finding {
     let k = &ctx.facts.kubernetes;
     let remedy = "paste the full output of `kubectl version` (both Client and Server Version)";
     let (Some(client), Some(server)) = (k.client_version.as_deref(), k.server_version.as_deref())

@@ -1,6 +1,6 @@
 //! `platform-version` and `helm-release-state`.
 
-use super::{finding, Context};
+use super::{finding, RuleInput};
 use crate::facts::{At, HelmGeneration};
 use crate::path::minor_version;
 use crate::report::{Finding, Status};
@@ -19,7 +19,7 @@ struct Latest {
     at: Vec<At>,
 }
 
-fn latest(ctx: &Context) -> Option<Latest> {
+fn latest(ctx: &RuleInput) -> Option<Latest> {
     let release = ctx.platform_release();
     let history = ctx.platform_history();
     let last_row = history.last().copied();
@@ -66,7 +66,7 @@ fn latest(ctx: &Context) -> Option<Latest> {
     }
 }
 
-fn no_release(ctx: &Context, id: &str) -> Finding {
+fn no_release(ctx: &RuleInput, id: &str) -> Finding {
     let chart = ctx.path.platform_chart;
     let listed = ctx.facts.helm_releases.len();
     let what = if listed == 0 {
@@ -81,7 +81,7 @@ fn no_release(ctx: &Context, id: &str) -> Finding {
     )
 }
 
-pub fn platform_version(ctx: &Context) -> Finding {
+pub fn platform_version(ctx: &RuleInput) -> Finding {
     let Some(latest) = latest(ctx) else {
         return no_release(ctx, ID_VERSION);
     };
@@ -153,7 +153,7 @@ pub fn platform_version(ctx: &Context) -> Finding {
     finding(ID_VERSION, status, message, remedy, latest.at)
 }
 
-pub fn helm_release_state(ctx: &Context) -> Finding {
+pub fn helm_release_state(ctx: &RuleInput) -> Finding {
     let Some(latest) = latest(ctx) else {
         return no_release(ctx, ID_STATE);
     };

@@ -1,6 +1,6 @@
 //! `airflow-images`: every Airflow image is Astronomer Certified, recent enough, with a readable tag.
 
-use super::{finding, item, item_evidence, worst, Context};
+use super::{finding, item, item_evidence, worst, RuleInput};
 use crate::facts::{CertifiedForm, Image};
 use crate::path::numeric_version;
 use crate::report::{Finding, Item, Status};
@@ -9,7 +9,7 @@ const ID: &str = "airflow-images";
 
 const LIST_IMAGES: &str = "kubectl get pods -A -o jsonpath='{range .items[*]}{.spec.containers[*].image}{\"\\n\"}{end}' | grep -i airflow | sort -u";
 
-pub fn airflow_images(ctx: &Context) -> Finding {
+pub fn airflow_images(ctx: &RuleInput) -> Finding {
     let images = &ctx.facts.images;
     let items: Vec<Item> = images
         .iter()
@@ -69,14 +69,14 @@ pub fn airflow_images(ctx: &Context) -> Finding {
     result
 }
 
-fn airflow_min(ctx: &Context) -> String {
+fn airflow_min(ctx: &RuleInput) -> String {
     let (major, minor, patch) = ctx.path.min_airflow;
     format!("{major}.{minor}.{patch}")
 }
 
 /// The item for one image; None for an image that is not an Airflow image at all
 /// (platform components, sidecars), which this check does not judge.
-fn judge(ctx: &Context, image: &Image) -> Option<Item> {
+fn judge(ctx: &RuleInput, image: &Image) -> Option<Item> {
     let name = image
         .repository
         .rsplit('/')
@@ -84,22 +84,22 @@ fn judge(ctx: &Context, image: &Image) -> Option<Item> {
         .unwrap_or(&image.repository);
     let tag = image.tag.as_deref();
     let subject = image.reference.as_str();
-    let verdict = |status, message: String| Some(item(subject, status, message, &image.at));
+    let judged = |status, message: String| Some(item(subject, status, message, &image.at));
     if name == ctx.path.certified_image_name {
         return match (tag, &image.certified) {
-            (None, _) if image.digest.is_some() => verdict(
+            (None, _) if image.digest.is_some() => judged(
                 Status::Fail,
                 "pinned by digest only: the Airflow version cannot be read; use the tag".into(),
             ),
-            (None, _) => verdict(
+            (None, _) => judged(
                 Status::Fail,
                 "untagged (means `latest`): the Airflow version cannot be read".into(),
             ),
-            (Some(t), _) if t.starts_with("latest") => verdict(
+            (Some(t), _) if t.starts_with("latest") => judged(
                 Status::Fail,
                 format!("`{t}` is not a version: pin `<airflow>-<build>-<distro>-onbuild`"),
             ),
-            (Some(t), None) => verdict(
+            (Some(t), None) => judged(
                 Status::Fail,
                 format!("tag `{t}` does not follow `<airflow>-<build>-<distro>[-onbuild]`"),
             ),
@@ -107,12 +107,12 @@ fn judge(ctx: &Context, image: &Image) -> Option<Item> {
                 let version = &certified.airflow_version;
                 let too_old = numeric_version(version).is_none_or(|v| v < ctx.path.min_airflow);
                 if certified.form == CertifiedForm::Legacy {
-                    verdict(
+                    judged(
                         Status::Fail,
                         format!("old `<astronomer>-<airflow>` tag form (Airflow {version}): rebuild on a current certified tag"),
                     )
                 } else if too_old {
-                    verdict(
+                    judged(
                         Status::Fail,
                         format!("Airflow {version} is older than {}", airflow_min(ctx)),
                     )
@@ -126,12 +126,12 @@ fn judge(ctx: &Context, image: &Image) -> Option<Item> {
                         gaps.push("no `-onbuild`");
                     }
                     if gaps.is_empty() {
-                        verdict(
+                        judged(
                             Status::Pass,
                             format!("Astronomer Certified Airflow {version}"),
                         )
                     } else {
-                        verdict(
+                        judged(
                             Status::Warn,
                             format!("Airflow {version}: {}", gaps.join(", ")),
                         )
@@ -141,13 +141,13 @@ fn judge(ctx: &Context, image: &Image) -> Option<Item> {
         };
     }
     if tag.is_some_and(|t| t.starts_with("deploy-")) {
-        return verdict(
+        return judged(
             Status::Warn,
             "deploy image: its certified base cannot be seen; paste the `FROM` line of the deployment's Dockerfile".into(),
         );
     }
     if name.contains("airflow") || image.certified.is_some() {
-        return verdict(
+        return judged(
             Status::Fail,
             format!(
                 "not an Astronomer Certified image (expected `{}` under any registry)",

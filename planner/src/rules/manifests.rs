@@ -1,6 +1,6 @@
 //! `manifest-source` and `rollback-readiness`: what will be applied, and whether it can be undone.
 
-use super::{finding, item_evidence, worst, Context};
+use super::{finding, item_evidence, worst, RuleInput};
 use crate::facts::At;
 use crate::manifest::{read_manifest, ManifestObject};
 use crate::path::{ManifestSpec, UpgradePath, BACKUP_PVC, SERVICE_ACCOUNT};
@@ -17,7 +17,7 @@ pub fn download_commands(path: &UpgradePath) -> Vec<String> {
         .collect()
 }
 
-pub fn manifest_source(ctx: &Context) -> Finding {
+pub fn manifest_source(ctx: &RuleInput) -> Finding {
     let path = ctx.path;
     if ctx.manifests.is_empty() {
         return finding(
@@ -119,7 +119,7 @@ pub fn manifest_source(ctx: &Context) -> Finding {
     result
 }
 
-fn object_issues(ctx: &Context, object: &ManifestObject, at: &At, source: &str) -> Vec<Item> {
+fn object_issues(ctx: &RuleInput, object: &ManifestObject, at: &At, source: &str) -> Vec<Item> {
     let subject = format!("{source}: {}/{}", object.kind, object.name);
     let issue = |status, message: String| Item {
         subject: subject.clone(),
@@ -186,7 +186,7 @@ pub fn rollback_caveats(path: &UpgradePath) -> Vec<String> {
     ]
 }
 
-pub fn rollback_readiness(ctx: &Context) -> Finding {
+pub fn rollback_readiness(ctx: &RuleInput) -> Finding {
     let caveats = "the rollback needs the upgrade's backup PVC and ServiceAccount kept, deletes the Elasticsearch volumes, and does not roll back Airflow deployments";
     if let Some(resources) = &ctx.facts.upgrade_resources {
         if resources.upgrade_job.is_some() && (!resources.service_account || !resources.backup_pvc)

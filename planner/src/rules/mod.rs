@@ -22,7 +22,7 @@ pub use permissions::can_i_command;
 pub use pods::matches_known_crashing;
 
 /// Everything a rule may look at.
-pub struct Context<'a> {
+pub struct RuleInput<'a> {
     pub path: &'a UpgradePath,
     pub facts: &'a Facts,
     pub acks: &'a Acknowledgements,
@@ -30,7 +30,7 @@ pub struct Context<'a> {
     pub manifests: &'a [Source],
 }
 
-type Rule = fn(&Context) -> Finding;
+type Rule = fn(&RuleInput) -> Finding;
 
 const RULES: &[(&str, Rule)] = &[
     ("kubernetes-version", cluster::kubernetes_version),
@@ -62,7 +62,7 @@ pub fn evaluate_path(
     acks: &Acknowledgements,
     manifests: &[Source],
 ) -> Report {
-    let context = Context {
+    let input = RuleInput {
         path,
         facts,
         acks,
@@ -72,7 +72,7 @@ pub fn evaluate_path(
         .checks
         .iter()
         .map(|spec| match RULES.iter().find(|(id, _)| *id == spec.id) {
-            Some((_, rule)) => rule(&context),
+            Some((_, rule)) => rule(&input),
             None => Finding {
                 check: spec.id.to_string(),
                 status: Status::Unknown,
@@ -102,7 +102,7 @@ pub fn verdict(findings: &[Finding]) -> Verdict {
     }
 }
 
-impl Context<'_> {
+impl RuleInput<'_> {
     /// The platform release: the Helm release whose chart is `astronomer` (not an Airflow
     /// deployment, not a PostgreSQL release). When several are listed, a `deployed` one wins.
     pub fn platform_release(&self) -> Option<&HelmRelease> {

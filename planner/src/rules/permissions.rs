@@ -9,14 +9,14 @@
 //! 3. a `yes` for `*` (verb or resource, `*.*` from `--list` tables) or for `--all-namespaces`.
 //!    A wildcard or all-namespaces `no` says nothing about one resource in one namespace.
 
-use super::{finding, item_evidence, worst, Context};
+use super::{finding, item_evidence, worst, RuleInput};
 use crate::facts::Permission;
 use crate::path::{PermissionScope, RequiredPermission};
 use crate::report::{Finding, Item, Status};
 
 const ID: &str = "permissions";
 
-pub fn permissions(ctx: &Context) -> Finding {
+pub fn permissions(ctx: &RuleInput) -> Finding {
     let platform_ns = ctx.platform_namespace();
     let context_ns = context_namespace(ctx);
     let required = ctx.path.permissions;
@@ -114,7 +114,7 @@ pub fn can_i_command(need: &RequiredPermission, namespace: Option<&str>) -> Stri
 }
 
 /// The namespace kubectl answered for when a can-i command named none.
-fn context_namespace(ctx: &Context) -> String {
+fn context_namespace(ctx: &RuleInput) -> String {
     ctx.facts
         .contexts
         .iter()

@@ -1,12 +1,12 @@
 //! `pod-health`: every pod Running with all containers ready, or Completed.
 
-use super::{finding, item, item_evidence, worst, Context};
+use super::{finding, item, item_evidence, worst, RuleInput};
 use crate::facts::Pod;
 use crate::report::{Finding, Status};
 
 const ID: &str = "pod-health";
 
-pub fn pod_health(ctx: &Context) -> Finding {
+pub fn pod_health(ctx: &RuleInput) -> Finding {
     let pods = &ctx.facts.pods;
     if pods.is_empty() && !ctx.facts.pods_listed {
         return ctx.missing(

@@ -1,10 +1,10 @@
 //! Checks on the person, the site and the cluster's plumbing: `system-admin`, `database-backup`,
 //! `context-namespace`, `default-storageclass`, `database-connection`, `egress-or-mirror`.
 
-use super::{finding, Context};
+use super::{finding, RuleInput};
 use crate::report::{Finding, Status};
 
-pub fn system_admin(ctx: &Context) -> Finding {
+pub fn system_admin(ctx: &RuleInput) -> Finding {
     const ID: &str = "system-admin";
     if ctx.acks.system_admin {
         finding(
@@ -23,7 +23,7 @@ pub fn system_admin(ctx: &Context) -> Finding {
     }
 }
 
-pub fn database_backup(ctx: &Context) -> Finding {
+pub fn database_backup(ctx: &RuleInput) -> Finding {
     const ID: &str = "database-backup";
     match ctx.acks.database_backup.as_deref().map(str::trim) {
         Some(reference) if !reference.is_empty() => finding(
@@ -41,7 +41,7 @@ pub fn database_backup(ctx: &Context) -> Finding {
     }
 }
 
-pub fn context_namespace(ctx: &Context) -> Finding {
+pub fn context_namespace(ctx: &RuleInput) -> Finding {
     const ID: &str = "context-namespace";
     let target = ctx.path.upgrade_namespace;
     let switch = format!("kubectl config set-context --current --namespace={target}");
@@ -89,7 +89,7 @@ pub fn context_namespace(ctx: &Context) -> Finding {
     }
 }
 
-pub fn default_storageclass(ctx: &Context) -> Finding {
+pub fn default_storageclass(ctx: &RuleInput) -> Finding {
     const ID: &str = "default-storageclass";
     let classes = &ctx.facts.storage_classes;
     let size = ctx.path.backup_volume_size;
@@ -147,7 +147,7 @@ pub fn default_storageclass(ctx: &Context) -> Finding {
     }
 }
 
-pub fn database_connection(ctx: &Context) -> Finding {
+pub fn database_connection(ctx: &RuleInput) -> Finding {
     const ID: &str = "database-connection";
     let ns = ctx.platform_namespace();
     let secret = ctx.path.bootstrap_secret;
@@ -202,7 +202,7 @@ pub fn database_connection(ctx: &Context) -> Finding {
     }
 }
 
-pub fn egress_or_mirror(ctx: &Context) -> Finding {
+pub fn egress_or_mirror(ctx: &RuleInput) -> Finding {
     const ID: &str = "egress-or-mirror";
     let path = ctx.path;
     let hosts = path.egress_hosts.join(", ");

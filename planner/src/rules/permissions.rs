@@ -80,7 +80,7 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
             (
                 format!("{} of {total} required rights are denied: {}", denied.len(), denied.join("; ")),
                 Some(format!(
-                    "ask a cluster administrator for these rights (the upgrade manifest creates a ClusterRole with `*` on everything, so in practice you need cluster-admin), then paste the answers of:\n{}",
+                    "ask a cluster administrator for these rights (the upgrade manifest creates a ClusterRole with `*` on everything, so in practice you need cluster-admin, e.g. `kubectl create clusterrolebinding <you>-cluster-admin --clusterrole=cluster-admin --user=<you>`), then paste the answers of:\n{}",
                     commands.join("\n")
                 )),
             )

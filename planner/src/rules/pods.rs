@@ -19,7 +19,7 @@ pub fn pod_health(ctx: &RuleInput) -> Finding {
         ctx.acks
             .known_crashing
             .iter()
-            .any(|known| matches_known_crashing(known, &pod.name))
+            .any(|known| matches_known_crashing(known, pod.namespace.as_deref(), &pod.name))
     };
     let unhealthy: Vec<&Pod> = pods.iter().filter(|pod| !pod.healthy).collect();
     let failing: Vec<&Pod> = unhealthy
@@ -112,8 +112,15 @@ fn describe(pod: &Pod) -> String {
 /// `astronomer-houston` does not cover `astronomer-houston-worker-6f9c…`: what follows the
 /// acknowledged name must be one or two generated segments (Kubernetes' vowel-free random
 /// alphabet of 5–10 characters, or a StatefulSet ordinal / CronJob timestamp of digits).
-pub fn matches_known_crashing(acknowledged: &str, pod_name: &str) -> bool {
+/// `NAMESPACE/NAME` also restricts the namespace; kubectl's `pod/NAME` is the bare name.
+pub fn matches_known_crashing(acknowledged: &str, namespace: Option<&str>, pod_name: &str) -> bool {
     let acknowledged = acknowledged.trim();
+    let acknowledged = match acknowledged.split_once('/') {
+        Some(("pod" | "pods" | "po", name)) => name,
+        Some((ns, name)) if namespace == Some(ns) => name,
+        Some(_) => return false,
+        None => acknowledged,
+    };
     if acknowledged.is_empty() {
         return false;
     }

@@ -824,30 +824,37 @@ fn pod_health_cases() {
 
 #[test]
 fn known_crashing_matches_exact_names_and_generated_suffixes_only() {
+    let kibana = "astronomer-kibana-5c7d8f9b6-x2x4q";
+    let ns = Some("astronomer");
+    assert!(matches_known_crashing(kibana, ns, kibana));
+    assert!(matches_known_crashing("astronomer-kibana", ns, kibana));
     assert!(matches_known_crashing(
-        "astronomer-kibana-5c7d8f9b6-x2x4q",
-        "astronomer-kibana-5c7d8f9b6-x2x4q"
+        "astronomer/astronomer-kibana",
+        ns,
+        kibana
     ));
     assert!(matches_known_crashing(
-        "astronomer-kibana",
-        "astronomer-kibana-5c7d8f9b6-x2x4q"
+        "pod/astronomer-kibana-5c7d8f9b6-x2x4q",
+        ns,
+        kibana
+    ));
+    assert!(!matches_known_crashing(
+        "kube-system/astronomer-kibana",
+        ns,
+        kibana
     ));
     assert!(matches_known_crashing(
         "astronomer-elasticsearch-data",
+        ns,
         "astronomer-elasticsearch-data-0"
     ));
     assert!(!matches_known_crashing(
         "astronomer-houston",
+        ns,
         "astronomer-houston-worker-6f9c7b8d5-k2x9q"
     ));
-    assert!(!matches_known_crashing(
-        "astronomer-kib",
-        "astronomer-kibana-5c7d8f9b6-x2x4q"
-    ));
-    assert!(!matches_known_crashing(
-        "",
-        "astronomer-kibana-5c7d8f9b6-x2x4q"
-    ));
+    assert!(!matches_known_crashing("astronomer-kib", ns, kibana));
+    assert!(!matches_known_crashing("", ns, kibana));
 }
 
 #[test]

@@ -45,15 +45,23 @@ pub fn manifest_source(ctx: &RuleInput) -> Finding {
             })
             .collect();
         if specs.is_empty() {
-            items.push(Item {
-                subject: source.name.clone(),
-                status: Status::Fail,
-                message: format!(
+            let message = if source.text.trim() == "404: Not Found" {
+                format!(
+                    "it is GitHub's \"404: Not Found\" page, not a manifest: the URL on the procedure page does not exist; download {} instead",
+                    path.upgrade_manifest.url
+                )
+            } else {
+                format!(
                     "unrecognised: it has no Job `{}` or `{}` ({} object(s) read)",
                     path.upgrade_manifest.job_name,
                     path.rollback_manifest.job_name,
                     objects.len()
-                ),
+                )
+            };
+            items.push(Item {
+                subject: source.name.clone(),
+                status: Status::Fail,
+                message,
                 evidence: vec![At {
                     source: source.name.clone(),
                     line: None,

@@ -1101,6 +1101,12 @@ fn manifest_source_cases() {
         manifest_status("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n").0,
         Status::Fail
     );
+    // What `curl` without `-f` saves from the URL on the procedure page.
+    let (status, report) = manifest_status("404: Not Found");
+    assert_eq!(status, Status::Fail);
+    assert!(report.finding("manifest-source").unwrap().items[0]
+        .message
+        .contains("404"));
     // The rollback manifest is recognised on its own.
     let rollback = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: rollback-astronomer\nspec:\n  template:\n    spec:\n      containers:\n      - name: upgrade\n        image: quay.io/astronomer/lts-016-023-upgrade@sha256:00\n";
     assert_eq!(manifest_status(rollback).0, Status::Pass);

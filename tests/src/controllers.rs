@@ -1,0 +1,728 @@
+//! What the control plane does beside the API: admission defaults, immutable fields, the Job
+//! controller running scripted upgrader pods, PVC binding, ServiceAccount tokens, and the
+//! platform's move between versions.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::helm::{decode_release, Release};
+use crate::resources::Resource;
+use crate::scenario::{JobScript, ReleaseMove, TaskResult, TaskSpec, TransitionSpec};
+use crate::seed::{image_repository, NODES};
+use crate::server::Shared;
+use crate::store::{str_at, ApiError};
+use crate::time::now_rfc3339;
+
+pub const UPGRADE_JOB: &str = "upgrade-astronomer";
+pub const ROLLBACK_JOB: &str = "rollback-astronomer";
+
+fn resource(api_version: &str, kind: &str) -> &'static Resource {
+    Resource::by_kind(api_version, kind).expect("kube-sim serves its own kinds")
+}
+
+/// Defaults and validation the API server applies on create (admission + defaulting).
+pub fn defaults_on_create(
+    shared: &Shared,
+    served: &Resource,
+    object: &mut Value,
+    uid: &str,
+) -> Result<(), ApiError> {
+    let name = str_at(object, "/metadata/name");
+    match served.kind {
+        "Job" => {
+            if str_at(object, "/spec/template/spec/restartPolicy").is_empty() {
+                return Err(ApiError::invalid(
+                    served,
+                    &name,
+                    "spec.template.spec.restartPolicy",
+                    "Required value: valid values: \"OnFailure\", \"Never\"",
+                ));
+            }
+            let manual = object.pointer("/spec/manualSelector") == Some(&json!(true));
+            if !manual {
+                object["spec"]["selector"] = json!({"matchLabels": {"controller-uid": uid}});
+                let labels = &mut object["spec"]["template"]["metadata"]["labels"];
+                if !labels.is_object() {
+                    *labels = json!({});
+                }
+                labels["controller-uid"] = json!(uid);
+                labels["job-name"] = json!(name);
+            }
+            let spec = &mut object["spec"];
+            for (field, default) in [("completions", 1), ("parallelism", 1), ("backoffLimit", 6)] {
+                if spec.get(field).is_none() {
+                    spec[field] = json!(default);
+                }
+            }
+            object["metadata"]["generation"] = json!(1);
+            object["status"] = json!({});
+        }
+        "Pod" => {
+            if object.pointer("/status/phase").is_none() {
+                object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+            }
+        }
+        "PersistentVolumeClaim" => {
+            if object.pointer("/spec/storageClassName").is_none() {
+                if let Some(class) = shared.default_storage_class() {
+                    object["spec"]["storageClassName"] = json!(class);
+                }
+            }
+            object["spec"]["volumeMode"] = json!("Filesystem");
+            object["status"] = json!({"phase": "Pending"});
+        }
+        "Namespace" => {
+            object["spec"] = json!({"finalizers": ["kubernetes"]});
+            object["status"] = json!({"phase": "Active"});
+        }
+        "Deployment" | "StatefulSet" => {
+            object["metadata"]["generation"] = json!(1);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// 422 for changes to fields the real API server refuses to change.
+pub fn check_immutable(served: &Resource, old: &Value, new: &Value) -> Result<(), ApiError> {
+    let name = str_at(old, "/metadata/name");
+    let immutable: &[(&str, &str)] = match served.kind {
+        "Job" => &[
+            ("/spec/selector", "spec.selector"),
+            ("/spec/template", "spec.template"),
+        ],
+        "ClusterRoleBinding" => &[("/roleRef", "roleRef")],
+        "PersistentVolumeClaim" => &[
+            ("/spec/accessModes", "spec.accessModes"),
+            ("/spec/storageClassName", "spec.storageClassName"),
+            ("/spec/volumeName", "spec.volumeName"),
+        ],
+        _ => &[],
+    };
+    for (pointer, field) in immutable {
+        let new_value = new.pointer(pointer).cloned().unwrap_or(Value::Null);
+        if old.pointer(pointer).cloned().unwrap_or(Value::Null) != new_value {
+            return Err(ApiError::immutable(served, &name, field, &new_value));
+        }
+    }
+    Ok(())
+}
+
+/// Starts what a newly created object sets in motion.
+pub fn after_create(shared: &Arc<Shared>, served: &Resource, object: &Value) {
+    match served.kind {
+        "Job" => {
+            let shared2 = shared.clone();
+            let job = object.clone();
+            shared.spawn(async move { run_job(shared2, job).await });
+        }
+        "PersistentVolumeClaim" => {
+            let shared2 = shared.clone();
+            let pvc = object.clone();
+            shared.spawn(async move { bind_claim(shared2, pvc).await });
+        }
+        "ServiceAccount" => create_token(shared, object),
+        _ => {}
+    }
+}
+
+fn create_token(shared: &Shared, account: &Value) {
+    let namespace = str_at(account, "/metadata/namespace");
+    let name = str_at(account, "/metadata/name");
+    let secret_name = format!("{name}-token-{}", shared.suffix(5));
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": secret_name, "namespace": namespace, "annotations": {
+            "kubernetes.io/service-account.name": name,
+            "kubernetes.io/service-account.uid": str_at(account, "/metadata/uid"),
+        }},
+        "data": {"namespace": STANDARD.encode(&namespace), "token": STANDARD.encode("kube-sim-token")},
+    });
+    let mut store = shared.store.lock().expect("store lock");
+    if store.create(resource("v1", "Secret"), secret).is_err() {
+        return;
+    }
+    let sa = resource("v1", "ServiceAccount");
+    if let Some(mut current) = store.get(sa, &namespace, &name).cloned() {
+        let secrets = current["secrets"].as_array().cloned().unwrap_or_default();
+        let mut secrets = secrets;
+        secrets.push(json!({"name": secret_name}));
+        current["secrets"] = json!(secrets);
+        let _ = store.update(sa, current);
+    }
+}
+
+async fn bind_claim(shared: Arc<Shared>, pvc: Value) {
+    if shared.scenario.pvc_never_binds {
+        return;
+    }
+    let class = str_at(&pvc, "/spec/storageClassName");
+    let class_exists = !class.is_empty()
+        && shared
+            .store
+            .lock()
+            .expect("store lock")
+            .get(resource("storage.k8s.io/v1", "StorageClass"), "", &class)
+            .is_some();
+    if !class_exists {
+        return;
+    }
+    shared.sleep(1.0).await;
+    let namespace = str_at(&pvc, "/metadata/namespace");
+    let name = str_at(&pvc, "/metadata/name");
+    let uid = str_at(&pvc, "/metadata/uid");
+    shared.modify(
+        resource("v1", "PersistentVolumeClaim"),
+        &namespace,
+        &name,
+        |claim| {
+            if str_at(claim, "/metadata/uid") != uid {
+                return false;
+            }
+            claim["spec"]["volumeName"] = json!(format!("pvc-{uid}"));
+            let storage = claim
+                .pointer("/spec/resources/requests/storage")
+                .cloned()
+                .unwrap_or(json!("1Gi"));
+            let modes = claim
+                .pointer("/spec/accessModes")
+                .cloned()
+                .unwrap_or(json!(["ReadWriteOnce"]));
+            claim["status"] =
+                json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": storage}});
+            true
+        },
+    );
+}
+
+fn default_script(job_name: &str) -> JobScript {
+    let task = |name: &str| TaskSpec {
+        name: name.into(),
+        duration_s: 1.0,
+        result: TaskResult::Ok,
+        output: vec![],
+        message: None,
+    };
+    JobScript {
+        pending_s: 1.0,
+        creating_s: 2.0,
+        image_pull_fails: false,
+        tasks: vec![task(&format!("Run {job_name}"))],
+        exit_code: 2,
+        on_success: None,
+    }
+}
+
+fn task_header(kind: &str, name: &str) -> String {
+    let head = format!("{kind} [{name}] ");
+    let stars = 79usize.saturating_sub(head.chars().count()).max(3);
+    format!("{head}{}", "*".repeat(stars))
+}
+
+struct PodRef {
+    namespace: String,
+    name: String,
+}
+
+/// Runs a Job: one pod through Pending → ContainerCreating → Running → Succeeded/Failed.
+async fn run_job(shared: Arc<Shared>, job: Value) {
+    let namespace = str_at(&job, "/metadata/namespace");
+    let job_name = str_at(&job, "/metadata/name");
+    let job_uid = str_at(&job, "/metadata/uid");
+    let script = match job_name.as_str() {
+        UPGRADE_JOB => {
+            shared.mark_upgrade_job_created();
+            shared.scenario.upgrade.clone()
+        }
+        ROLLBACK_JOB => shared.scenario.rollback.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| default_script(&job_name));
+
+    let jobs = resource("batch/v1", "Job");
+    let pods = resource("v1", "Pod");
+    let pod_name = format!("{job_name}-{}", shared.suffix(5));
+    let mut template = job.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": pod_name, "namespace": namespace,
+            "labels": template["metadata"]["labels"].take(),
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job_name, "uid": job_uid,
+                                  "controller": true, "blockOwnerDeletion": true}],
+        },
+        "spec": template["spec"].take(),
+        "status": {"phase": "Pending", "qosClass": "BestEffort"},
+    });
+    pod["spec"]["schedulerName"] = json!("default-scheduler");
+    let created = shared.store.lock().expect("store lock").create(pods, pod);
+    let Ok(pod) = created else { return };
+    let pod_ref = PodRef {
+        namespace: namespace.clone(),
+        name: pod_name.clone(),
+    };
+    let containers: Vec<(String, String)> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| (str_at(c, "/name"), str_at(c, "/image")))
+                .collect()
+        })
+        .unwrap_or_default();
+    shared.logs_open(&namespace, &pod_name);
+    let started = now_rfc3339();
+    let job_alive = |shared: &Shared| {
+        shared
+            .store
+            .lock()
+            .expect("store lock")
+            .get(jobs, &namespace, &job_name)
+            .is_some_and(|j| str_at(j, "/metadata/uid") == job_uid)
+    };
+    let set_job_status = |shared: &Shared, status: Value| {
+        shared.modify(jobs, &namespace, &job_name, |job| {
+            if str_at(job, "/metadata/uid") != job_uid {
+                return false;
+            }
+            job["status"] = status.clone();
+            true
+        })
+    };
+    set_job_status(&shared, json!({"active": 1, "startTime": started}));
+
+    shared.sleep(script.pending_s).await;
+    // The scheduler waits for the pod's claims to bind.
+    loop {
+        let unbound = unbound_claim(&shared, &pod);
+        let Some(claim) = unbound else { break };
+        let message =
+            format!("pod has unbound immediate PersistentVolumeClaims (repeated 2 times)");
+        let alive = update_pod(&shared, &pod_ref, |p| {
+            p["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": message, "lastProbeTime": null, "lastTransitionTime": started}]);
+        });
+        if !alive || !job_alive(&shared) {
+            return;
+        }
+        let _ = claim;
+        shared.sleep(2.0).await;
+    }
+    let node = NODES[0];
+    let waiting = |reason: &str, message: &str| -> Vec<Value> {
+        containers
+            .iter()
+            .map(|(name, image)| json!({"name": name, "image": image, "imageID": "", "ready": false,
+                "restartCount": 0, "started": false, "state": {"waiting": {"reason": reason, "message": message}}}))
+            .collect()
+    };
+    if !update_pod(&shared, &pod_ref, |p| {
+        p["spec"]["nodeName"] = json!(node);
+        p["status"] = json!({"phase": "Pending", "hostIP": "10.0.1.23", "startTime": started, "qosClass": "BestEffort",
+            "conditions": [
+                {"type": "Initialized", "status": "True", "lastProbeTime": null, "lastTransitionTime": started},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastProbeTime": null, "lastTransitionTime": started},
+                {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady", "lastProbeTime": null, "lastTransitionTime": started},
+                {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": started}],
+            "containerStatuses": waiting("ContainerCreating", "")});
+    }) {
+        return;
+    }
+    shared.sleep(script.creating_s).await;
+
+    if script.image_pull_fails {
+        let image = containers
+            .first()
+            .map(|(_, i)| i.clone())
+            .unwrap_or_default();
+        let mut back_off = false;
+        loop {
+            let (reason, message) = if back_off {
+                (
+                    "ImagePullBackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                )
+            } else {
+                ("ErrImagePull", format!("rpc error: code = Unknown desc = Error response from daemon: Get https://quay.io/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)"))
+            };
+            if !update_pod(&shared, &pod_ref, |p| {
+                p["status"]["containerStatuses"] = json!(waiting(reason, &message))
+            }) {
+                return;
+            }
+            back_off = !back_off;
+            shared.sleep(if back_off { 5.0 } else { 20.0 }).await;
+        }
+    }
+
+    let ip = shared.pod_ip();
+    let running_at = now_rfc3339();
+    let running: Vec<Value> = containers
+        .iter()
+        .map(|(name, image)| json!({"name": name, "image": image,
+            "imageID": format!("docker-pullable://{}@sha256:{:064x}", image_repository(image), 23),
+            "containerID": format!("docker://{:064x}", name.len() + 7),
+            "ready": true, "restartCount": 0, "started": true, "state": {"running": {"startedAt": running_at}}}))
+        .collect();
+    if !update_pod(&shared, &pod_ref, |p| {
+        p["status"]["phase"] = json!("Running");
+        p["status"]["podIP"] = json!(ip);
+        p["status"]["podIPs"] = json!([{"ip": ip}]);
+        p["status"]["containerStatuses"] = json!(running);
+        for condition in p["status"]["conditions"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if condition["type"] == "Ready" || condition["type"] == "ContainersReady" {
+                condition["status"] = json!("True");
+                condition.as_object_mut().map(|c| c.remove("reason"));
+            }
+        }
+    }) {
+        return;
+    }
+
+    let log = |line: String| shared.log_line(&namespace, &pod_name, line);
+    log(String::new());
+    log(task_header("PLAY", "localhost"));
+    let (mut ok, mut changed, mut failed, mut skipped) = (0, 0, 0, 0);
+    for task in &script.tasks {
+        log(String::new());
+        log(task_header("TASK", &task.name));
+        shared.sleep(task.duration_s).await;
+        if !job_alive(&shared) {
+            shared.logs_close(&namespace, &pod_name);
+            return;
+        }
+        for line in &task.output {
+            log(line.clone());
+        }
+        match task.result {
+            TaskResult::Ok => {
+                ok += 1;
+                log("ok: [localhost]".into());
+            }
+            TaskResult::Changed => {
+                ok += 1;
+                changed += 1;
+                log("changed: [localhost]".into());
+            }
+            TaskResult::Skipped => {
+                skipped += 1;
+                log("skipping: [localhost]".into());
+            }
+            TaskResult::Fatal => {
+                failed += 1;
+                let message = task
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "non-zero return code".into());
+                let details = json!({"changed": true, "msg": message, "rc": 1});
+                log(format!("fatal: [localhost]: FAILED! => {details}"));
+                break;
+            }
+        }
+    }
+    log(String::new());
+    log(task_header("PLAY RECAP", "").replace("PLAY RECAP [] ", "PLAY RECAP "));
+    log(format!(
+        "{:<27}: ok={ok:<4} changed={changed:<4} unreachable=0    failed={failed:<4} skipped={skipped:<4} rescued=0    ignored=0   ",
+        "localhost"
+    ));
+    log(String::new());
+    shared.logs_close(&namespace, &pod_name);
+
+    let success = failed == 0;
+    let finished_at = now_rfc3339();
+    let (exit_code, reason) = if success {
+        (0, "Completed")
+    } else {
+        (script.exit_code, "Error")
+    };
+    let terminated: Vec<Value> = containers
+        .iter()
+        .map(|(name, image)| {
+            json!({"name": name, "image": image, "imageID": "", "ready": false, "restartCount": 0,
+            "started": false, "state": {"terminated": {"exitCode": exit_code, "reason": reason,
+            "startedAt": running_at, "finishedAt": finished_at}}})
+        })
+        .collect();
+    if !update_pod(&shared, &pod_ref, |p| {
+        p["status"]["phase"] = json!(if success { "Succeeded" } else { "Failed" });
+        p["status"]["containerStatuses"] = json!(terminated);
+        for condition in p["status"]["conditions"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if condition["type"] == "Ready" || condition["type"] == "ContainersReady" {
+                condition["status"] = json!("False");
+                condition["reason"] = json!("PodCompleted");
+            }
+        }
+    }) {
+        return;
+    }
+    let condition = if success {
+        json!({"type": "Complete", "status": "True", "lastProbeTime": finished_at, "lastTransitionTime": finished_at})
+    } else {
+        json!({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+               "message": "Job has reached the specified backoff limit",
+               "lastProbeTime": finished_at, "lastTransitionTime": finished_at})
+    };
+    let mut status = json!({"startTime": started, "conditions": [condition]});
+    if success {
+        status["succeeded"] = json!(1);
+        status["completionTime"] = json!(finished_at);
+    } else {
+        status["failed"] = json!(1);
+    }
+    if success {
+        if let Some(transition) = &script.on_success {
+            apply_transition(&shared, transition, &job_name);
+        }
+    }
+    set_job_status(&shared, status);
+}
+
+fn unbound_claim(shared: &Shared, pod: &Value) -> Option<String> {
+    let namespace = str_at(pod, "/metadata/namespace");
+    let store = shared.store.lock().expect("store lock");
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            v.pointer("/persistentVolumeClaim/claimName")
+                .and_then(Value::as_str)
+        })
+        .find(|claim| {
+            store
+                .get(resource("v1", "PersistentVolumeClaim"), &namespace, claim)
+                .is_none_or(|c| str_at(c, "/status/phase") != "Bound")
+        })
+        .map(str::to_string)
+}
+
+fn update_pod(shared: &Shared, pod: &PodRef, change: impl FnOnce(&mut Value)) -> bool {
+    let mut change = Some(change);
+    shared.modify(resource("v1", "Pod"), &pod.namespace, &pod.name, |p| {
+        if let Some(change) = change.take() {
+            change(p);
+        }
+        true
+    })
+}
+
+/// The platform moves to another version: images swap, pods restart, a Helm revision is written.
+fn apply_transition(shared: &Shared, transition: &TransitionSpec, job_name: &str) {
+    let mapped = |image: &str| transition.images.get(image_repository(image)).cloned();
+    let mut store = shared.store.lock().expect("store lock");
+    for kind in ["Deployment", "StatefulSet"] {
+        let served = resource("apps/v1", kind);
+        let workloads: Vec<Value> = store.range(served, None, None).cloned().collect();
+        for mut workload in workloads {
+            let mut changed = false;
+            for container in workload
+                .pointer_mut("/spec/template/spec/containers")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(new_image) = mapped(&str_at(container, "/image")) {
+                    container["image"] = json!(new_image);
+                    changed = true;
+                }
+            }
+            if changed {
+                let _ = store.update(served, workload);
+            }
+        }
+    }
+    let pods = resource("v1", "Pod");
+    let restarting: Vec<Value> = store
+        .range(pods, None, None)
+        .filter(|pod| {
+            pod.pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| cs.iter().any(|c| mapped(&str_at(c, "/image")).is_some()))
+        })
+        .cloned()
+        .collect();
+    for old in restarting {
+        let namespace = str_at(&old, "/metadata/namespace");
+        let old_name = str_at(&old, "/metadata/name");
+        let _ = store.delete(pods, &namespace, &old_name);
+        let mut pod = old.clone();
+        let base = old_name
+            .rsplit_once('-')
+            .map_or(old_name.as_str(), |(b, _)| b);
+        let is_ordinal = old_name
+            .rsplit('-')
+            .next()
+            .is_some_and(|s| s.chars().all(|c| c.is_ascii_digit()));
+        let new_name = if is_ordinal {
+            old_name.clone()
+        } else {
+            format!("{base}-{}", shared.suffix(5))
+        };
+        let now = now_rfc3339();
+        if let Some(meta) = pod["metadata"].as_object_mut() {
+            meta.insert("name".into(), json!(new_name));
+            meta.insert("creationTimestamp".into(), json!(now));
+            meta.remove("uid");
+            meta.remove("resourceVersion");
+        }
+        for container in pod["spec"]["containers"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(new_image) = mapped(&str_at(container, "/image")) {
+                container["image"] = json!(new_image);
+            }
+        }
+        let images: Vec<(String, String)> = pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| (str_at(c, "/name"), str_at(c, "/image")))
+            .collect();
+        for status in pod["status"]["containerStatuses"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            let name = str_at(status, "/name");
+            if let Some((_, image)) = images.iter().find(|(n, _)| *n == name) {
+                status["image"] = json!(image);
+            }
+            status["restartCount"] = json!(0);
+            status["state"] = json!({"running": {"startedAt": now}});
+            status["ready"] = json!(true);
+        }
+        pod["status"]["startTime"] = json!(now);
+        let _ = store.create(pods, pod);
+    }
+
+    drop(store);
+    for release in &transition.releases {
+        write_revision(shared, release, job_name);
+    }
+}
+
+/// Writes the release's next revision as `deployed` and marks the newest one `superseded`.
+fn write_revision(shared: &Shared, transition: &ReleaseMove, job_name: &str) {
+    let mut store = shared.store.lock().expect("store lock");
+    let secrets = resource("v1", "Secret");
+    let revisions: Vec<Value> = store
+        .range(secrets, Some(&transition.namespace), None)
+        .filter(|s| {
+            s.pointer("/metadata/labels/owner").and_then(Value::as_str) == Some("helm")
+                && s.pointer("/metadata/labels/name").and_then(Value::as_str)
+                    == Some(transition.name.as_str())
+        })
+        .cloned()
+        .collect();
+    let newest = revisions.iter().max_by_key(|s| {
+        str_at(s, "/metadata/labels/version")
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    let previous = newest.and_then(decode_release);
+    let revision = newest
+        .map(|s| {
+            str_at(s, "/metadata/labels/version")
+                .parse::<u32>()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    if let (Some(secret), Some(body)) = (newest, &previous) {
+        let mut superseded = release_from_body(body, &transition.namespace);
+        superseded.status = "superseded".into();
+        let mut replacement = superseded.to_secret();
+        replacement["metadata"]["resourceVersion"] = secret["metadata"]["resourceVersion"].clone();
+        let _ = store.update(secrets, replacement);
+    }
+    let now = now_rfc3339();
+    let first_deployed = previous
+        .as_ref()
+        .map(|b| str_at(b, "/info/first_deployed"))
+        .unwrap_or_else(|| now.clone());
+    let chart = previous
+        .as_ref()
+        .map(|b| str_at(b, "/chart/metadata/name"))
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "astronomer".into());
+    let release = Release {
+        name: transition.name.clone(),
+        namespace: transition.namespace.clone(),
+        chart,
+        chart_version: transition.chart_version.clone(),
+        app_version: transition
+            .app_version
+            .clone()
+            .unwrap_or_else(|| transition.chart_version.clone()),
+        status: "deployed".into(),
+        revision: revision + 1,
+        first_deployed,
+        last_deployed: now,
+        description: if job_name == ROLLBACK_JOB {
+            format!("Rollback to {revision}")
+        } else {
+            "Upgrade complete".into()
+        },
+        values: previous
+            .as_ref()
+            .map(|b| b["config"].clone())
+            .unwrap_or(Value::Null),
+    };
+    let _ = store.create(secrets, release.to_secret());
+}
+
+fn release_from_body(body: &Value, namespace: &str) -> Release {
+    Release {
+        name: str_at(body, "/name"),
+        namespace: namespace.to_string(),
+        chart: str_at(body, "/chart/metadata/name"),
+        chart_version: str_at(body, "/chart/metadata/version"),
+        app_version: str_at(body, "/chart/metadata/appVersion"),
+        status: str_at(body, "/info/status"),
+        revision: body["version"].as_u64().unwrap_or(1) as u32,
+        first_deployed: str_at(body, "/info/first_deployed"),
+        last_deployed: str_at(body, "/info/last_deployed"),
+        description: str_at(body, "/info/description"),
+        values: body["config"].clone(),
+    }
+}
+
+/// Deletes the pods a Job owns (propagation Background or Foreground).
+pub fn delete_job_pods(shared: &Shared, job: &Value) {
+    let uid = str_at(job, "/metadata/uid");
+    let namespace = str_at(job, "/metadata/namespace");
+    let pods = resource("v1", "Pod");
+    let owned: Vec<String> = {
+        let store = shared.store.lock().expect("store lock");
+        store
+            .range(pods, Some(&namespace), None)
+            .filter(|p| {
+                p.pointer("/metadata/labels/controller-uid")
+                    .and_then(Value::as_str)
+                    == Some(uid.as_str())
+            })
+            .map(|p| str_at(p, "/metadata/name"))
+            .collect()
+    };
+    for name in owned {
+        let _ = shared
+            .store
+            .lock()
+            .expect("store lock")
+            .delete(pods, &namespace, &name);
+        shared.logs_close(&namespace, &name);
+    }
+}

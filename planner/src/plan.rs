@@ -352,7 +352,7 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
             .unwrap_or(path.upgrader_image);
         download_notes.insert(
             0,
-            "Air-gapped: download on a connected machine, carry the files in, then point them at the mirror.".into(),
+            "Air-gapped: download on a connected machine, carry the files in, then point them at the mirror. The 0.23 platform images must be in the mirror too.".into(),
         );
         download.push(format!(
             "sed -i 's#{image}#{registry}/astronomer/{}#' {upgrade} {rollback}",

@@ -193,7 +193,7 @@ pub fn database_connection(ctx: &RuleInput) -> Finding {
             ID,
             Status::Pass,
             format!(
-                "`{secret}` is `postgres://…@{}:PORT`, as the upgrader expects",
+                "`{secret}` uses the `postgres` scheme and an explicit port on host `{}`, as the upgrader expects",
                 connection.host
             ),
             None,

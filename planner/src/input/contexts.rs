@@ -215,8 +215,17 @@ impl Reader<'_> {
                 .trim_matches(|c: char| c == '*' || c.is_whitespace())
                 .is_empty()
             && !row[name_start..].starts_with(char::is_whitespace);
+        let cells = text::cells_at(row, &starts);
+        // In a row that overflowed the header's columns, cells do not start under their names.
+        let aligned = aligned
+            && cells
+                .iter()
+                .zip(&starts)
+                .skip(1)
+                .all(|(cell, (offset, _))| {
+                    cell.is_empty() || cell.as_ptr() as usize - row.as_ptr() as usize == *offset
+                });
         let (current, name, namespace) = if aligned {
-            let cells = text::cells_at(row, &starts);
             let cell = |column: &str| {
                 starts
                     .iter()

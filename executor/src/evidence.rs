@@ -42,7 +42,11 @@ impl Evidence {
             sources.push(read_file_source(path, Some(kind), &mut stdin)?);
         }
         for path in &args.bundle {
-            sources.push(read_file_source(path, Some(EvidenceKind::Bundle), &mut stdin)?);
+            sources.push(read_file_source(
+                path,
+                Some(EvidenceKind::Bundle),
+                &mut stdin,
+            )?);
         }
         let mut manifests = Vec::new();
         for path in &args.manifest {

@@ -16,7 +16,9 @@ mod exit;
 mod journal;
 mod kubectl_apply;
 mod manifest;
+mod progress;
 mod render;
+mod watch;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes (the same for every subcommand):
@@ -93,6 +95,7 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct InspectArgs {
     /// Read every file as this kind instead of recognising it by content
     #[arg(long = "as", value_name = "KIND")]
@@ -128,12 +131,14 @@ pub struct EvidenceArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
@@ -181,6 +186,19 @@ pub struct ApplyArgs {
     /// Journal file (default: ./astro-upgrade-journal.jsonl)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// Bounds of the watch shared by `apply` and `rollback`.
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// How long the backup PVC may stay Pending (or the pod unschedulable) before giving up
+    #[arg(long, value_name = "DUR", default_value = "2m")]
+    pub bind_timeout: String,
+    /// How long the platform's pods may take to become ready after the Job completed
+    #[arg(long, value_name = "DUR", default_value = "5m")]
+    pub settle: String,
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +215,11 @@ pub struct RollbackArgs {
     /// Journal file (default: ./astro-upgrade-journal.jsonl)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Delete and re-create a finished rollback Job instead of reporting it
+    #[arg(long)]
+    pub rerun: bool,
+    #[command(flatten)]
+    pub watch: WatchArgs,
 }
 
 #[derive(Args, Debug)]

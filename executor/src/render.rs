@@ -119,7 +119,9 @@ fn banner(out: &mut String, report: &Report, style: Style) {
     let headline = match report.verdict {
         Verdict::Go => "ready to upgrade: every required check passes",
         Verdict::NoGo => "do not upgrade: at least one check fails",
-        Verdict::Incomplete => "not decided: nothing fails, but evidence or acknowledgements are missing",
+        Verdict::Incomplete => {
+            "not decided: nothing fails, but evidence or acknowledgements are missing"
+        }
     };
     let _ = writeln!(
         out,
@@ -149,7 +151,11 @@ fn place(at: &At) -> String {
 }
 
 fn evidence_line(evidence: &[At]) -> String {
-    let mut shown: Vec<String> = evidence.iter().take(MAX_EVIDENCE_SHOWN).map(place).collect();
+    let mut shown: Vec<String> = evidence
+        .iter()
+        .take(MAX_EVIDENCE_SHOWN)
+        .map(place)
+        .collect();
     if evidence.len() > MAX_EVIDENCE_SHOWN {
         shown.push(format!("and {} more", evidence.len() - MAX_EVIDENCE_SHOWN));
     }

@@ -66,7 +66,9 @@ pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<u8> {
     };
     let meaning = match plan.verdict {
         planner::Verdict::Go => "approvable once a second person has reviewed it",
-        planner::Verdict::NoGo => "NOT approvable: it records the failing checks so a reviewer sees why",
+        planner::Verdict::NoGo => {
+            "NOT approvable: it records the failing checks so a reviewer sees why"
+        }
         planner::Verdict::Incomplete => {
             "NOT approvable yet: it records the unknown checks so a reviewer sees what is missing"
         }
@@ -110,13 +112,19 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 fn next_step(args: &EvidenceArgs, acks: &Acknowledgements) -> NextStep {
     let mut flags: Vec<String> = Vec::new();
     for dir in &args.paste {
-        flags.push(format!("--paste {}", shell_quote(&dir.display().to_string())));
+        flags.push(format!(
+            "--paste {}",
+            shell_quote(&dir.display().to_string())
+        ));
     }
     for input in &args.input {
         flags.push(format!("--input {}", shell_quote(input)));
     }
     for bundle in &args.bundle {
-        flags.push(format!("--bundle {}", shell_quote(&bundle.display().to_string())));
+        flags.push(format!(
+            "--bundle {}",
+            shell_quote(&bundle.display().to_string())
+        ));
     }
     for manifest in &args.manifest {
         flags.push(format!(
@@ -170,7 +178,10 @@ mod tests {
 
     #[test]
     fn shell_quote_leaves_plain_words_alone() {
-        assert_eq!(shell_quote("examples/healthy-0.16"), "examples/healthy-0.16");
+        assert_eq!(
+            shell_quote("examples/healthy-0.16"),
+            "examples/healthy-0.16"
+        );
         assert_eq!(shell_quote("my dir"), "'my dir'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }

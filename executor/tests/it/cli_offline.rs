@@ -1,1 +1,449 @@
-//! inspect, check and plan through the real binary, on pasted evidence.
+//! `inspect` and `check` through the real binary, on pasted evidence: the facts contract, the
+//! report formats, and the usage errors (exit 2, naming what is wrong).
+
+use serde_json::Value;
+
+use crate::support::{
+    astro_upgrade, code, corpus, json, run, run_with_stdin, stderr, stdout, HEALTHY_ACKS,
+};
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+#[test]
+fn inspect_reads_a_helm2_listing_from_the_corpus() {
+    let file = corpus("helm2-ls-tabs-singed-chimp-astronomer-0.8.2.txt");
+    let output = run(&["inspect", path(&file)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let facts = json(&output);
+    let releases = facts["helm_releases"].as_array().expect("helm_releases");
+    let platform = releases
+        .iter()
+        .find(|r| r["name"] == "singed-chimp")
+        .expect("the platform release is read");
+    assert_eq!(platform["chart"], "astronomer");
+    assert_eq!(platform["chart_version"], "0.8.2");
+    assert_eq!(platform["namespace"], "datarouter");
+    assert_eq!(platform["revision"], 3);
+    assert_eq!(platform["status"], "deployed");
+    assert!(releases.iter().any(|r| r["chart"] == "postgresql"));
+}
+
+#[test]
+fn inspect_reads_certified_image_tags_from_the_corpus() {
+    let file = corpus("docs-0.25-upgrade-valid-quay-images.txt");
+    let output = run(&["inspect", path(&file)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let facts = json(&output);
+    let images = facts["images"].as_array().expect("images");
+    assert_eq!(images.len(), 4, "{images:#?}");
+    let first = &images[0];
+    assert_eq!(first["registry"], "quay.io");
+    assert_eq!(first["repository"], "astronomer/ap-airflow");
+    assert_eq!(first["tag"], "1.10.10-5-alpine3.10-onbuild");
+    assert_eq!(first["digest"], Value::Null);
+    assert_eq!(first["certified"]["airflow_version"], "1.10.10");
+    assert_eq!(first["certified"]["build_number"], 5);
+    assert_eq!(first["certified"]["distribution"], "alpine3.10");
+    assert_eq!(first["certified"]["onbuild"], true);
+    let floating = &images[2];
+    assert_eq!(floating["tag"], "2.0.2-buster-onbuild");
+    assert_eq!(floating["certified"]["build_number"], Value::Null);
+    assert_eq!(images[3]["certified"]["onbuild"], false);
+}
+
+#[test]
+fn inspect_merges_several_files_each_named_as_given() {
+    let pods = corpus("astronomer-kind-all-namespaces-helm3.txt");
+    let helm = corpus("helm3-list-A-after-2to3.txt");
+    let output = run(&["inspect", path(&pods), path(&helm)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let facts = json(&output);
+    let pod_rows = facts["pods"].as_array().expect("pods");
+    assert_eq!(pod_rows.len(), 21);
+    assert!(
+        pod_rows.iter().all(|p| p["healthy"] == true),
+        "Running n/n and Completed pods are healthy: {pod_rows:#?}"
+    );
+    let completed = pod_rows
+        .iter()
+        .find(|p| p["status"] == "Completed")
+        .expect("the Completed pod is listed");
+    assert_eq!(
+        completed["name"],
+        "astronomer-houston-upgrade-deployments-4q6tj"
+    );
+    assert_eq!(completed["namespace"], "astronomer");
+    assert_eq!(completed["source"], path(&pods));
+    let release = &facts["helm_releases"][0];
+    assert_eq!(release["name"], "astronomer");
+    assert_eq!(release["chart_version"], "0.13.0-alpha.3");
+    assert_eq!(release["source"], path(&helm));
+}
+
+#[test]
+fn inspect_reads_standard_input() {
+    let text = std::fs::read(corpus("helm3-list-A-after-2to3.txt")).expect("fixture");
+    let output = run_with_stdin(&["inspect", "-"], &text);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let facts = json(&output);
+    assert_eq!(facts["helm_releases"][0]["name"], "astronomer");
+    assert_eq!(facts["helm_releases"][0]["source"], "stdin");
+}
+
+#[test]
+fn inspect_as_kind_reads_a_bare_paste_as_that_kind() {
+    let output = run_with_stdin(
+        &["inspect", "--as", "images", "-"],
+        b"quay.io/astronomer/ap-airflow:1.10.12-1-buster-onbuild\n",
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let facts = json(&output);
+    assert_eq!(
+        facts["images"][0]["certified"]["airflow_version"],
+        "1.10.12"
+    );
+}
+
+#[test]
+fn inspect_reads_utf16_and_damaged_utf8_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(corpus("helm3-list-A-after-2to3.txt")).expect("fixture");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in text.encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    let utf16_file = dir.path().join("helm-powershell.txt");
+    std::fs::write(&utf16_file, utf16).expect("write");
+    let output = run(&["inspect", path(&utf16_file)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(json(&output)["helm_releases"][0]["name"], "astronomer");
+
+    let damaged = dir.path().join("damaged.txt");
+    let mut bytes = text.into_bytes();
+    bytes.extend(b"\xFF\xFE garbage \xC3\n");
+    std::fs::write(&damaged, bytes).expect("write");
+    let output = run(&["inspect", path(&damaged)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(json(&output)["helm_releases"][0]["name"], "astronomer");
+    assert!(
+        stderr(&output).contains("damaged.txt") && stderr(&output).contains("UTF-8"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn inspect_of_an_unreadable_file_is_a_usage_error_naming_it() {
+    let output = run(&["inspect", "no-such-paste.txt"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("no-such-paste.txt"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(output.stdout.is_empty(), "no partial JSON on stdout");
+}
+
+#[test]
+fn inspect_as_an_unknown_kind_lists_the_kinds() {
+    let file = corpus("helm3-list-A-after-2to3.txt");
+    let output = run(&["inspect", "--as", "helm-lst", path(&file)]);
+    assert_eq!(code(&output), 2);
+    let err = stderr(&output);
+    assert!(err.contains("helm-lst"), "{err}");
+    for kind in [
+        "kubectl-version",
+        "pods",
+        "can-i",
+        "helm-list",
+        "connection",
+    ] {
+        assert!(err.contains(kind), "{kind} missing from: {err}");
+    }
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    for args in [&["--help"][..], &["check", "--help"], &["plan", "--help"]] {
+        let output = run(args);
+        assert_eq!(code(&output), 0, "{args:?}");
+        let help = stdout(&output);
+        assert!(help.contains("Exit codes"), "{args:?}: {help}");
+        assert!(help.contains("3  NO-GO"), "{args:?}: {help}");
+        assert!(help.contains("4  INCOMPLETE"), "{args:?}: {help}");
+    }
+}
+
+fn check_crashing_pods(output_format: &str) -> std::process::Output {
+    let mut args = vec![
+        "check",
+        "--paste",
+        "examples/crashing-pods",
+        "--output",
+        output_format,
+    ];
+    args.extend(HEALTHY_ACKS);
+    run(&args)
+}
+
+#[test]
+fn check_json_keeps_the_documented_shape() {
+    let output = check_crashing_pods("json");
+    let report = json(&output);
+    assert_eq!(report["schema_version"], 1);
+    let verdict = report["verdict"].as_str().expect("verdict is a string");
+    assert!(
+        ["GO", "NO-GO", "INCOMPLETE"].contains(&verdict),
+        "{verdict}"
+    );
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty());
+    for finding in findings {
+        assert!(finding["check"].is_string(), "{finding}");
+        let status = finding["status"].as_str().expect("status");
+        assert!(
+            ["pass", "warn", "fail", "unknown"].contains(&status),
+            "{finding}"
+        );
+        assert!(finding["message"].is_string(), "{finding}");
+        assert!(
+            finding["remedy"].is_string() || finding["remedy"].is_null(),
+            "{finding}"
+        );
+        for evidence in finding["evidence"].as_array().expect("evidence") {
+            assert!(evidence["source"].is_string(), "{evidence}");
+            assert!(
+                evidence["line"].is_u64() || evidence["line"].is_null(),
+                "{evidence}"
+            );
+        }
+    }
+    let pod_health = findings
+        .iter()
+        .find(|f| f["check"] == "pod-health")
+        .expect("pod-health finding");
+    assert_eq!(pod_health["status"], "fail");
+    assert!(pod_health["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .any(|e| e["source"] == "pods.txt" && e["line"].is_u64()));
+}
+
+#[test]
+fn check_human_report_shows_verdict_checks_evidence_and_next_step() {
+    let json_report = json(&check_crashing_pods("json"));
+    let output = check_crashing_pods("human");
+    let report = stdout(&output);
+    let verdict = json_report["verdict"].as_str().expect("verdict");
+    assert!(
+        report.lines().next().unwrap_or_default().contains(verdict),
+        "the verdict comes first: {report}"
+    );
+    for finding in json_report["findings"].as_array().expect("findings") {
+        let check = finding["check"].as_str().expect("check id");
+        assert!(report.contains(check), "{check} missing: {report}");
+        if finding["status"] == "fail" {
+            for evidence in finding["evidence"].as_array().expect("evidence") {
+                let place = format!(
+                    "{}:{}",
+                    evidence["source"].as_str().expect("source"),
+                    evidence["line"]
+                );
+                assert!(report.contains(&place), "{place} missing: {report}");
+            }
+            if let Some(remedy) = finding["remedy"].as_str() {
+                let first_line = remedy.lines().next().unwrap_or_default();
+                assert!(report.contains(first_line), "remedy missing: {report}");
+            }
+        }
+    }
+    assert!(report.contains("Next step:"), "{report}");
+    assert!(
+        report.contains("astro-upgrade check --paste examples/crashing-pods"),
+        "the hint repeats the command: {report}"
+    );
+    assert!(!report.contains('\x1b'), "no colour when piped: {report:?}");
+}
+
+#[test]
+fn colour_only_when_forced_and_never_with_no_color() {
+    let args = ["check", "--paste", "examples/crashing-pods"];
+    let forced = astro_upgrade()
+        .args(args)
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .expect("runs");
+    assert!(
+        stdout(&forced).contains("\x1b["),
+        "CLICOLOR_FORCE colours: {}",
+        stdout(&forced)
+    );
+    let no_color = astro_upgrade()
+        .args(args)
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    assert!(!stdout(&no_color).is_empty());
+    assert!(
+        !stdout(&no_color).contains('\x1b'),
+        "NO_COLOR wins: {:?}",
+        stdout(&no_color)
+    );
+}
+
+#[test]
+fn check_junit_is_well_formed_with_one_testcase_per_check() {
+    let report = json(&check_crashing_pods("json"));
+    let findings = report["findings"].as_array().expect("findings");
+    let output = check_crashing_pods("junit");
+    assert_eq!(code(&output), 3, "NO-GO exits 3 in every format");
+    let xml = stdout(&output);
+    let document = roxmltree::Document::parse(&xml).unwrap_or_else(|err| panic!("{err}: {xml}"));
+    let cases: Vec<_> = document
+        .descendants()
+        .filter(|node| node.has_tag_name("testcase"))
+        .collect();
+    let names: Vec<&str> = cases.iter().filter_map(|c| c.attribute("name")).collect();
+    let checks: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| f["check"].as_str())
+        .collect();
+    assert_eq!(names, checks);
+    for (case, finding) in cases.iter().zip(findings) {
+        let failed = case.children().any(|n| n.has_tag_name("failure"));
+        let gating = finding["status"] == "fail" || finding["status"] == "unknown";
+        assert_eq!(failed, gating, "{finding}");
+    }
+    let suite = document
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .expect("testsuite");
+    assert_eq!(
+        suite.attribute("tests"),
+        Some(checks.len().to_string().as_str())
+    );
+}
+
+#[test]
+fn check_markdown_states_the_verdict() {
+    let report = json(&check_crashing_pods("json"));
+    let verdict = report["verdict"].as_str().expect("verdict");
+    let output = check_crashing_pods("markdown");
+    let markdown = stdout(&output);
+    assert!(markdown.starts_with("# "), "{markdown}");
+    assert!(markdown
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .contains(verdict));
+    assert!(markdown.contains("pod-health"), "{markdown}");
+}
+
+#[test]
+fn check_with_an_unknown_input_kind_is_a_usage_error() {
+    let output = run(&["check", "--input", "podz=examples/healthy-0.16/pods.txt"]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("podz"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("kubectl-version"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run(&["check", "--input", "examples/healthy-0.16/pods.txt"]);
+    assert_eq!(code(&output), 2, "KIND= is required");
+}
+
+#[test]
+fn check_with_a_missing_input_file_or_folder_names_it() {
+    let output = run(&["check", "--input", "pods=missing-pods.txt"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("missing-pods.txt"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run(&["check", "--paste", "examples/no-such-example"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("examples/no-such-example"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_with_a_bad_ack_lists_the_accepted_forms() {
+    let output = run(&[
+        "check",
+        "--paste",
+        "examples/healthy-0.16",
+        "--ack",
+        "dbbackup",
+    ]);
+    assert_eq!(code(&output), 2);
+    let err = stderr(&output);
+    assert!(err.contains("dbbackup"), "{err}");
+    assert!(
+        err.contains("database-backup=") && err.contains("system-admin"),
+        "{err}"
+    );
+
+    let output = run(&[
+        "check",
+        "--paste",
+        "examples/healthy-0.16",
+        "--ack",
+        "database-backup",
+    ]);
+    assert_eq!(code(&output), 2, "a backup needs its reference");
+}
+
+#[test]
+fn check_input_reads_single_files_and_stdin() {
+    let text =
+        std::fs::read(crate::support::workspace_root().join("examples/crashing-pods/pods.txt"))
+            .expect("example");
+    let output = run_with_stdin(&["check", "--input", "pods=-", "--output", "json"], &text);
+    let report = json(&output);
+    let pod_health = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == "pod-health")
+        .expect("pod-health");
+    assert_eq!(pod_health["status"], "fail");
+    assert_eq!(report["verdict"], "NO-GO");
+    assert_eq!(code(&output), 3);
+}
+
+#[test]
+fn paste_folder_skips_the_expectations_beside_the_evidence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected = crate::support::workspace_root().join("examples/healthy-0.16/expected.json");
+    std::fs::copy(expected, dir.path().join("expected.json")).expect("copy");
+    std::fs::write(dir.path().join(".notes.txt"), "NAME READY STATUS\n").expect("write");
+    let output = run(&["check", "--paste", path(dir.path())]);
+    assert_eq!(
+        code(&output),
+        2,
+        "only non-evidence files: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("no evidence files"),
+        "{}",
+        stderr(&output)
+    );
+
+    let pods = crate::support::workspace_root().join("examples/crashing-pods/pods.txt");
+    std::fs::copy(pods, dir.path().join("pods.txt")).expect("copy");
+    let output = run(&["check", "--paste", path(dir.path()), "--output", "json"]);
+    let report = json(&output);
+    assert_eq!(report["verdict"], "NO-GO", "{report}");
+}

@@ -1,3 +1,6 @@
 //! Integration tests of the `astro-upgrade` binary that need no cluster.
 
 mod cli_offline;
+mod examples;
+mod plan_files;
+mod support;

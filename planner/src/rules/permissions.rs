@@ -3,9 +3,11 @@
 //! How an answer is matched to a required right, most specific first (the most specific kind of
 //! answer present decides; among equals the last pasted wins):
 //! 1. the same resource asked in the required namespace (any namespace for cluster-scoped ones);
-//! 2. the same resource asked without `--namespace`: it was answered for the current context's
-//!    namespace — taken from `kubectl config get-contexts` when pasted (an empty column is
-//!    `default`), else assumed `default`, kubectl's namespace when the context sets none;
+//! 2. the same resource asked without `--namespace`: kubectl answered for the current context's
+//!    namespace. When `kubectl config get-contexts` was pasted, that namespace is known (an empty
+//!    column is `default`) and the answer counts for it alone. When it was not, the answer counts
+//!    for every namespace the check needs, and the item says so: a `no` must not be lost for want
+//!    of a `--namespace`, and the remedy still names the exact commands;
 //! 3. a `yes` for `*` (verb or resource, `*.*` from `--list` tables) or for `--all-namespaces`.
 //!    A wildcard or all-namespaces `no` says nothing about one resource in one namespace.
 
@@ -33,14 +35,22 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
             Some(ns) => format!("{} {} in namespace {ns}", need.verb, need.resource),
             None => format!("{} {} (cluster-wide)", need.verb, need.resource),
         };
-        let answer = best_answer(&ctx.facts.permissions, need, namespace, &context_ns);
+        let answer = best_answer(
+            &ctx.facts.permissions,
+            need,
+            namespace,
+            context_ns.as_deref(),
+        );
         let (status, message, at) = match answer {
             Some((p, rank)) => {
                 let how = match rank {
                     Rank::Exact => String::new(),
-                    Rank::ContextNamespace => format!(
-                        " (asked without --namespace, counted for the context namespace `{context_ns}`)"
-                    ),
+                    Rank::ContextNamespace => match &context_ns {
+                        Some(ns) => format!(
+                            " (asked without --namespace, counted for the context namespace `{ns}`)"
+                        ),
+                        None => " (asked without --namespace and the contexts were not pasted: assumed to hold here; paste `kubectl config get-contexts` to be sure)".to_string(),
+                    },
                     Rank::Wildcard => " (granted by a wildcard or --all-namespaces answer)".into(),
                 };
                 if p.allowed {
@@ -113,15 +123,17 @@ pub fn can_i_command(need: &RequiredPermission, namespace: Option<&str>) -> Stri
     }
 }
 
-/// The namespace kubectl answered for when a can-i command named none.
-fn context_namespace(ctx: &RuleInput) -> String {
-    ctx.facts
-        .contexts
-        .iter()
-        .rfind(|c| c.current)
-        .and_then(|c| c.namespace.clone())
-        .filter(|ns| !ns.is_empty())
-        .unwrap_or_else(|| ctx.path.upgrade_namespace.to_string())
+/// The namespace kubectl answered for when a can-i command named none, when the pasted
+/// contexts tell (a current context without a namespace uses `default`).
+fn context_namespace(ctx: &RuleInput) -> Option<String> {
+    let current = ctx.facts.contexts.iter().rfind(|c| c.current)?;
+    Some(
+        current
+            .namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| ctx.path.upgrade_namespace.to_string()),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -135,7 +147,7 @@ fn best_answer<'p>(
     answers: &'p [Permission],
     need: &RequiredPermission,
     namespace: Option<&str>,
-    context_ns: &str,
+    context_ns: Option<&str>,
 ) -> Option<(&'p Permission, Rank)> {
     let mut best: Option<(&Permission, Rank)> = None;
     for answer in answers {
@@ -153,7 +165,7 @@ fn rank(
     answer: &Permission,
     need: &RequiredPermission,
     namespace: Option<&str>,
-    context_ns: &str,
+    context_ns: Option<&str>,
 ) -> Option<Rank> {
     let verb = answer.verb.trim().to_ascii_lowercase();
     let resource = normalise_resource(&answer.resource);
@@ -167,7 +179,11 @@ fn rank(
     let namespace_rank = match namespace {
         None => Some(Rank::Exact),
         Some(ns) if answered_ns == Some(ns) => Some(Rank::Exact),
-        Some(ns) if answered_ns.is_none() && !answer.all_namespaces && context_ns == ns => {
+        Some(ns)
+            if answered_ns.is_none()
+                && !answer.all_namespaces
+                && context_ns.is_none_or(|context| context == ns) =>
+        {
             Some(Rank::ContextNamespace)
         }
         Some(_) if answer.all_namespaces => Some(Rank::Wildcard),

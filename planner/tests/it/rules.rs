@@ -706,6 +706,43 @@ fn permission_without_namespace_counts_for_the_context_namespace() {
     let f = report.finding("permissions").unwrap();
     assert_eq!(f.status, Status::Unknown);
     assert_eq!(f.items[3].status, Status::Unknown);
+    assert!(f
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("kubectl auth can-i create jobs --namespace default"));
+
+    // Without contexts the namespace is unknown: a namespace-less answer counts wherever it
+    // is needed (and says so), so a `no` is never lost.
+    facts.contexts.clear();
+    facts.permissions = eight_permissions();
+    for p in &mut facts.permissions {
+        p.namespace = None;
+    }
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Pass);
+    assert!(
+        f.items[0].message.contains("contexts were not pasted"),
+        "{}",
+        f.items[0].message
+    );
+    // One namespace-less `kubectl auth can-i create jobs` → no: both jobs rights fail.
+    facts.permissions.remove(5);
+    facts.permissions[2].allowed = false;
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(f.items[2].status, Status::Fail);
+    assert_eq!(f.items[5].status, Status::Fail);
+    // An explicit answer for the namespace beats a namespace-less one.
+    facts
+        .permissions
+        .push(permission("jobs", Some("astronomer"), true, 30));
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.items[2].status, Status::Pass);
+    assert_eq!(f.items[5].status, Status::Fail);
 }
 
 #[test]

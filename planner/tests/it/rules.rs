@@ -1409,3 +1409,66 @@ fn redaction_masks_credentials_and_keeps_the_rest() {
         "kubectl get pods -n astronomer"
     );
 }
+
+mod invariants {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn version() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            "1\\.1[0-9]\\.[0-9]{1,2}(-eks-[a-f0-9]{6}|-gke\\.[0-9]{3}|\\+k3s1)?",
+            ".{0,12}",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn findings_follow_the_rules_of_the_report(
+            server in version(),
+            client in version(),
+            chart in proptest::option::of("0\\.(1[0-9]|2[0-9])\\.[0-9]{1,2}"),
+            release_status in "(deployed|failed|pending-upgrade|superseded)",
+            pod_health in proptest::collection::vec(any::<bool>(), 0..6),
+            allowed in proptest::collection::vec(any::<bool>(), 8),
+            backup in proptest::option::of("[A-Z]{3}-[0-9]{1,4}"),
+            system_admin in any::<bool>(),
+            air_gapped in any::<bool>(),
+        ) {
+            let mut facts = healthy();
+            facts.kubernetes.server_version = server;
+            facts.kubernetes.client_version = client;
+            match chart {
+                Some(chart) => facts.helm_releases[0] = platform_release(&chart, &release_status),
+                None => { facts.helm_releases.remove(0); }
+            }
+            facts.pods = pod_health
+                .iter()
+                .enumerate()
+                .map(|(i, healthy)| pod("astronomer", &format!("astronomer-p{i}-x2x4q"), "0/1", "Error", *healthy, i as u32 + 1))
+                .collect();
+            for (p, allowed) in facts.permissions.iter_mut().zip(allowed) {
+                p.allowed = allowed;
+            }
+            let acks = Acknowledgements { database_backup: backup, system_admin, air_gapped, ..Default::default() };
+            let report = run(&facts, &acks);
+            let ids: Vec<&str> = report.findings.iter().map(|f| f.check.as_str()).collect();
+            prop_assert_eq!(ids, ALL_IDS);
+            for f in &report.findings {
+                prop_assert!(!f.message.is_empty() && !f.message.contains('\n'));
+                if let Some(worst) = f.items.iter().map(|i| i.status).max() {
+                    prop_assert_eq!(f.status, worst, "{}", f.check);
+                }
+                if matches!(f.status, Status::Fail | Status::Unknown) {
+                    prop_assert!(f.remedy.is_some(), "{} has no remedy", f.check);
+                }
+            }
+            let any = |s: Status| report.findings.iter().any(|f| f.status == s);
+            let expected = if any(Status::Fail) { Verdict::NoGo } else if any(Status::Unknown) { Verdict::Incomplete } else { Verdict::Go };
+            prop_assert_eq!(report.verdict, expected);
+            let plan = plan_for(&facts, &acks, &[]);
+            prop_assert!(plan.verify_digest());
+            prop_assert_eq!(plan.verdict, report.verdict);
+        }
+    }
+}

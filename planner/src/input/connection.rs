@@ -76,8 +76,10 @@ pub fn parse_connection(url: &str) -> Option<(String, String, bool)> {
 fn url_start(line: &str) -> Option<usize> {
     let marker = line.find("://")?;
     let start = line[..marker]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     (start < marker).then_some(start)
 }
 
@@ -320,6 +322,12 @@ mod tests {
             connection(&json).map(|c| c.1),
             Some("astro-db.example.com".into())
         );
+    }
+
+    #[test]
+    fn finds_the_scheme_after_non_ascii_text() {
+        let got = connection("→é postgres://u:p@h:1/d\n€postgres://u:p@h:1/d\n");
+        assert_eq!(got, Some(("postgres".into(), "h".into(), true, Some(1))));
     }
 
     #[test]

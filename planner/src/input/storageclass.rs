@@ -210,8 +210,12 @@ fn read_json(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
     let value = match serde_json::from_str::<Value>(&document) {
         Ok(value) => value,
         Err(error) => {
-            let line = first_line
-                .saturating_add(u32::try_from(error.line()).unwrap_or(1).saturating_sub(1));
+            // serde_json counts lines of the joined document; cleaning kept one per input line.
+            let last = lines.last().map_or(first_line, |l| l.number);
+            let offset = u32::try_from(error.line())
+                .unwrap_or(u32::MAX)
+                .saturating_sub(1);
+            let line = first_line.saturating_add(offset).min(last);
             diagnostic(
                 facts,
                 name,

@@ -89,13 +89,18 @@ impl Report {
 /// Masks credentials in free text (a diagnostic may quote the line it could not read):
 /// the user and password of `scheme://user:password@host`, `Bearer` tokens, JWTs and
 /// `password=`/`token:`-style values. Readers drop secrets at once; this is the last guard
-/// before anything is written into a report or a plan.
+/// before anything is written into a report or a plan. The placeholders remedies use
+/// (`USER:PASSWORD`) are kept.
 pub fn redact_secrets(text: &str) -> String {
+    use regex_lite::{Captures, Regex};
     use std::sync::OnceLock;
-    static PATTERNS: OnceLock<Vec<(regex_lite::Regex, &'static str)>> = OnceLock::new();
+    const PLACEHOLDERS: [&str; 3] = ["USER:PASSWORD", "USERNAME:PASSWORD", "USERNAME:$PASSWORD"];
+    static URL_CREDENTIALS: OnceLock<Option<Regex>> = OnceLock::new();
+    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    let url_credentials =
+        URL_CREDENTIALS.get_or_init(|| Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s/@]*)@").ok());
     let patterns = PATTERNS.get_or_init(|| {
         [
-            (r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]*@", "${1}***@"),
             (r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+", "${1} ***"),
             (r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.?[A-Za-z0-9_-]*", "***"),
             (
@@ -104,14 +109,21 @@ pub fn redact_secrets(text: &str) -> String {
             ),
         ]
         .into_iter()
-        .filter_map(|(pattern, replacement)| {
-            regex_lite::Regex::new(pattern)
-                .ok()
-                .map(|re| (re, replacement))
-        })
+        .filter_map(|(pattern, replacement)| Regex::new(pattern).ok().map(|re| (re, replacement)))
         .collect()
     });
     let mut text = text.to_string();
+    if let Some(url) = url_credentials.as_ref().filter(|re| re.is_match(&text)) {
+        text = url
+            .replace_all(&text, |caps: &Captures| {
+                if PLACEHOLDERS.contains(&&caps[2]) {
+                    caps[0].to_string()
+                } else {
+                    format!("{}***@", &caps[1])
+                }
+            })
+            .into_owned();
+    }
     for (pattern, replacement) in patterns {
         if pattern.is_match(&text) {
             text = pattern.replace_all(&text, *replacement).into_owned();

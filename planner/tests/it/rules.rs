@@ -1405,6 +1405,10 @@ fn redaction_masks_credentials_and_keeps_the_rest() {
         "password=*** host=db"
     );
     assert_eq!(
+        redact_secrets("as `postgres://USER:PASSWORD@db:5432`"),
+        "as `postgres://USER:PASSWORD@db:5432`"
+    );
+    assert_eq!(
         redact_secrets("kubectl get pods -n astronomer"),
         "kubectl get pods -n astronomer"
     );

@@ -285,10 +285,26 @@ struct Scan<'n> {
     table: Option<ImageTable>,
     /// The image of the last `docker pull`, whose output repeats it on a line of its own.
     pulled: Option<String>,
+    /// A Helm values `repository:` waiting for its `tag:` (indentation, value, line).
+    repository: Option<(usize, String, u32)>,
 }
 
 static FROM_INSTRUCTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|[\s`:|(])FROM\s+(.+)").expect("valid regex"));
+static VALUES_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*(repository|defaultAirflowRepository|tag|defaultAirflowTag):\s*["']?([^"'\s]+)["']?\s*$"#)
+        .expect("valid regex")
+});
+/// Lines of logs and events that repeat an image already read from its own line.
+const REPEATS_AN_IMAGE: [&str; 7] = [
+    "image \"",
+    "Status: ",
+    "Error response from daemon",
+    "Successfully tagged",
+    "Pulling from",
+    "Digest: ",
+    "Image ID:",
+];
 static IMAGE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*(?:-\s+)?"?(?:Image|image)"?:\s*"?([^"\s,]+)"?,?\s*$"#).expect("valid regex")
 });
@@ -304,6 +320,7 @@ impl<'n> Scan<'n> {
             stages: Vec::new(),
             table: None,
             pulled: None,
+            repository: None,
         };
         if let Some(command) = command {
             match first_line.checked_sub(1).filter(|line| *line > 0) {
@@ -343,6 +360,9 @@ impl<'n> Scan<'n> {
             return;
         }
         self.content_lines += 1;
+        if self.values_pair(content, number) {
+            return;
+        }
         let mut found = Vec::new();
         if let Some(row) = content.trim().strip_prefix('|') {
             for cell in row.split('|') {
@@ -446,6 +466,7 @@ impl<'n> Scan<'n> {
             }
             return;
         }
+        let before = found.len();
         for span in content.split('`').skip(1).step_by(2) {
             let span = span.trim();
             if let Some(parsed) = parse_reference(span) {
@@ -454,6 +475,45 @@ impl<'n> Scan<'n> {
                 }
             }
         }
+        if found.len() > before || REPEATS_AN_IMAGE.iter().any(|m| content.contains(m)) {
+            return;
+        }
+        for word in content.split_whitespace() {
+            if word.starts_with(['"', '\'']) {
+                continue;
+            }
+            let word = word
+                .trim_start_matches('(')
+                .trim_end_matches(|c| matches!(c, '.' | ',' | ';' | ':' | ')' | '!' | '?'));
+            if is_unmistakable(word) {
+                found.push((word.to_owned(), Origin::Guessed));
+            }
+        }
+    }
+
+    /// Helm values name an image in two keys: `repository: X` and then `tag: Y` beside it.
+    fn values_pair(&mut self, content: &str, number: u32) -> bool {
+        let indent = content.len() - content.trim_start().len();
+        if let Some(caps) = VALUES_KEY.captures(content) {
+            let value = caps[2].to_owned();
+            if caps[1].ends_with("epository") {
+                self.repository = Some((indent, value, number));
+                return true;
+            }
+            if let Some((_, repository, line)) = self.repository.take() {
+                self.take(&format!("{repository}:{value}"), Origin::Guessed, line);
+                return true;
+            }
+            return false;
+        }
+        if self
+            .repository
+            .as_ref()
+            .is_some_and(|(i, _, _)| indent < *i)
+        {
+            self.repository = None;
+        }
+        false
     }
 
     /// `FROM [--platform=…] REF [AS name]`: later `FROM name` refers to the stage, not an image.
@@ -580,6 +640,21 @@ fn names_more_than_a_word(word: &str) -> bool {
         || word
             .split_once(':')
             .is_some_and(|(name, _)| name.bytes().any(|b| b.is_ascii_lowercase()))
+}
+
+/// A word of prose that can only be an image: it names a registry host or an `ap-airflow`
+/// repository, and a tag or digest.
+fn is_unmistakable(word: &str) -> bool {
+    let Some(parsed) = parse_reference(word) else {
+        return false;
+    };
+    let pinned = parsed.tag.is_some() || parsed.digest.is_some();
+    let host = parsed
+        .registry
+        .as_deref()
+        .is_some_and(|r| r.contains(['.', ':']) && !is_placeholder(r));
+    let airflow = parsed.repository.contains('/') && parsed.repository.ends_with("ap-airflow");
+    pinned && (host || airflow)
 }
 
 /// `docker pull nginx` ends by printing `docker.io/library/nginx:latest`.
@@ -863,6 +938,32 @@ mod tests {
     fn prose_and_bare_words_are_not_images() {
         let text = "Identify the latest patch (e.g. `2.3.0-5`).\nnginx\nSuccessfully tagged hello-astro/airflow:latest\nSee https://quay.io/repository/astronomer/ap-airflow?tab=tags\n";
         assert!(references(text).is_empty());
+    }
+
+    #[test]
+    fn reads_unmistakable_images_in_prose_but_not_event_repeats() {
+        let text = "We run quay.io/astronomer/ap-airflow:2.1.0-buster, upgraded from astronomerinc/ap-airflow:1.10.5-onbuild.\n\
+                    Normal  Pulling  2m  kubelet  Pulling image \"quay.io/astronomer/ap-airflow:2.1.0-buster\"\n\
+                    The chart is astronomer/astronomer:0.16 on nginx:1.19\n";
+        assert_eq!(
+            references(text),
+            vec![
+                r("quay.io/astronomer/ap-airflow:2.1.0-buster", 1),
+                r("astronomerinc/ap-airflow:1.10.5-onbuild", 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn pairs_helm_values_repository_and_tag() {
+        let text = "images:\n  airflow:\n    repository: quay.io/astronomer/ap-airflow\n    tag: \"1.10.12-buster\"\n  statsd:\n    repository: quay.io/astronomer/ap-statsd-exporter\n  other: x\ndefaultAirflowRepository: astronomerinc/ap-airflow\ndefaultAirflowTag: 1.10.5-9-buster\n";
+        assert_eq!(
+            references(text),
+            vec![
+                r("quay.io/astronomer/ap-airflow:1.10.12-buster", 3),
+                r("astronomerinc/ap-airflow:1.10.5-9-buster", 8)
+            ]
+        );
     }
 
     #[test]

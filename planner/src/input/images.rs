@@ -484,7 +484,7 @@ impl<'n> Scan<'n> {
             }
             let word = word
                 .trim_start_matches('(')
-                .trim_end_matches(|c| matches!(c, '.' | ',' | ';' | ':' | ')' | '!' | '?'));
+                .trim_end_matches(['.', ',', ';', ':', ')', '!', '?']);
             if is_unmistakable(word) {
                 found.push((word.to_owned(), Origin::Guessed));
             }

@@ -190,7 +190,6 @@ pub enum Observation {
 /// What changed for the operator after an observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
-    Quiet,
     /// A pod of the Job shows a new status (`ContainerCreating`, `Running`, …).
     PodStatus {
         pod: String,
@@ -250,10 +249,6 @@ impl JobWatch {
 
     pub fn step(&self) -> Option<&str> {
         self.step.as_deref()
-    }
-
-    pub fn pods(&self) -> &BTreeMap<String, String> {
-        &self.pod_status
     }
 
     /// Updates the state with one observation at `now` and says what changed. After `Succeeded`
@@ -472,12 +467,14 @@ pub enum Ending {
     RollbackFailed,
     /// Ctrl-C: the Job keeps running in the cluster.
     Interrupted,
+    /// `astro-upgrade rollback` brought the platform back, as asked.
+    RollbackDone,
 }
 
 impl Ending {
     pub fn exit_code(self) -> u8 {
         match self {
-            Ending::Upgraded | Ending::DryRun => exit::OK,
+            Ending::Upgraded | Ending::DryRun | Ending::RollbackDone => exit::OK,
             Ending::RolledBack => exit::ROLLED_BACK,
             Ending::UpgradeFailed | Ending::RollbackFailed | Ending::Interrupted => {
                 exit::NEEDS_HUMAN

@@ -636,6 +636,11 @@ fn is_ordinal(word: &str) -> bool {
 
 /// A bare word (`nginx`, `2.3.0-5`) could be anything; a list entry must name a path, tag or digest.
 fn names_more_than_a_word(word: &str) -> bool {
+    // READY cells (`1/1`) and dates parse as references too; image names have letters.
+    let name = word.split([':', '@']).next().unwrap_or(word);
+    if !name.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return false;
+    }
     word.contains(['/', '@'])
         || word
             .split_once(':')
@@ -936,7 +941,7 @@ mod tests {
 
     #[test]
     fn prose_and_bare_words_are_not_images() {
-        let text = "Identify the latest patch (e.g. `2.3.0-5`).\nnginx\nSuccessfully tagged hello-astro/airflow:latest\nSee https://quay.io/repository/astronomer/ap-airflow?tab=tags\n";
+        let text = "| web-1 | 1/1 | Running |\n2/2\nIdentify the latest patch (e.g. `2.3.0-5`).\nnginx\nSuccessfully tagged hello-astro/airflow:latest\nSee https://quay.io/repository/astronomer/ap-airflow?tab=tags\n";
         assert!(references(text).is_empty());
     }
 

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::acks::Acknowledgements;
 use crate::facts::{Diagnostic, Facts};
-use crate::input::Source;
+use crate::input::{EvidenceKind, Source};
 use crate::path::{UpgradePath, ROLLBACK_JOB, UPGRADE_JOB};
 use crate::report::{redact_secrets, Finding, Report, Verdict};
 use crate::rules;
@@ -46,7 +46,8 @@ pub struct EvidenceEntry {
     pub name: String,
     pub kind: Option<String>,
     /// SHA-256 of the text: proves which text was assessed without keeping it. None when the
-    /// text holds a credential: a hash of a short, mostly known text would let a password be guessed.
+    /// text may hold a credential: a hash of a short, mostly known text would let a password be
+    /// guessed. The evidence digest still covers it.
     pub sha256: Option<String>,
     pub lines: usize,
 }
@@ -193,8 +194,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Whether a text may hold a credential, so that even its hash is withheld: the connection
+/// string (perhaps still base64), a whole transcript, an untyped paste, or any text in which a
+/// credential is visible.
+fn may_hold_credential(source: &Source) -> bool {
+    matches!(
+        source.kind,
+        None | Some(EvidenceKind::Connection) | Some(EvidenceKind::Transcript)
+    ) || redact_secrets(&source.text) != source.text
+}
+
 fn entry(role: &str, source: &Source) -> EvidenceEntry {
-    let holds_credential = redact_secrets(&source.text) != source.text;
+    let holds_credential = role == "source" && may_hold_credential(source);
     EvidenceEntry {
         role: role.to_string(),
         name: source.name.clone(),

@@ -246,7 +246,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             e.lines,
             e.sha256
                 .as_deref()
-                .map_or("withheld: holds a credential".to_string(), |h| format!(
+                .map_or("withheld: may hold a credential".to_string(), |h| format!(
                     "`{h}`"
                 ))
         );

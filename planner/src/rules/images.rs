@@ -11,10 +11,15 @@ const LIST_IMAGES: &str = "kubectl get pods -A -o jsonpath='{range .items[*]}{.s
 
 pub fn airflow_images(ctx: &RuleInput) -> Finding {
     let images = &ctx.facts.images;
-    let items: Vec<Item> = images
-        .iter()
-        .filter_map(|image| judge(ctx, image))
-        .collect();
+    // One item per distinct reference (a scheduler and a webserver share their image), citing
+    // every line it was seen on.
+    let mut items: Vec<Item> = Vec::new();
+    for item in images.iter().filter_map(|image| judge(ctx, image)) {
+        match items.iter_mut().find(|seen| seen.subject == item.subject) {
+            Some(seen) => seen.evidence.extend(item.evidence),
+            None => items.push(item),
+        }
+    }
     if items.is_empty() {
         let what = if images.is_empty() {
             "no Airflow image was pasted".to_string()

@@ -74,7 +74,7 @@ fn all_examples() -> Vec<Example> {
 #[test]
 fn every_example_has_its_expected_verdict_and_failing_checks() {
     let examples = all_examples();
-    assert!(examples.len() >= 19, "only {} examples", examples.len());
+    assert!(examples.len() >= 20, "only {} examples", examples.len());
     let mut mismatches = Vec::new();
     for example in &examples {
         let (_, report) = planner::check(&example.sources, &example.acks, &[]);
@@ -117,6 +117,7 @@ fn examples_cover_go_incomplete_and_every_broken_case() {
     };
     assert_eq!(verdict_of("healthy-0.16"), "GO");
     assert_eq!(verdict_of("transcript-0.16"), "GO");
+    assert_eq!(verdict_of("healthy-gke-json"), "GO");
     assert_eq!(verdict_of("known-crashing-acknowledged"), "GO");
     assert_eq!(verdict_of("air-gapped-with-mirrors"), "GO");
     assert_eq!(verdict_of("incomplete-no-acks"), "INCOMPLETE");
@@ -146,8 +147,20 @@ fn no_example_password_reaches_a_plan() {
         let plan = planner::make_plan(&example.sources, &example.acks, &[], "2026-11-27T16:00:00Z");
         let json = serde_json::to_string(&plan).unwrap();
         let markdown = plan.to_markdown();
+        // Neither the password nor the line that carries it (perhaps base64) is kept.
+        let secret_lines: Vec<&str> = example
+            .sources
+            .iter()
+            .filter(|s| s.name == "connection.txt")
+            .flat_map(|s| s.text.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('$'))
+            .collect();
         for text in [&json, &markdown] {
             assert!(!text.contains("S3cr3t-Example"), "{}", example.name);
+            for line in &secret_lines {
+                assert!(!text.contains(line), "{}: {line}", example.name);
+            }
         }
         assert!(plan.verify_digest(), "{}", example.name);
     }

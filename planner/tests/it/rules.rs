@@ -601,6 +601,24 @@ fn airflow_images_cases() {
     assert_eq!(check_with(&facts, "airflow-images"), Status::Unknown);
     facts.images.clear();
     assert_eq!(check_with(&facts, "airflow-images"), Status::Unknown);
+    // The same image pasted twice is one item citing both lines.
+    let mut twice = certified(
+        "1.10.12-1-buster-onbuild",
+        "1.10.12",
+        Some(1),
+        true,
+        CertifiedForm::Pinned,
+    );
+    facts.images = vec![twice.clone()];
+    twice.at = at("images.txt", 7);
+    facts.images.push(twice);
+    let report = run(&facts, &acks());
+    let f = report.finding("airflow-images").unwrap();
+    assert_eq!(f.items.len(), 1);
+    assert_eq!(
+        f.items[0].evidence,
+        vec![at("images.txt", 1), at("images.txt", 7)]
+    );
     // The finding is the worst of its items.
     facts.images = vec![
         certified(
@@ -1382,7 +1400,7 @@ fn no_secret_reaches_the_plan() {
         .find(|e| e.name == "connection.txt")
         .unwrap();
     assert_eq!(connection.sha256, None);
-    assert!(md.contains("withheld: holds a credential"));
+    assert!(md.contains("withheld: may hold a credential"));
     // The end-to-end path through the readers as well.
     let plan = planner::make_plan(&sources, &acks(), &[], "2026-11-27T16:00:00Z");
     let json = serde_json::to_string(&plan).unwrap();

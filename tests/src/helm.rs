@@ -73,6 +73,7 @@ impl Release {
             "metadata": {
                 "name": self.secret_name(),
                 "namespace": self.namespace,
+                "creationTimestamp": self.last_deployed,
                 "labels": {
                     "owner": "helm",
                     "name": self.name,

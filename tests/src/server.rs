@@ -1360,22 +1360,15 @@ fn pod_log(
     }
     let waiting = pod
         .pointer("/status/containerStatuses/0/state/waiting/reason")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let has_log = shared
-        .logs
-        .lock()
-        .expect("logs lock")
-        .contains_key(&(namespace.clone(), name.to_string()));
-    if let (Some(reason), false) = (&waiting, has_log) {
+        .and_then(Value::as_str);
+    if let Some(reason) = waiting {
         let container = containers.first().cloned().unwrap_or_default();
+        let why = match reason {
+            "ErrImagePull" | "ImagePullBackOff" => "trying and failing to pull image",
+            other => other,
+        };
         return Err(ApiError::bad_request(format!(
-            "container \"{container}\" in pod \"{name}\" is waiting to start: {}",
-            if reason == "ContainerCreating" {
-                "ContainerCreating".to_string()
-            } else {
-                format!("trying and failing to pull image")
-            }
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {why}"
         )));
     }
     let follow = matches!(query.get("follow").map(String::as_str), Some("true" | "1"));
@@ -1492,10 +1485,8 @@ fn access_review(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Re
             resource_attributes.insert(field.into(), json!(value));
         }
     }
-    let mut status = json!({"allowed": allowed});
-    if !allowed {
-        status["reason"] = json!("denied by the kube-sim scenario");
-    }
+    // RBAC gives no reason for a plain "no", so kubectl prints just "no".
+    let status = json!({"allowed": allowed});
     Ok(json_response(
         201,
         &json!({

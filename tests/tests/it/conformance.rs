@@ -1,1 +1,665 @@
-//! The real kubectl against kube-sim.
+//! The real kubectl against kube-sim: the proof that the simulation is faithful.
+//!
+//! kubectl is the one `scripts/install-kubectl` prints (`$KUBECTL`, else Debian's 1.20 client,
+//! else `/usr/bin/kubectl`). Every test asserts kubectl's exit code and the text it prints.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use kube_sim::{Options, Scenario, Sim};
+use serde_json::Value;
+
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The kubectl to run, installed once per test process.
+pub(crate) fn kubectl_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let script = repo_root().join("scripts/install-kubectl");
+        let output = std::process::Command::new(&script)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            output.status.success(),
+            "install-kubectl failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+    })
+}
+
+/// A running simulator with a kubeconfig pointing at it.
+pub(crate) struct Cluster {
+    pub sim: Sim,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cluster {
+    pub async fn start(scenario_file: &str, time_scale: f64) -> Cluster {
+        let path = repo_root().join("tests/scenarios").join(scenario_file);
+        let scenario = Scenario::from_file(&path).expect("repo scenarios parse");
+        Cluster::start_scenario(scenario, time_scale).await
+    }
+
+    pub async fn start_scenario(scenario: Scenario, time_scale: f64) -> Cluster {
+        let sim = Sim::start(
+            scenario,
+            Options {
+                time_scale,
+                ..Options::default()
+            },
+        )
+        .await
+        .expect("kube-sim starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig)
+            .expect("kubeconfig written");
+        Cluster {
+            sim,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    pub async fn kubectl(&self, args: &[&str]) -> Run {
+        let output = tokio::process::Command::new(kubectl_path())
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .env("HOME", self._dir.path())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("kubectl runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+fn manifest(name: &str) -> String {
+    repo_root()
+        .join("tests/manifests")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The whitespace-separated words of the line whose first word is `first`.
+fn row<'a>(table: &'a str, first: &str) -> Vec<&'a str> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|words| words.first() == Some(&first))
+        .unwrap_or_else(|| panic!("no row {first:?} in:\n{table}"))
+}
+
+fn rows_named<'a>(table: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|words| words.iter().any(|w| w.starts_with(prefix)))
+        .collect()
+}
+
+#[tokio::test]
+async fn version_reports_the_scenario_server_version() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 1.0).await;
+    let run = cluster.kubectl(&["version"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let server_line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Server Version:"))
+        .unwrap_or_else(|| panic!("no server line in {}", run.stdout));
+    assert!(server_line.contains("v1.16.15-eks-ad4801"), "{server_line}");
+    if server_line.contains("version.Info{") {
+        assert!(
+            server_line.contains(r#"Major:"1", Minor:"16+""#),
+            "{server_line}"
+        );
+        assert!(
+            server_line.contains(r#"GoVersion:"go1.13.15""#),
+            "{server_line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn get_pods_all_namespaces_prints_kubectl_status_columns() {
+    let cluster = Cluster::start("upgrade-job-fails.yaml", 1.0).await;
+    let run = cluster.kubectl(&["get", "pods", "-A"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let header: Vec<&str> = run
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    let worker = rows_named(&run.stdout, "astronomer-houston-worker-");
+    assert_eq!(
+        worker,
+        vec![vec![
+            "astronomer",
+            "astronomer-houston-worker-5c8d9f7b6-qk2zt",
+            "0/1",
+            "CrashLoopBackOff",
+            "37",
+            "2d"
+        ]]
+    );
+    let completed = rows_named(&run.stdout, "quasaric-sun-9051-run-airflow-migrations-");
+    assert_eq!(completed[0][2..5], ["0/1", "Completed", "0"]);
+    let masters = rows_named(&run.stdout, "astronomer-elasticsearch-master-");
+    assert_eq!(masters.len(), 3);
+    assert!(masters
+        .iter()
+        .all(|r| r[2..6] == ["1/1", "Running", "0", "41d"]));
+    let pod_count = run.stdout.lines().count() - 1;
+    assert_eq!(pod_count, cluster.sim.objects("v1", "Pod", None).len());
+}
+
+#[tokio::test]
+async fn get_pods_wide_adds_ip_and_node() {
+    let cluster = Cluster::start("pvc-never-binds.yaml", 1.0).await;
+    let run = cluster
+        .kubectl(&["get", "pods", "-n", "astronomer", "-o", "wide"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let header = run.stdout.lines().next().unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES"
+        ]
+    );
+    let curator = row(
+        &run.stdout,
+        "astronomer-elasticsearch-curator-1606780800-x7k2p",
+    );
+    assert_eq!(curator[1..3], ["0/1", "Init:0/1"]);
+    let pod = cluster
+        .sim
+        .object("v1", "Pod", Some("astronomer"), curator[0])
+        .unwrap();
+    assert_eq!(curator[5], pod["status"]["podIP"].as_str().unwrap());
+    assert_eq!(curator[6], pod["spec"]["nodeName"].as_str().unwrap());
+    assert_eq!(curator[7..9], ["<none>", "<none>"]);
+}
+
+#[tokio::test]
+async fn get_pods_json_lists_the_stored_pods() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 1.0).await;
+    let run = cluster
+        .kubectl(&["get", "pods", "-n", "astronomer", "-o", "json"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list: Value = serde_json::from_str(&run.stdout).expect("kubectl prints JSON");
+    assert_eq!(list["kind"], "List");
+    let mut printed: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["kind"], "Pod");
+            p["metadata"]["name"].as_str().unwrap()
+        })
+        .collect();
+    let stored = cluster.sim.objects("v1", "Pod", Some("astronomer"));
+    let mut expected: Vec<&str> = stored
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .collect();
+    printed.sort();
+    expected.sort();
+    assert_eq!(printed, expected);
+    assert!(expected.len() > 20);
+}
+
+#[tokio::test]
+async fn auth_can_i_answers_from_the_scenario_rbac() {
+    let healthy = Cluster::start("healthy-upgrade-succeeds.yaml", 1.0).await;
+    let run = healthy
+        .kubectl(&["auth", "can-i", "create", "clusterrolebindings"])
+        .await;
+    assert_eq!((run.code, run.stdout.trim()), (0, "yes"), "{}", run.stderr);
+
+    let restricted = Cluster::start("missing-rights.yaml", 1.0).await;
+    let run = restricted
+        .kubectl(&["auth", "can-i", "create", "clusterrolebindings"])
+        .await;
+    assert_eq!((run.code, run.stdout.trim()), (1, "no"), "{}", run.stderr);
+    let run = restricted
+        .kubectl(&["auth", "can-i", "create", "pods", "-n", "astronomer"])
+        .await;
+    assert_eq!((run.code, run.stdout.trim()), (0, "yes"), "{}", run.stderr);
+    let reviews = restricted
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/selfsubjectaccessreviews"))
+        .count();
+    assert_eq!(reviews, 2, "each can-i is one access review");
+}
+
+#[tokio::test]
+async fn apply_run_log_and_delete_the_upgrade_manifest() {
+    // 600: the ten simulated minutes of the upgrade take one second.
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 600.0).await;
+    let upgrade = manifest("upgrade-0.16-to-0.23.yaml");
+    let run = cluster.kubectl(&["apply", "-f", &upgrade]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            "serviceaccount/astronomer-upgrader-service-account created",
+            "persistentvolumeclaim/astronomer-upgrades-backup created",
+            "job.batch/upgrade-astronomer created",
+            "clusterrole.rbac.authorization.k8s.io/astronomer-upgrader-cluster-role created",
+            "clusterrolebinding.rbac.authorization.k8s.io/astronomer-upgrader-cluster-role-binding created",
+        ]
+    );
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), "upgrade-astronomer")
+        .unwrap();
+    let uid = job["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["controller-uid"],
+        uid
+    );
+
+    let run = cluster.kubectl(&["apply", "-f", &upgrade]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.lines().all(|l| l.ends_with(" unchanged")) && run.stdout.lines().count() == 5,
+        "{}",
+        run.stdout
+    );
+
+    let run = cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=complete",
+            "job/upgrade-astronomer",
+            "--timeout=60s",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.trim(),
+        "job.batch/upgrade-astronomer condition met"
+    );
+
+    let run = cluster.kubectl(&["get", "jobs"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["NAME", "COMPLETIONS", "DURATION", "AGE"]
+    );
+    assert_eq!(row(&run.stdout, "upgrade-astronomer")[1], "1/1");
+
+    let run = cluster.kubectl(&["logs", "job/upgrade-astronomer"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("TASK [Get Helm releases] ***"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("changed: [localhost]"),
+        "{}",
+        run.stdout
+    );
+    let recap = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("localhost "))
+        .unwrap();
+    assert!(recap.contains("failed=0"), "{recap}");
+
+    let run = cluster
+        .kubectl(&["get", "pods", "-l", "job-name=upgrade-astronomer"])
+        .await;
+    let pod_row = rows_named(&run.stdout, "upgrade-astronomer-");
+    assert_eq!(pod_row.len(), 1, "{}", run.stdout);
+    assert_eq!(pod_row[0][1..3], ["0/1", "Completed"]);
+
+    let release = cluster
+        .sim
+        .object(
+            "v1",
+            "Secret",
+            Some("astronomer"),
+            "sh.helm.release.v1.astronomer.v5",
+        )
+        .expect("the upgrade wrote revision 5");
+    assert_eq!(release["metadata"]["labels"]["status"], "deployed");
+    let previous = cluster
+        .sim
+        .object(
+            "v1",
+            "Secret",
+            Some("astronomer"),
+            "sh.helm.release.v1.astronomer.v4",
+        )
+        .unwrap();
+    assert_eq!(previous["metadata"]["labels"]["status"], "superseded");
+    let run = cluster
+        .kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            "astronomer",
+            "-l",
+            "component=houston",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(
+        run.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["quay.io/astronomer/ap-houston-api:0.23.24"; 2]
+    );
+
+    let run = cluster.kubectl(&["delete", "-f", &upgrade]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [
+            r#"serviceaccount "astronomer-upgrader-service-account" deleted"#,
+            r#"persistentvolumeclaim "astronomer-upgrades-backup" deleted"#,
+            r#"job.batch "upgrade-astronomer" deleted"#,
+            r#"clusterrole.rbac.authorization.k8s.io "astronomer-upgrader-cluster-role" deleted"#,
+            r#"clusterrolebinding.rbac.authorization.k8s.io "astronomer-upgrader-cluster-role-binding" deleted"#,
+        ]
+    );
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), "upgrade-astronomer")
+        .is_none());
+    assert!(cluster
+        .sim
+        .object(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            None,
+            "astronomer-upgrader-cluster-role-binding"
+        )
+        .is_none());
+    assert!(
+        cluster.sim.objects("v1", "Pod", Some("default")).is_empty(),
+        "the Job's pod goes with it"
+    );
+}
+
+#[tokio::test]
+async fn changed_apply_is_configured_and_job_template_changes_are_refused() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 600.0).await;
+    let upgrade = manifest("upgrade-0.16-to-0.23.yaml");
+    assert_eq!(cluster.kubectl(&["apply", "-f", &upgrade]).await.code, 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(&upgrade).unwrap();
+    let relabelled = original.replacen(
+        "  name: astronomer-upgrader-service-account\n",
+        "  name: astronomer-upgrader-service-account\n  labels:\n    purpose: upgrade\n",
+        1,
+    );
+    let changed = dir.path().join("changed.yaml");
+    std::fs::write(&changed, &relabelled).unwrap();
+    let run = cluster
+        .kubectl(&["apply", "-f", changed.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("serviceaccount/astronomer-upgrader-service-account configured"),
+        "{}",
+        run.stdout
+    );
+    let account = cluster
+        .sim
+        .object(
+            "v1",
+            "ServiceAccount",
+            Some("default"),
+            "astronomer-upgrader-service-account",
+        )
+        .unwrap();
+    assert_eq!(account["metadata"]["labels"]["purpose"], "upgrade");
+    assert_eq!(
+        account["secrets"].as_array().map(Vec::len),
+        Some(1),
+        "token secret kept"
+    );
+
+    let repinned = original.replace("lts-016-023-upgrade:latest", "lts-016-023-upgrade:1234");
+    std::fs::write(&changed, repinned).unwrap();
+    let run = cluster
+        .kubectl(&["apply", "-f", changed.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("field is immutable"), "{}", run.stderr);
+    assert!(run.stderr.contains("upgrade-astronomer"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn apply_without_clusterrolebinding_rights_is_forbidden() {
+    let cluster = Cluster::start("missing-rights.yaml", 600.0).await;
+    let run = cluster
+        .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("job.batch/upgrade-astronomer created"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("forbidden"), "{}", run.stderr);
+    assert!(run.stderr.contains("clusterrolebindings"), "{}", run.stderr);
+    assert!(cluster
+        .sim
+        .object(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            None,
+            "astronomer-upgrader-cluster-role-binding"
+        )
+        .is_none());
+}
+
+#[tokio::test]
+async fn failing_upgrade_shows_error_and_its_rollback_completes() {
+    let cluster = Cluster::start("upgrade-job-fails.yaml", 600.0).await;
+    let run = cluster
+        .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=failed",
+            "job/upgrade-astronomer",
+            "--timeout=60s",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster.kubectl(&["get", "pods", "-l", "run=upgrade"]).await;
+    let pod = rows_named(&run.stdout, "upgrade-astronomer-");
+    assert_eq!(pod[0][1..3], ["0/1", "Error"], "{}", run.stdout);
+    let run = cluster.kubectl(&["logs", pod[0][0]]).await;
+    assert!(
+        run.stdout.contains("fatal: [localhost]: FAILED! =>"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("UPGRADE FAILED"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("TASK [(3/6)"),
+        "the play stops at the failed task"
+    );
+
+    let run = cluster
+        .kubectl(&["apply", "-f", &manifest("rollback-0.16-to-0.23.yaml")])
+        .await;
+    assert_eq!(run.stdout.trim(), "job.batch/rollback-astronomer created");
+    let run = cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=complete",
+            "job/rollback-astronomer",
+            "--timeout=60s",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rollback = cluster
+        .sim
+        .object(
+            "v1",
+            "Secret",
+            Some("astronomer"),
+            "sh.helm.release.v1.astronomer.v5",
+        )
+        .expect("the rollback wrote revision 5");
+    let body = kube_sim::helm::decode_release(&rollback).unwrap();
+    assert_eq!(body["chart"]["metadata"]["version"], "0.16.9");
+    assert_eq!(body["info"]["description"], "Rollback to 4");
+}
+
+#[tokio::test]
+async fn image_pull_failure_shows_in_pod_status() {
+    let cluster = Cluster::start("image-pull-fails.yaml", 600.0).await;
+    assert_eq!(
+        cluster
+            .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+            .await
+            .code,
+        0
+    );
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let run = cluster
+            .kubectl(&["get", "pods", "-l", "job-name=upgrade-astronomer"])
+            .await;
+        if let Some(pod) = rows_named(&run.stdout, "upgrade-astronomer-").first() {
+            let status = pod[2].to_string();
+            if !seen.contains(&status) {
+                seen.push(status);
+            }
+        }
+        if seen.iter().any(|s| s == "ImagePullBackOff") && seen.iter().any(|s| s == "ErrImagePull")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen.iter().any(|s| s == "ErrImagePull"), "{seen:?}");
+    assert!(seen.iter().any(|s| s == "ImagePullBackOff"), "{seen:?}");
+    assert!(
+        !seen.iter().any(|s| s == "Running" || s == "Completed"),
+        "{seen:?}"
+    );
+    let run = cluster.kubectl(&["logs", "job/upgrade-astronomer"]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("is waiting to start"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn unbound_claim_keeps_the_upgrade_pod_pending() {
+    let cluster = Cluster::start("pvc-never-binds.yaml", 600.0).await;
+    assert_eq!(
+        cluster
+            .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+            .await
+            .code,
+        0
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let run = cluster.kubectl(&["get", "pvc"]).await;
+    assert_eq!(
+        row(&run.stdout, "astronomer-upgrades-backup")[1],
+        "Pending",
+        "{}",
+        run.stdout
+    );
+    let run = cluster.kubectl(&["get", "pods", "-l", "run=upgrade"]).await;
+    assert_eq!(
+        rows_named(&run.stdout, "upgrade-astronomer-")[0][2],
+        "Pending",
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn get_storageclass_marks_the_default() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 1.0).await;
+    let run = cluster.kubectl(&["get", "storageclass"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        row(&run.stdout, "gp2")[..3],
+        ["gp2", "(default)", "kubernetes.io/aws-ebs"]
+    );
+}
+
+#[test]
+fn scenario_unknown_fields_are_rejected_with_file_and_line() {
+    let text = "server:\n  git_version: v1.16.15\npods:\n  - name: a\n    namespace: b\n    containers: [{image: x}]\n    restart_count: 3\n";
+    let error = Scenario::from_yaml("typo.yaml", text)
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("typo.yaml:"), "{error}");
+    assert!(error.contains("restart_count"), "{error}");
+    let line: usize = error.split(':').nth(1).unwrap().parse().unwrap();
+    assert_eq!(line, 7, "the line of the unknown key: {error}");
+}
+
+#[test]
+fn every_repo_scenario_parses() {
+    let dir = repo_root().join("tests/scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert_eq!(count, 8);
+}

@@ -3,3 +3,4 @@
 
 mod conformance;
 mod e2e;
+mod roundtrip;

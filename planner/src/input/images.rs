@@ -395,14 +395,22 @@ impl<'n> Scan<'n> {
         if words.is_empty() || words.iter().all(|w| w.chars().all(|c| "-:".contains(c))) {
             return;
         }
-        if words[0] == "NAME" {
-            if let Some(index) = words.iter().position(|w| *w == "IMAGES") {
+        // `-o wide` (IMAGES) and custom columns (`IMAGE:.spec.containers[*].image`).
+        if words[0] == "NAME" || words[0] == "NAMESPACE" {
+            if let Some(index) = words.iter().position(|w| *w == "IMAGES" || *w == "IMAGE") {
                 self.table = Some(ImageTable::ImagesColumn(index));
                 self.strong = true;
                 return;
             }
         }
-        if words.len() >= 2 && words[0] == "REPOSITORY" && words[1] == "TAG" {
+        // `docker ps`: the header's `CONTAINER ID` is two words, the row's id one.
+        if words.starts_with(&["CONTAINER", "ID", "IMAGE"]) {
+            self.table = Some(ImageTable::ImagesColumn(1));
+            self.strong = true;
+            return;
+        }
+        let image_listing = matches!(words.as_slice(), ["REPOSITORY" | "IMAGE", "TAG", ..]);
+        if image_listing {
             self.table = Some(ImageTable::DockerImages);
             self.strong = true;
             return;
@@ -902,6 +910,24 @@ mod tests {
             vec![
                 r("registry.example.com/bolide/airflow:deploy-3", 2),
                 r("k8s.gcr.io/git-sync:v3", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_custom_columns_docker_ps_and_crictl_images() {
+        let text = "NAME                 IMAGE\nbolide-scheduler-0   quay.io/astronomer/ap-airflow:2.3.4-7,redis:6\n\n\
+                    CONTAINER ID   IMAGE                                  COMMAND                  CREATED\n\
+                    4b3c2a1f0e9d   quay.io/astronomer/ap-airflow:2.3.4-7  \"/entrypoint bash\"   2 hours ago\n\n\
+                    IMAGE                              TAG       IMAGE ID        SIZE\n\
+                    quay.io/astronomer/ap-airflow      2.3.4-7   0a1b2c3d4e5f6   1.2GB\n";
+        assert_eq!(
+            references(text),
+            vec![
+                r("quay.io/astronomer/ap-airflow:2.3.4-7", 2),
+                r("redis:6", 2),
+                r("quay.io/astronomer/ap-airflow:2.3.4-7", 5),
+                r("quay.io/astronomer/ap-airflow:2.3.4-7", 8)
             ]
         );
     }

@@ -74,7 +74,7 @@ fn all_examples() -> Vec<Example> {
 #[test]
 fn every_example_has_its_expected_verdict_and_failing_checks() {
     let examples = all_examples();
-    assert!(examples.len() >= 20, "only {} examples", examples.len());
+    assert!(examples.len() >= 22, "only {} examples", examples.len());
     let mut mismatches = Vec::new();
     for example in &examples {
         let (_, report) = planner::check(&example.sources, &example.acks, &[]);
@@ -122,6 +122,8 @@ fn examples_cover_go_incomplete_and_every_broken_case() {
     assert_eq!(verdict_of("air-gapped-with-mirrors"), "GO");
     assert_eq!(verdict_of("incomplete-no-acks"), "INCOMPLETE");
     assert_eq!(verdict_of("connection-refused"), "INCOMPLETE");
+    assert_eq!(verdict_of("platform-release-hidden"), "INCOMPLETE");
+    assert_eq!(verdict_of("k8s-1.15-warning"), "GO");
     for broken in [
         "k8s-1.19",
         "k8s-1.13",

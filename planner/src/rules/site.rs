@@ -17,7 +17,7 @@ pub fn system_admin(ctx: &RuleInput) -> Finding {
     } else {
         ctx.missing(
             ID,
-            "not acknowledged that the person running the upgrade is an Astronomer System Admin",
+            "not acknowledged that the person running the upgrade is an Astronomer System Admin (only System Admins may run it)",
             "confirm that the System Admin menu is visible in the Astronomer UI, then add `--ack system-admin`".into(),
         )
     }
@@ -35,7 +35,7 @@ pub fn database_backup(ctx: &RuleInput) -> Finding {
         ),
         _ => ctx.missing(
             ID,
-            "no database backup was acknowledged",
+            "no backup of the platform database was acknowledged (the rollback relies on it if the upgrade's own backup is lost)",
             "back up the platform database (your cloud provider's snapshot, or ask your DBA), then add `--ack database-backup=<ticket or snapshot id>`".into(),
         ),
     }

@@ -454,7 +454,7 @@ impl Reader<'_> {
             let entry = if let Some(first) = content.strip_prefix("- ") {
                 if !item.is_empty() {
                     let fields = std::mem::take(&mut item);
-                    self.record(&|key: &str| yaml_field(&fields, key), item_line);
+                    self.yaml_item(&fields, item_line);
                 }
                 item_line = lines[end].number;
                 first
@@ -470,9 +470,16 @@ impl Reader<'_> {
             end += 1;
         }
         if !item.is_empty() {
-            self.record(&|key: &str| yaml_field(&item, key), item_line);
+            self.yaml_item(&item, item_line);
         }
         end
+    }
+
+    /// A YAML list item is a helm entry only when it has helm's keys (not a markdown bullet).
+    fn yaml_item(&mut self, fields: &[(String, String)], line: u32) {
+        if fields.iter().any(|(k, _)| k == "chart" || k == "revision") {
+            self.record(&|key: &str| yaml_field(fields, key), line);
+        }
     }
 
     /// One release (it has a name) or one history revision (it has none), from JSON or YAML.

@@ -304,8 +304,10 @@ static VALUES_KEY: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 /// Lines of logs and events that repeat an image already read from its own line.
-const REPEATS_AN_IMAGE: [&str; 7] = [
+const REPEATS_AN_IMAGE: [&str; 9] = [
     "image \"",
+    "load metadata for",
+    "=> resolve",
     "Status: ",
     "Error response from daemon",
     "Successfully tagged",
@@ -1002,6 +1004,18 @@ mod tests {
                 r("quay.io/astronomer/ap-airflow:1.10.12-buster", 3),
                 r("astronomerinc/ap-airflow:1.10.5-9-buster", 8)
             ]
+        );
+    }
+
+    #[test]
+    fn reads_buildkit_logs_once() {
+        let text =
+            "#2 [internal] load metadata for quay.io/astronomer/ap-airflow:2.1.0-buster-onbuild\n\
+                    #3 [1/1] FROM quay.io/astronomer/ap-airflow:2.1.0-buster-onbuild\n\
+                    \x20=> => resolve quay.io/astronomer/ap-airflow:2.1.0-buster-onbuild 0.0s\n";
+        assert_eq!(
+            references(text),
+            vec![r("quay.io/astronomer/ap-airflow:2.1.0-buster-onbuild", 2)]
         );
     }
 

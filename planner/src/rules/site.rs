@@ -35,7 +35,7 @@ pub fn database_backup(ctx: &RuleInput) -> Finding {
         ),
         _ => ctx.missing(
             ID,
-            "no backup of the platform database was acknowledged (the rollback relies on it if the upgrade's own backup is lost)",
+            "no backup of the platform database was acknowledged (your last resort if both the upgrade and its rollback fail)",
             "back up the platform database (your cloud provider's snapshot, or ask your DBA), then add `--ack database-backup=<ticket or snapshot id>`".into(),
         ),
     }

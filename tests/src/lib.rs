@@ -14,6 +14,8 @@ pub mod scenario;
 mod seed;
 mod selectors;
 mod server;
+#[cfg(test)]
+mod server_tests;
 mod store;
 mod table;
 mod time;

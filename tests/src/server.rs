@@ -832,6 +832,7 @@ async fn resource_request(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
+            patch_media_type(&content_type)?;
             let object = write(shared, path, name, sub.is_some(), dry_run, |current| {
                 patched(current, &content_type, &body)
             })?;
@@ -1081,12 +1082,18 @@ fn create(
     Ok(created)
 }
 
-fn patched(current: &Value, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+/// The patch's media type; 415 for server-side apply, which 1.14 does not serve.
+fn patch_media_type(content_type: &str) -> Result<&str, ApiError> {
     let media = content_type.split(';').next().unwrap_or("").trim();
     if media == "application/apply-patch+yaml" {
         return Err(ApiError::new(415, "UnsupportedMediaType",
             "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"));
     }
+    Ok(media)
+}
+
+fn patched(current: &Value, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let media = patch_media_type(content_type)?;
     let patch: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
     let mut object = current.clone();

@@ -1,0 +1,292 @@
+//! HTTP-level behaviour kubectl does not exercise: watches, pagination, faults, patches.
+
+use serde_json::{json, Value};
+
+use crate::{Options, Scenario, Sim};
+
+async fn start(yaml: &str, time_scale: f64) -> Sim {
+    let scenario = Scenario::from_yaml("inline.yaml", yaml).expect("scenario parses");
+    Sim::start(
+        scenario,
+        Options {
+            time_scale,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("starts")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn get_json(sim: &Sim, path: &str) -> (u16, Value) {
+    let response = client()
+        .get(format!("{}{path}", sim.url()))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Reads a watch stream to its end (the server closes it).
+async fn watch_lines(sim: &Sim, path: &str) -> Vec<Value> {
+    let text = client()
+        .get(format!("{}{path}", sim.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+const PODS: &str = "generate:\n  pods:\n    - {namespace: work, name_prefix: p, count: 5000, image: busybox:1.31, crash_every: 1000}\n";
+
+#[tokio::test]
+async fn paginated_list_serves_every_pod_once() {
+    let sim = start(PODS, 1.0).await;
+    let mut names = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let (status, page) =
+            get_json(&sim, &format!("/api/v1/pods?limit=500&continue={token}")).await;
+        assert_eq!(status, 200);
+        pages += 1;
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["metadata"]["name"].as_str().unwrap().to_string()),
+        );
+        match page["metadata"]["continue"].as_str() {
+            Some(next) => token = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 10);
+    assert_eq!(names.len(), 5000);
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 5000, "no pod twice");
+    let (status, crashing) = get_json(
+        &sim,
+        "/api/v1/namespaces/work/pods?fieldSelector=metadata.name%3Dp-00999",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        crashing["items"][0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+        "CrashLoopBackOff"
+    );
+}
+
+#[tokio::test]
+async fn watch_replays_from_a_resource_version_and_is_cut_after_n_events() {
+    let sim = start("faults:\n  watch_cut_after_events: 2\n", 1.0).await;
+    let (_, list) = get_json(&sim, "/api/v1/namespaces/default/configmaps").await;
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for name in ["a", "b", "c"] {
+        let response = client()
+            .post(format!(
+                "{}/api/v1/namespaces/default/configmaps",
+                sim.url()
+            ))
+            .json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    let events = watch_lines(
+        &sim,
+        &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}"),
+    )
+    .await;
+    let seen: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["object"]["metadata"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("ADDED", "a"), ("ADDED", "b")],
+        "cut after two events"
+    );
+}
+
+#[tokio::test]
+async fn watch_from_a_forgotten_resource_version_gets_410() {
+    let sim = start(
+        "faults:\n  gone_on_old_resource_version: {keep_last_events: 1}\n",
+        1.0,
+    )
+    .await;
+    let (_, list) = get_json(&sim, "/api/v1/namespaces/default/configmaps").await;
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for name in ["a", "b"] {
+        client()
+            .post(format!(
+                "{}/api/v1/namespaces/default/configmaps",
+                sim.url()
+            ))
+            .json(&json!({"metadata": {"name": name}}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let events = watch_lines(
+        &sim,
+        &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"),
+    )
+    .await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["type"], "ERROR");
+    assert_eq!(events[0]["object"]["code"], 410);
+    assert!(events[0]["object"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("too old resource version"));
+}
+
+#[tokio::test]
+async fn injected_faults_hit_the_chosen_requests_only() {
+    let sim = start(
+        "faults:\n  requests:\n    - when: {method: GET, path_prefix: /api/v1/namespaces/default/pods, after_requests: 1, count: 2}\n      respond: 500\n",
+        1.0,
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(get_json(&sim, "/api/v1/namespaces/default/pods").await.0);
+    }
+    assert_eq!(statuses, [200, 500, 500, 200]);
+    assert_eq!(
+        get_json(&sim, "/api/v1/namespaces/default/secrets").await.0,
+        200
+    );
+    let recorded: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(recorded, [200, 500, 500, 200, 200]);
+}
+
+#[tokio::test]
+async fn outage_answers_503_then_recovers() {
+    let sim = start(
+        "faults:\n  api_unavailable: {from_s: 0, for_s: 30}\n",
+        100.0,
+    )
+    .await;
+    let (status, body) = get_json(&sim, "/version").await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (503, Some("ServiceUnavailable"))
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(get_json(&sim, "/version").await.0, 200);
+}
+
+#[tokio::test]
+async fn reset_outage_closes_connections() {
+    let sim = start(
+        "faults:\n  api_unavailable: {from_s: 0, for_s: 3600, mode: reset}\n",
+        1.0,
+    )
+    .await;
+    let result = client().get(format!("{}/version", sim.url())).send().await;
+    assert!(result.is_err(), "{result:?}");
+}
+
+#[tokio::test]
+async fn server_side_apply_is_refused_like_1_14() {
+    let sim = start("", 1.0).await;
+    let response = client()
+        .patch(format!(
+            "{}/api/v1/namespaces/default/configmaps/x?fieldManager=t",
+            sim.url()
+        ))
+        .header("content-type", "application/apply-patch+yaml")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+}
+
+#[tokio::test]
+async fn create_conflicts_and_missing_objects_answer_status_objects() {
+    let sim = start("", 1.0).await;
+    let create = || {
+        client()
+            .post(format!(
+                "{}/api/v1/namespaces/default/serviceaccounts",
+                sim.url()
+            ))
+            .json(&json!({"metadata": {"name": "sa"}}))
+            .send()
+    };
+    assert_eq!(create().await.unwrap().status().as_u16(), 201);
+    let again = create().await.unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    let status: Value = again.json().await.unwrap();
+    assert_eq!(status["reason"], "AlreadyExists");
+    assert_eq!(status["message"], "serviceaccounts \"sa\" already exists");
+    let (code, missing) = get_json(&sim, "/apis/batch/v1/namespaces/default/jobs/none").await;
+    assert_eq!(code, 404);
+    assert_eq!(missing["message"], "jobs.batch \"none\" not found");
+    let account = sim
+        .object("v1", "ServiceAccount", Some("default"), "sa")
+        .unwrap();
+    assert_eq!(
+        account["secrets"].as_array().unwrap().len(),
+        1,
+        "token controller ran"
+    );
+}
+
+#[tokio::test]
+async fn clusterrolebinding_role_ref_is_immutable() {
+    let sim = start("", 1.0).await;
+    let url = format!(
+        "{}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        sim.url()
+    );
+    let binding = json!({"metadata": {"name": "b"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "one"}, "subjects": []});
+    assert_eq!(
+        client()
+            .post(&url)
+            .json(&binding)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        201
+    );
+    let response = client()
+        .patch(format!("{url}/b"))
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"roleRef": {"name": "two"}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!(status["reason"], "Invalid");
+}

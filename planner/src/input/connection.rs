@@ -5,6 +5,8 @@
 //! The user name and password are never copied out of the input: parsing works on slices of the
 //! line and only the host leaves this module. No diagnostic quotes a line of this input.
 
+use std::borrow::Cow;
+
 use crate::facts::{At, DatabaseConnection, Diagnostic, Facts, Severity};
 use crate::input::text;
 
@@ -136,6 +138,35 @@ fn find_in_line(line: &str) -> Found {
         },
         None => Found::Nothing,
     }
+}
+
+/// `text` with the user information of every `scheme://user:password@host` replaced by `***`,
+/// for messages that must quote a command line (`psql postgres://…`) without its secrets.
+pub fn redact_credentials(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(marker) = rest.find("://") {
+        let authority_start = marker + 3;
+        out.push_str(&rest[..authority_start]);
+        let after = &rest[authority_start..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+            .unwrap_or(after.len());
+        let url = &after[..end];
+        match url.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&url[at..]);
+            }
+            None => out.push_str(url),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
@@ -368,6 +399,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn redacts_user_information_of_urls() {
+        assert_eq!(
+            redact_credentials("psql postgres://admin:p@ss/w0rd@db:5432/x -c 'select 1'"),
+            "psql postgres://***@db:5432/x -c 'select 1'"
+        );
+        assert_eq!(
+            redact_credentials("a https://example.com/x and b://u:p@h"),
+            "a https://example.com/x and b://***@h"
+        );
+        assert!(matches!(
+            redact_credentials("kubectl get pods"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

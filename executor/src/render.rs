@@ -67,10 +67,12 @@ impl Style {
     }
 }
 
-/// What the user should do after reading the report; `check` and `plan` fill it from the
-/// command line they were given, so the hint can be copied and run as is.
+/// How this run was asked for: what it read, and how to repeat it. `check` and `plan` fill it
+/// from their command line, so the report's next-step hint can be copied and run as is.
 #[derive(Debug, Clone)]
-pub struct NextStep {
+pub struct Invocation {
+    /// The names of the evidence sources read, in order.
+    pub evidence: Vec<String>,
     /// `astro-upgrade check …` with the same evidence and acknowledgements.
     pub check_command: String,
     /// `astro-upgrade plan …` with the same evidence and acknowledgements.
@@ -90,9 +92,9 @@ pub fn markdown(report: &Report) -> String {
 }
 
 /// The report for a person: verdict banner, one block per check, reader notes, next step.
-pub fn human(report: &Report, next: &NextStep, style: Style) -> String {
+pub fn human(report: &Report, invocation: &Invocation, style: Style) -> String {
     let mut out = String::new();
-    banner(&mut out, report, style);
+    banner(&mut out, report, invocation, style);
     let id_width = report
         .findings
         .iter()
@@ -103,7 +105,7 @@ pub fn human(report: &Report, next: &NextStep, style: Style) -> String {
         finding_block(&mut out, finding, id_width, style);
     }
     diagnostics(&mut out, &report.diagnostics, style);
-    next_step(&mut out, report, next, style);
+    next_step(&mut out, report, invocation, style);
     out
 }
 
@@ -115,7 +117,7 @@ fn count(report: &Report, status: Status) -> usize {
         .count()
 }
 
-fn banner(out: &mut String, report: &Report, style: Style) {
+fn banner(out: &mut String, report: &Report, invocation: &Invocation, style: Style) {
     let headline = match report.verdict {
         Verdict::Go => "ready to upgrade: every required check passes",
         Verdict::NoGo => "do not upgrade: at least one check fails",
@@ -131,7 +133,7 @@ fn banner(out: &mut String, report: &Report, style: Style) {
     );
     let _ = writeln!(
         out,
-        "{}\n",
+        "{}",
         style.dim(&format!(
             "{} checks: {} fail, {} unknown, {} warn, {} pass",
             report.findings.len(),
@@ -139,6 +141,18 @@ fn banner(out: &mut String, report: &Report, style: Style) {
             count(report, Status::Unknown),
             count(report, Status::Warn),
             count(report, Status::Pass),
+        ))
+    );
+    let files = match invocation.evidence.len() {
+        1 => "1 source".to_string(),
+        n => format!("{n} sources"),
+    };
+    let _ = writeln!(
+        out,
+        "{}\n",
+        style.dim(&format!(
+            "evidence read ({files}): {}",
+            invocation.evidence.join(", ")
         ))
     );
 }
@@ -263,7 +277,7 @@ fn diagnostics(out: &mut String, diagnostics: &[Diagnostic], style: Style) {
 }
 
 /// The acknowledgements the open findings ask for, as flags.
-fn missing_acks(report: &Report, next: &NextStep) -> Vec<&'static str> {
+fn missing_acks(report: &Report, invocation: &Invocation) -> Vec<&'static str> {
     let open = |check: &str| {
         report
             .finding(check)
@@ -276,15 +290,15 @@ fn missing_acks(report: &Report, next: &NextStep) -> Vec<&'static str> {
     if open("database-backup") {
         flags.push("--ack database-backup=BACKUP_REF");
     }
-    if next.air_gapped && open("egress-or-mirror") {
+    if invocation.air_gapped && open("egress-or-mirror") {
         flags.push("--ack mirrors=REGISTRY");
     }
     flags
 }
 
-fn next_step(out: &mut String, report: &Report, next: &NextStep, style: Style) {
+fn next_step(out: &mut String, report: &Report, invocation: &Invocation, style: Style) {
     let _ = writeln!(out, "\n{}", style.bold("Next step:"));
-    let acks = missing_acks(report, next);
+    let acks = missing_acks(report, invocation);
     let with_acks = |command: &str| {
         if acks.is_empty() {
             command.to_string()
@@ -296,8 +310,8 @@ fn next_step(out: &mut String, report: &Report, next: &NextStep, style: Style) {
         Verdict::Go => {
             let _ = writeln!(
                 out,
-                "  Write the plan, have a second person review it, then apply it:\n    {} --out plan.json --markdown plan.md\n    astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml \\\n        --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback",
-                next.plan_command
+                "  Write the plan and have a second person review it; its first step downloads the\n  manifests. Then apply it:\n    {} --out plan.json --markdown plan.md\n    astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml \\\n        --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback",
+                invocation.plan_command
             );
         }
         Verdict::Incomplete => {
@@ -318,18 +332,18 @@ fn next_step(out: &mut String, report: &Report, next: &NextStep, style: Style) {
                     acks.join(", ")
                 );
             }
-            let _ = writeln!(out, "    {}", with_acks(&next.check_command));
+            let _ = writeln!(out, "    {}", with_acks(&invocation.check_command));
         }
         Verdict::NoGo => {
             let _ = writeln!(
                 out,
                 "  Fix every FAIL above (its `fix:` line says how), paste the new output and run:\n    {}",
-                with_acks(&next.check_command)
+                with_acks(&invocation.check_command)
             );
             let _ = writeln!(
                 out,
                 "  To show a reviewer why the upgrade is blocked, write the plan anyway:\n    {} --out plan.json --markdown plan.md",
-                next.plan_command
+                invocation.plan_command
             );
         }
     }

@@ -8,15 +8,15 @@ use planner::{Acknowledgements, Report};
 
 use crate::evidence::{self, Evidence};
 use crate::exit::{self, Exit};
-use crate::render::{self, NextStep, Style};
+use crate::render::{self, Invocation, Style};
 use crate::{CheckArgs, EvidenceArgs, GlobalArgs, OutputFormat, PlanArgs};
 
 pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<u8> {
     let acks = evidence::acknowledgements(&args.evidence)?;
     let evidence = gather(global, &args.evidence)?;
     let (_facts, report) = planner::check(&evidence.sources, &acks, &evidence.manifests);
-    let next = next_step(&args.evidence, &acks);
-    print!("{}", report_in(global.output, &report, &next)?);
+    let run = invocation(&args.evidence, &acks, &evidence);
+    print!("{}", report_in(global.output, &report, &run)?);
     Ok(exit::for_verdict(report.verdict))
 }
 
@@ -48,8 +48,8 @@ pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<u8> {
                 findings: plan.findings.clone(),
                 diagnostics: plan.diagnostics.clone(),
             };
-            let next = next_step(&args.evidence, &acks);
-            print!("{}", report_in(global.output, &report, &next)?);
+            let run = invocation(&args.evidence, &acks, &evidence);
+            print!("{}", report_in(global.output, &report, &run)?);
         }
         None if global.output == OutputFormat::Markdown => print!("{}", plan.to_markdown()),
         None => print!("{plan_json}"),
@@ -95,9 +95,9 @@ fn gather(global: &GlobalArgs, args: &EvidenceArgs) -> Result<Evidence> {
     Ok(evidence)
 }
 
-fn report_in(format: OutputFormat, report: &Report, next: &NextStep) -> Result<String> {
+fn report_in(format: OutputFormat, report: &Report, invocation: &Invocation) -> Result<String> {
     Ok(match format {
-        OutputFormat::Human => render::human(report, next, Style::for_stdout()),
+        OutputFormat::Human => render::human(report, invocation, Style::for_stdout()),
         OutputFormat::Json => render::json(report)?,
         OutputFormat::Markdown => render::markdown(report),
         OutputFormat::Junit => render::junit(report),
@@ -108,8 +108,8 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The commands that repeat this run's evidence flags, for the report's "next step".
-fn next_step(args: &EvidenceArgs, acks: &Acknowledgements) -> NextStep {
+/// What this run read, and the commands that repeat its flags for the report's "next step".
+fn invocation(args: &EvidenceArgs, acks: &Acknowledgements, evidence: &Evidence) -> Invocation {
     let mut flags: Vec<String> = Vec::new();
     for dir in &args.paste {
         flags.push(format!(
@@ -144,7 +144,13 @@ fn next_step(args: &EvidenceArgs, acks: &Acknowledgements) -> NextStep {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    NextStep {
+    Invocation {
+        evidence: evidence
+            .sources
+            .iter()
+            .chain(&evidence.manifests)
+            .map(|source| source.name.clone())
+            .collect(),
         check_command: command("check"),
         plan_command: command("plan"),
         air_gapped: acks.air_gapped,

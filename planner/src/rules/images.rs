@@ -60,6 +60,16 @@ pub fn airflow_images(ctx: &RuleInput) -> Finding {
                 ctx.path.certified_repositories.join(" or ")
             )),
         ),
+        Status::Unknown => (
+            format!(
+                "{} of {} pasted images are placeholders, not real references",
+                count(Status::Unknown),
+                items.len()
+            ),
+            Some(format!(
+                "paste the real image of every Airflow deployment (`{LIST_IMAGES}`) or the `FROM` line of its Dockerfile"
+            )),
+        ),
         _ => (
             format!(
                 "{} of {} Airflow images need a look (floating tag, no -onbuild, or a deploy image whose base is not visible)",
@@ -90,6 +100,12 @@ fn judge(ctx: &RuleInput, image: &Image) -> Option<Item> {
     let tag = image.tag.as_deref();
     let subject = image.reference.as_str();
     let judged = |status, message: String| Some(item(subject, status, message, &image.at));
+    if subject.contains('<') {
+        return judged(
+            Status::Unknown,
+            "a placeholder from a template, not an image: paste the real reference".into(),
+        );
+    }
     if name == ctx.path.certified_image_name {
         return match (tag, &image.certified) {
             (None, _) if image.digest.is_some() => judged(

@@ -601,6 +601,13 @@ fn airflow_images_cases() {
     assert_eq!(check_with(&facts, "airflow-images"), Status::Unknown);
     facts.images.clear();
     assert_eq!(check_with(&facts, "airflow-images"), Status::Unknown);
+    // A template's placeholder is not evidence.
+    facts.images = vec![plain_image(
+        "<your-registry>/ap-airflow:<image-tag>",
+        "ap-airflow",
+        Some("<image-tag>"),
+    )];
+    assert_eq!(check_with(&facts, "airflow-images"), Status::Unknown);
     // The same image pasted twice is one item citing both lines.
     let mut twice = certified(
         "1.10.12-1-buster-onbuild",

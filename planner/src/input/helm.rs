@@ -422,7 +422,11 @@ impl Reader<'_> {
         let number = lines[start].number;
         let items = match serde_json::from_str::<Value>(&document) {
             Ok(Value::Array(items)) => items,
-            Ok(item @ Value::Object(_)) => vec![item],
+            // Helm 2 wraps its releases: `{"Next": "", "Releases": [...]}`.
+            Ok(Value::Object(mut object)) => match object.remove("Releases") {
+                Some(Value::Array(items)) => items,
+                _ => vec![Value::Object(object)],
+            },
             Ok(_) | Err(_) => {
                 self.diagnostic(
                     number,
@@ -434,12 +438,15 @@ impl Reader<'_> {
         };
         let item_lines = item_lines(&lines[start..end], items.len());
         for (item, line) in items.iter().zip(item_lines) {
-            let field = |key: &str| match item.get(key) {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
+            let Some(object) = item.as_object() else {
+                continue;
+            };
+            let field = |key: &str| match object.iter().find(|(k, _)| same_key(k, key)) {
+                Some((_, Value::String(s))) => Some(s.clone()),
+                Some((_, Value::Number(n))) => Some(n.to_string()),
                 _ => None,
             };
-            self.record(&field, line);
+            self.record(&field, line, generation_of(object.keys()));
         }
         end
     }
@@ -477,13 +484,17 @@ impl Reader<'_> {
 
     /// A YAML list item is a helm entry only when it has helm's keys (not a markdown bullet).
     fn yaml_item(&mut self, fields: &[(String, String)], line: u32) {
-        if fields.iter().any(|(k, _)| k == "chart" || k == "revision") {
-            self.record(&|key: &str| yaml_field(fields, key), line);
+        if fields
+            .iter()
+            .any(|(k, _)| same_key(k, "chart") || same_key(k, "revision"))
+        {
+            let generation = generation_of(fields.iter().map(|(k, _)| k));
+            self.record(&|key: &str| yaml_field(fields, key), line, generation);
         }
     }
 
     /// One release (it has a name) or one history revision (it has none), from JSON or YAML.
-    fn record(&mut self, field: &dyn Fn(&str) -> Option<String>, line: u32) {
+    fn record(&mut self, field: &dyn Fn(&str) -> Option<String>, line: u32, helm: HelmGeneration) {
         let Some(chart_cell) = field("chart") else {
             self.diagnostic(
                 line,
@@ -504,7 +515,7 @@ impl Reader<'_> {
                 chart,
                 chart_version,
                 app_version,
-                helm: Some(HelmGeneration::Helm3),
+                helm: Some(helm),
                 at: self.at(line),
             }),
             None => {
@@ -531,10 +542,32 @@ impl Reader<'_> {
     }
 }
 
+/// Helm 3 spells keys `app_version`, Helm 2 `AppVersion`.
+fn same_key(printed: &str, key: &str) -> bool {
+    let mut printed = printed.bytes().filter(|b| *b != b'_');
+    let mut key = key.bytes().filter(|b| *b != b'_');
+    loop {
+        match (printed.next(), key.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Helm 2's `-o json|yaml` capitalises its keys (`Chart`), Helm 3's do not.
+fn generation_of<'k>(mut keys: impl Iterator<Item = &'k String>) -> HelmGeneration {
+    if keys.any(|k| k == "Chart") {
+        HelmGeneration::Helm2
+    } else {
+        HelmGeneration::Helm3
+    }
+}
+
 fn yaml_field(fields: &[(String, String)], key: &str) -> Option<String> {
     fields
         .iter()
-        .find(|(k, _)| k == key)
+        .find(|(k, _)| same_key(k, key))
         .map(|(_, v)| v.clone())
 }
 
@@ -543,7 +576,7 @@ fn yaml_field(fields: &[(String, String)], key: &str) -> Option<String> {
 fn item_lines(lines: &[text::Line<'_>], count: usize) -> Vec<u32> {
     let mut found = Vec::with_capacity(count);
     for line in lines {
-        for _ in line.text.matches("\"chart\"") {
+        for _ in line.text.to_ascii_lowercase().matches("\"chart\"") {
             found.push(line.number);
         }
     }
@@ -680,6 +713,27 @@ mod tests {
                 ("bolide", Some("deployed"), None, Some(8))
             ]
         );
+    }
+
+    #[test]
+    fn reads_helm2_json_and_yaml() {
+        let json = r#"{"Next":"","Releases":[{"Name":"astronomer","Revision":3,"Updated":"Mon May  6 14:37:34 2019","Status":"DEPLOYED","Chart":"astronomer-0.10.3","AppVersion":"0.10.3","Namespace":"astronomer"}]}"#;
+        let got = releases(json);
+        assert_eq!(
+            got,
+            vec![(
+                "astronomer".into(),
+                Some("astronomer".into()),
+                Some(3),
+                Some("deployed".into()),
+                "astronomer".into(),
+                Some("0.10.3".into()),
+                Some("0.10.3".into()),
+                Some(HelmGeneration::Helm2)
+            )]
+        );
+        let yaml = "Next: \"\"\nReleases:\n- AppVersion: 0.10.3\n  Chart: astronomer-0.10.3\n  Name: astronomer\n  Namespace: astronomer\n  Revision: 3\n  Status: DEPLOYED\n";
+        assert_eq!(releases(yaml), got);
     }
 
     #[test]

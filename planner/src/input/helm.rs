@@ -109,10 +109,18 @@ pub fn sniff(text: &str) -> u32 {
             score = score.max(80);
         } else if HISTORY_ROW.is_match(trimmed) {
             score = score.max(60);
-        } else if trimmed.contains("\"chart\":") && trimmed.contains("\"app_version\":") {
-            score = score.max(90);
-        } else if trimmed.starts_with("chart: ") || trimmed.starts_with("- app_version:") {
-            score = score.max(50);
+        } else {
+            let lower = trimmed.to_ascii_lowercase();
+            if lower.contains("\"chart\":")
+                && (lower.contains("\"app_version\":") || lower.contains("\"appversion\":"))
+            {
+                score = score.max(90);
+            } else if lower.starts_with("chart: ")
+                || lower.starts_with("- app_version:")
+                || lower.starts_with("- appversion:")
+            {
+                score = score.max(50);
+            }
         }
     }
     score

@@ -447,3 +447,55 @@ fn paste_folder_skips_the_expectations_beside_the_evidence() {
     let report = json(&output);
     assert_eq!(report["verdict"], "NO-GO", "{report}");
 }
+
+#[test]
+fn a_bundle_of_inspected_facts_checks_like_the_paste_it_came_from() {
+    let example = crate::support::workspace_root().join("examples/crashing-pods");
+    let mut files: Vec<String> = std::fs::read_dir(&example)
+        .expect("example")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".txt"))
+        .collect();
+    files.sort();
+    // `--as` applies to every file of one run, so each file is inspected alone into a bundle.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut check_args: Vec<String> = vec!["check".into(), "--output".into(), "json".into()];
+    for name in &files {
+        let kind = name.trim_end_matches(".txt");
+        let file = format!("examples/crashing-pods/{name}");
+        let output = run(&["inspect", "--as", kind, &file]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        let bundle = serde_json::json!({"astro_upgrade_bundle": 1, "facts": json(&output)});
+        let bundle_path = dir.path().join(format!("{kind}.json"));
+        std::fs::write(&bundle_path, bundle.to_string()).expect("write bundle");
+        check_args.extend(["--bundle".into(), path(&bundle_path).to_string()]);
+    }
+    let acks: Vec<String> = HEALTHY_ACKS.iter().map(|a| a.to_string()).collect();
+    check_args.extend(acks.iter().cloned());
+    let from_bundles = run(&check_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut paste_args = vec![
+        "check",
+        "--paste",
+        "examples/crashing-pods",
+        "--output",
+        "json",
+    ];
+    paste_args.extend(HEALTHY_ACKS);
+    let from_paste = run(&paste_args);
+    let statuses = |report: &Value| -> Vec<(String, String)> {
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| (f["check"].to_string(), f["status"].to_string()))
+            .collect()
+    };
+    assert_eq!(
+        statuses(&json(&from_bundles)),
+        statuses(&json(&from_paste)),
+        "{}",
+        stderr(&from_bundles)
+    );
+    assert_eq!(code(&from_bundles), code(&from_paste));
+}

@@ -1,0 +1,789 @@
+//! The page: evidence boxes on one side, the live verdict, acknowledgements, exports and one
+//! card per check on the other.
+
+use std::rc::Rc;
+
+use gloo_timers::callback::Timeout;
+use planner::facts::{At, Diagnostic, Severity};
+use planner::{Finding, Status, Verdict};
+use web_sys::{DragEvent, File, HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::browser;
+use crate::evidence::{box_for_source, BOXES, TRANSCRIPT};
+use crate::examples::EXAMPLES;
+use crate::secrets::mask;
+use crate::state::{AckControls, Action, Evaluation, Highlight, State};
+
+/// Typing waits this long before the planner runs again, so a paste of thousands of lines or
+/// fast typing never queues evaluations.
+const DEBOUNCE_MS: u32 = 150;
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(State::initial);
+    let textareas = use_memo((), |_| {
+        (0..BOXES.len())
+            .map(|_| NodeRef::default())
+            .collect::<Vec<_>>()
+    });
+    let pending = use_mut_ref(|| None::<Timeout>);
+
+    use_effect_with((), |_| browser::mark("first-render"));
+    use_effect_with(state.evaluation.clone(), |evaluation| {
+        let elapsed = browser::now_ms() - evaluation.started_ms;
+        browser::set_body_data("eval-ms", &browser::format_ms(elapsed));
+        browser::set_body_data("eval-count", &evaluation.generation.to_string());
+    });
+
+    let on_text = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |(index, text): (usize, AttrValue)| {
+            dispatcher.dispatch(Action::SetText(index, text));
+            let dispatcher = dispatcher.clone();
+            *pending.borrow_mut() = Some(Timeout::new(DEBOUNCE_MS, move || {
+                dispatcher.dispatch(Action::Evaluate)
+            }));
+        })
+    };
+    let on_files = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |files: Vec<File>| read_files(files, dispatcher.clone()))
+    };
+    let on_evidence = {
+        let dispatcher = state.dispatcher();
+        let textareas = textareas.clone();
+        Callback::from(move |highlight: Highlight| {
+            if let Some(textarea) = box_for_source(&highlight.source)
+                .and_then(|index| textareas[index].cast::<HtmlTextAreaElement>())
+            {
+                browser::select_line(&textarea, highlight.line);
+            }
+            dispatcher.dispatch(Action::Highlight(Some(highlight)));
+        })
+    };
+    let on_acks = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |acks: AckControls| dispatcher.dispatch(Action::SetAcks(acks)))
+    };
+
+    let ondragover = Callback::from(|event: DragEvent| {
+        if carries_files(&event) {
+            event.prevent_default();
+        }
+    });
+    let ondrop = {
+        let on_files = on_files.clone();
+        Callback::from(move |event: DragEvent| {
+            if !carries_files(&event) {
+                return;
+            }
+            event.prevent_default();
+            if let Some(list) = event.data_transfer().and_then(|data| data.files()) {
+                on_files.emit((0..list.length()).filter_map(|i| list.get(i)).collect());
+            }
+        })
+    };
+
+    let evaluation = &state.evaluation;
+    html! {
+        <div class="page" {ondragover} {ondrop}>
+            <Header state={state.clone()} on_files={on_files} />
+            <main class="layout">
+                <section class="inputs" aria-labelledby="evidence-heading">
+                    <h2 id="evidence-heading" class="visually-hidden">{ "Evidence" }</h2>
+                    { evidence_box(&state, TRANSCRIPT, &textareas[TRANSCRIPT], &on_text) }
+                    <h2 class="pieces-heading">{ "Or paste piece by piece" }</h2>
+                    <div class="boxes">
+                        { for (0..BOXES.len()).filter(|&i| i != TRANSCRIPT)
+                            .map(|i| evidence_box(&state, i, &textareas[i], &on_text)) }
+                    </div>
+                    { bundle_view(&state) }
+                </section>
+                <section class="results" aria-labelledby="result-heading">
+                    <h2 id="result-heading" class="visually-hidden">{ "Result" }</h2>
+                    <VerdictBanner evaluation={evaluation.clone()} />
+                    <AckPanel acks={state.acks.clone()} evaluation={evaluation.clone()} on_change={on_acks} />
+                    <ExportPanel state={state.clone()} />
+                    <h2>{ "Checks" }</h2>
+                    <div class="cards">
+                        { for evaluation.report.findings.iter().map(|finding| html! {
+                            <FindingCard
+                                finding={Rc::new(finding.clone())}
+                                highlight={state.highlight.clone().filter(|h| h.check == finding.check)}
+                                excerpt={state.highlight.as_ref()
+                                    .filter(|h| h.check == finding.check)
+                                    .and_then(|h| excerpt(&state, &h.source, h.line))}
+                                on_evidence={on_evidence.clone()}
+                            />
+                        }) }
+                    </div>
+                    { other_diagnostics(&state) }
+                </section>
+            </main>
+            <footer class="footer">
+                <p>{ "astro-upgrade planner · runs entirely in this page · the same checks as " }<code>{ "astro-upgrade check" }</code></p>
+            </footer>
+        </div>
+    }
+}
+
+fn carries_files(event: &DragEvent) -> bool {
+    event
+        .data_transfer()
+        .map(|data| data.types().includes(&"Files".into(), 0))
+        .unwrap_or(false)
+}
+
+fn read_files(files: Vec<File>, dispatcher: UseReducerDispatcher<State>) {
+    yew::platform::spawn_local(async move {
+        let mut read = Vec::new();
+        for file in files {
+            if let Ok(text) = wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                read.push((file.name(), text.as_string().unwrap_or_default()));
+            }
+        }
+        if !read.is_empty() {
+            dispatcher.dispatch(Action::Files(read));
+        }
+    });
+}
+
+#[derive(Properties, PartialEq)]
+struct HeaderProps {
+    state: UseReducerHandle<State>,
+    on_files: Callback<Vec<File>>,
+}
+
+#[function_component(Header)]
+fn header(props: &HeaderProps) -> Html {
+    let state = &props.state;
+    let on_pick = {
+        let on_files = props.on_files.clone();
+        Callback::from(move |event: Event| {
+            let Some(input) = event.target_dyn_into::<HtmlInputElement>() else {
+                return;
+            };
+            if let Some(list) = input.files() {
+                on_files.emit((0..list.length()).filter_map(|i| list.get(i)).collect());
+            }
+            input.set_value("");
+        })
+    };
+    let on_remember = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |event: Event| {
+            if let Some(input) = event.target_dyn_into::<HtmlInputElement>() {
+                dispatcher.dispatch(Action::SetRemember(input.checked()));
+            }
+        })
+    };
+    let on_clear = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |_| dispatcher.dispatch(Action::ClearAll))
+    };
+    html! {
+        <header class="header">
+            <h1>{ "Astronomer 0.16 → 0.23 upgrade readiness" }</h1>
+            <p class="lede">
+                { "Paste what " }<code>{ "kubectl" }</code>{ " and " }<code>{ "helm" }</code>
+                { " printed, or drop the files (pods.txt, can-i.txt… or a " }<code>{ "collect" }</code>
+                { " bundle) anywhere on the page. The verdict, its reasons and an approvable plan appear as you paste. " }
+                <strong>{ "Nothing leaves this page:" }</strong>
+                { " it makes no network request, and keeps nothing unless you ask it to." }
+            </p>
+            <div class="toolbar">
+                <div class="examples" role="group" aria-label="Examples">
+                    <span class="toolbar-label">{ "Try an example:" }</span>
+                    { for EXAMPLES.iter().enumerate().map(|(index, example)| {
+                        let dispatcher = state.dispatcher();
+                        let onclick = Callback::from(move |_| dispatcher.dispatch(Action::LoadExample(index)));
+                        html! {
+                            <button type="button" class="example" data-example={example.name}
+                                title={example.description()} {onclick}>
+                                { example.name }
+                            </button>
+                        }
+                    }) }
+                </div>
+                <div class="actions">
+                    <label class="button file-button">
+                        { "Open files…" }
+                        <input id="file-input" type="file" multiple=true class="visually-hidden" onchange={on_pick} />
+                    </label>
+                    <button type="button" class="button" id="clear-all" onclick={on_clear}>{ "Clear all" }</button>
+                    <label class="remember">
+                        <input id="remember" type="checkbox" checked={state.remember} onchange={on_remember} />
+                        { " Remember on this device" }
+                        <span class="note">{ " (this browser's storage; passwords masked)" }</span>
+                    </label>
+                </div>
+            </div>
+            if let Some(notice) = &state.notice {
+                <p class="notice" role="status">{ notice.clone() }</p>
+            }
+        </header>
+    }
+}
+
+fn textarea_id(index: usize) -> String {
+    if index == TRANSCRIPT {
+        "transcript".to_string()
+    } else {
+        format!("box-{}", BOXES[index].kind.as_str())
+    }
+}
+
+fn evidence_box(
+    state: &State,
+    index: usize,
+    node_ref: &NodeRef,
+    on_text: &Callback<(usize, AttrValue)>,
+) -> Html {
+    let evidence_box = &BOXES[index];
+    let id = textarea_id(index);
+    let diagnostics: Vec<&Diagnostic> = state
+        .evaluation
+        .report
+        .diagnostics
+        .iter()
+        .filter(|d| d.source == evidence_box.file_name)
+        .collect();
+    let oninput = {
+        let on_text = on_text.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(textarea) = event.target_dyn_into::<HtmlTextAreaElement>() {
+                on_text.emit((index, textarea.value().into()));
+            }
+        })
+    };
+    let copy_all = evidence_box.commands.join("\n");
+    let class = if index == TRANSCRIPT {
+        "box box-transcript"
+    } else {
+        "box"
+    };
+    let masked_notice = matches!(mask(&state.texts[index]), std::borrow::Cow::Owned(_));
+    html! {
+        <section class={class} data-file={evidence_box.file_name}
+            data-command={evidence_box.commands.first().copied().unwrap_or_default()}>
+            <label for={id.clone()} class="box-title">
+                { evidence_box.title }
+                <span class="file-name">{ evidence_box.file_name }</span>
+            </label>
+            <p class="hint">{ evidence_box.hint }</p>
+            if !evidence_box.commands.is_empty() {
+                <div class="commands">
+                    <pre><code>{ copy_all.clone() }</code></pre>
+                    <CopyButton text={AttrValue::from(copy_all)}
+                        label={if evidence_box.commands.len() > 1 { "Copy all commands" } else { "Copy command" }} />
+                </div>
+            }
+            <textarea id={id} ref={node_ref.clone()} value={state.texts[index].clone()} {oninput}
+                rows={if index == TRANSCRIPT { "14" } else { "6" }}
+                wrap="off" spellcheck="false" autocomplete="off"
+                placeholder={if index == TRANSCRIPT { "$ kubectl version\n…\n$ kubectl get pods -A\n…" } else { "" }} />
+            if masked_notice {
+                <p class="secret-note">{ "A password or token is in this box: it is masked everywhere it is shown back, never exported, never remembered." }</p>
+            }
+            if !diagnostics.is_empty() {
+                <ul class="diagnostics" aria-label={format!("What the reader noticed in {}", evidence_box.file_name)}>
+                    { for diagnostics.iter().map(|d| diagnostic_item(d)) }
+                </ul>
+            }
+        </section>
+    }
+}
+
+fn diagnostic_item(diagnostic: &Diagnostic) -> Html {
+    let severity = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    };
+    let line = diagnostic
+        .line
+        .map(|line| format!("line {line}: "))
+        .unwrap_or_default();
+    html! {
+        <li class={classes!("diagnostic", severity)}>
+            <span class="severity">{ severity }</span>
+            { format!(" {line}{}", mask(&diagnostic.message)) }
+        </li>
+    }
+}
+
+fn bundle_view(state: &UseReducerHandle<State>) -> Html {
+    let Some(bundle) = &state.bundle else {
+        return html! {};
+    };
+    let on_remove = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |_| dispatcher.dispatch(Action::RemoveBundle))
+    };
+    let diagnostics: Vec<&Diagnostic> = state
+        .evaluation
+        .report
+        .diagnostics
+        .iter()
+        .filter(|d| d.source == bundle.name.as_str())
+        .collect();
+    html! {
+        <section class="box bundle" data-file={bundle.name.clone()}>
+            <p class="box-title">{ "Collect bundle " }<span class="file-name">{ bundle.name.clone() }</span></p>
+            <p class="hint">{ format!("{} lines read from an astro-upgrade collect bundle.", bundle.text.lines().count()) }</p>
+            <button type="button" class="button" onclick={on_remove}>{ "Remove the bundle" }</button>
+            if !diagnostics.is_empty() {
+                <ul class="diagnostics">{ for diagnostics.iter().map(|d| diagnostic_item(d)) }</ul>
+            }
+        </section>
+    }
+}
+
+/// Readable names for the check ids (the id itself stays visible: it is what the CLI prints).
+fn check_title(check: &str) -> &str {
+    match check {
+        "kubernetes-version" => "Kubernetes version",
+        "kubectl-skew" => "kubectl version skew",
+        "platform-version" => "Astronomer platform version",
+        "helm-release-state" => "Helm release state",
+        "airflow-images" => "Airflow images",
+        "permissions" => "Permissions",
+        "system-admin" => "System Admin",
+        "database-backup" => "Database backup",
+        "pod-health" => "Pod health",
+        "context-namespace" => "kubectl context namespace",
+        "default-storageclass" => "Default StorageClass",
+        "database-connection" => "Database connection string",
+        "egress-or-mirror" => "Internet egress or mirrors",
+        "manifest-source" => "Upgrade manifest",
+        "rollback-readiness" => "Rollback readiness",
+        other => other,
+    }
+}
+
+/// The status as the `data-status` hook spells it, and as the badge shows it.
+fn status_names(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Pass => ("pass", "PASS"),
+        Status::Warn => ("warn", "WARN"),
+        Status::Unknown => ("unknown", "UNKNOWN"),
+        Status::Fail => ("fail", "FAIL"),
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct VerdictProps {
+    evaluation: Rc<Evaluation>,
+}
+
+#[function_component(VerdictBanner)]
+fn verdict_banner(props: &VerdictProps) -> Html {
+    let report = &props.evaluation.report;
+    let with_status = |status: Status| -> Vec<&str> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.status == status)
+            .map(|f| f.check.as_str())
+            .collect()
+    };
+    let (class, explanation) = match report.verdict {
+        Verdict::Go => (
+            "go",
+            "every required check passes: the plan can be approved.".to_string(),
+        ),
+        Verdict::NoGo => {
+            let failing = with_status(Status::Fail);
+            (
+                "no-go",
+                format!(
+                    "{} failing: {}. Fix these before upgrading.",
+                    plural(failing.len(), "check"),
+                    failing.join(", ")
+                ),
+            )
+        }
+        Verdict::Incomplete => {
+            let unknown = with_status(Status::Unknown);
+            (
+                "incomplete",
+                if unknown.is_empty() {
+                    "paste evidence to start.".to_string()
+                } else {
+                    format!(
+                        "{} still need evidence or an acknowledgement: {}.",
+                        plural(unknown.len(), "check"),
+                        unknown.join(", ")
+                    )
+                },
+            )
+        }
+    };
+    html! {
+        <div id="verdict" class={classes!("verdict", class)} role="status" aria-live="polite">
+            <strong class="verdict-word">{ report.verdict.as_str() }</strong>
+            { format!(" — {explanation}") }
+        </div>
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct AckProps {
+    acks: AckControls,
+    evaluation: Rc<Evaluation>,
+    on_change: Callback<AckControls>,
+}
+
+#[function_component(AckPanel)]
+fn ack_panel(props: &AckProps) -> Html {
+    let acks = &props.acks;
+    let change = |edit: fn(&mut AckControls, &HtmlInputElement)| {
+        let acks = acks.clone();
+        let on_change = props.on_change.clone();
+        Callback::from(move |event: Event| {
+            if let Some(input) = event.target_dyn_into::<HtmlInputElement>() {
+                let mut acks = acks.clone();
+                edit(&mut acks, &input);
+                on_change.emit(acks);
+            }
+        })
+    };
+    let unhealthy = props.evaluation.unhealthy_pods();
+    let mut pickable: Vec<(String, String)> = unhealthy
+        .iter()
+        .map(|pod| {
+            let namespace = pod
+                .namespace
+                .as_deref()
+                .map(|ns| format!("{ns}/"))
+                .unwrap_or_default();
+            (
+                pod.name.clone(),
+                format!("{namespace}{} — {}", pod.name, pod.status),
+            )
+        })
+        .collect();
+    pickable.dedup_by(|a, b| a.0 == b.0);
+    for picked in &acks.known_crashing {
+        if !pickable.iter().any(|(name, _)| name == picked) {
+            pickable.push((picked.clone(), format!("{picked} — not in the pasted pods")));
+        }
+    }
+    let backup_missing_reference = acks.backup_taken && acks.backup_reference.trim().is_empty();
+    html! {
+        <section class="panel acks" aria-labelledby="acks-heading">
+            <h2 id="acks-heading">{ "Acknowledgements" }</h2>
+            <p class="hint">{ "What only you can vouch for. They are written into the plan with your name for them." }</p>
+            <div class="field">
+                <label>
+                    <input id="ack-backup" type="checkbox" checked={acks.backup_taken}
+                        onchange={change(|acks, input| acks.backup_taken = input.checked())} />
+                    { " The Astronomer database was backed up" }
+                </label>
+                <label class="inline-field" for="ack-backup-ref">{ "Backup reference (ticket or snapshot id)" }</label>
+                <input id="ack-backup-ref" type="text" value={acks.backup_reference.clone()}
+                    aria-invalid={backup_missing_reference.to_string()}
+                    oninput={change_text(acks, &props.on_change, |acks, value| acks.backup_reference = value)} />
+                if backup_missing_reference {
+                    <p class="field-error">{ "Enter the backup's reference: the acknowledgement counts only with it." }</p>
+                }
+            </div>
+            <div class="field">
+                <label>
+                    <input id="ack-system-admin" type="checkbox" checked={acks.system_admin}
+                        onchange={change(|acks, input| acks.system_admin = input.checked())} />
+                    { " I am an Astronomer System Admin" }
+                </label>
+            </div>
+            <fieldset class="field">
+                <legend>{ "Pods known to crash (they turn a pod-health failure into a warning)" }</legend>
+                if pickable.is_empty() {
+                    <p class="hint">{ "No unhealthy pod in the pasted evidence." }</p>
+                }
+                { for pickable.iter().enumerate().map(|(index, (name, label))| {
+                    let checked = acks.known_crashing.contains(name);
+                    let onchange = {
+                        let acks = acks.clone();
+                        let name = name.clone();
+                        let on_change = props.on_change.clone();
+                        Callback::from(move |_| {
+                            let mut acks = acks.clone();
+                            if checked {
+                                acks.known_crashing.retain(|pod| pod != &name);
+                            } else {
+                                acks.known_crashing.push(name.clone());
+                            }
+                            on_change.emit(acks);
+                        })
+                    };
+                    html! {
+                        <label class="pod-pick">
+                            <input id={format!("ack-crashing-{index}")} type="checkbox" data-pod={name.clone()} {checked} {onchange} />
+                            { format!(" {label}") }
+                        </label>
+                    }
+                }) }
+            </fieldset>
+            <div class="field">
+                <label>
+                    <input id="ack-air-gapped" type="checkbox" checked={acks.air_gapped}
+                        onchange={change(|acks, input| acks.air_gapped = input.checked())} />
+                    { " This site is air-gapped (no internet egress)" }
+                </label>
+                <label class="inline-field" for="ack-mirrors">{ "Registry that mirrors the upgrade's images" }</label>
+                <input id="ack-mirrors" type="text" placeholder="registry.example.internal:5000" value={acks.mirrors.clone()}
+                    oninput={change_text(acks, &props.on_change, |acks, value| acks.mirrors = value)} />
+                <label class="inline-field" for="ack-helm-repo">{ "Internal Helm repository (optional)" }</label>
+                <input id="ack-helm-repo" type="text" value={acks.helm_repository.clone()}
+                    oninput={change_text(acks, &props.on_change, |acks, value| acks.helm_repository = value)} />
+            </div>
+        </section>
+    }
+}
+
+fn change_text(
+    acks: &AckControls,
+    on_change: &Callback<AckControls>,
+    edit: fn(&mut AckControls, String),
+) -> Callback<InputEvent> {
+    let acks = acks.clone();
+    let on_change = on_change.clone();
+    Callback::from(move |event: InputEvent| {
+        if let Some(input) = event.target_dyn_into::<HtmlInputElement>() {
+            let mut acks = acks.clone();
+            edit(&mut acks, input.value());
+            on_change.emit(acks);
+        }
+    })
+}
+
+#[derive(Properties, PartialEq)]
+struct ExportProps {
+    state: UseReducerHandle<State>,
+}
+
+#[function_component(ExportPanel)]
+fn export_panel(props: &ExportProps) -> Html {
+    let plan = {
+        let state = props.state.clone();
+        move || {
+            planner::make_plan(
+                &state.sources(),
+                &state.acks.acknowledgements(),
+                &[],
+                &browser::iso_now(),
+            )
+        }
+    };
+    let on_json = {
+        let plan = plan.clone();
+        Callback::from(move |_| {
+            browser::download(
+                "astro-upgrade-plan.json",
+                "application/json",
+                &plan_json(&plan()),
+            );
+        })
+    };
+    let on_markdown = {
+        let plan = plan.clone();
+        Callback::from(move |_| {
+            browser::download(
+                "astro-upgrade-plan.md",
+                "text/markdown",
+                &plan().to_markdown(),
+            );
+        })
+    };
+    let on_commands = {
+        let plan = plan.clone();
+        Callback::from(move |_| browser::copy_to_clipboard(&plan_commands(&plan())))
+    };
+    let on_print = Callback::from(|_| browser::print());
+    html! {
+        <section class="panel export" aria-labelledby="export-heading">
+            <h2 id="export-heading">{ "Plan" }</h2>
+            <div class="buttons">
+                <button type="button" class="button" id="export-json" onclick={on_json}>{ "Download plan (JSON)" }</button>
+                <button type="button" class="button" id="export-markdown" onclick={on_markdown}>{ "Download plan (Markdown)" }</button>
+                <button type="button" class="button" id="copy-commands" onclick={on_commands}>{ "Copy the plan's commands" }</button>
+                <button type="button" class="button" id="print" onclick={on_print}>{ "Print review" }</button>
+            </div>
+            <p class="hint">{ "The JSON is the same plan " }<code>{ "astro-upgrade plan" }</code>{ " writes for this evidence; give it to " }<code>{ "astro-upgrade apply" }</code>{ "." }</p>
+        </section>
+    }
+}
+
+/// The plan as indented JSON. It is written compactly first, as the planner writes it for its
+/// digest, and indented through a `Value`: that keeps a second, pretty-printing copy of every
+/// `Serialize` impl of the plan out of the wasm.
+fn plan_json(plan: &planner::Plan) -> String {
+    let compact = serde_json::to_string(plan).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&compact).unwrap_or_default();
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+/// Every step's commands in order, each step introduced by a shell comment naming it, so the
+/// copied text can be read before it is run.
+fn plan_commands(plan: &planner::Plan) -> String {
+    let mut text = String::new();
+    for step in plan.steps.iter().filter(|step| !step.commands.is_empty()) {
+        text.push_str(&format!("# {}\n", step.title));
+        for command in &step.commands {
+            text.push_str(command);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[derive(Properties, PartialEq)]
+struct CopyProps {
+    text: AttrValue,
+    label: AttrValue,
+}
+
+#[function_component(CopyButton)]
+fn copy_button(props: &CopyProps) -> Html {
+    let copied = use_state(|| false);
+    let onclick = {
+        let text = props.text.clone();
+        let copied = copied.clone();
+        Callback::from(move |_| {
+            browser::copy_to_clipboard(&text);
+            copied.set(true);
+        })
+    };
+    html! {
+        <button type="button" class="button copy" {onclick}>
+            { if *copied { "Copied" } else { props.label.as_str() } }
+        </button>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CardProps {
+    finding: Rc<Finding>,
+    highlight: Option<Highlight>,
+    excerpt: Option<Html>,
+    on_evidence: Callback<Highlight>,
+}
+
+#[function_component(FindingCard)]
+fn finding_card(props: &CardProps) -> Html {
+    let finding = &props.finding;
+    let (status, badge) = status_names(finding.status);
+    let links = |evidence: &[At]| -> Html {
+        html! {
+            { for evidence.iter().filter_map(|at| {
+                let line = at.line?;
+                let highlight = Highlight { check: finding.check.clone(), source: at.source.clone(), line };
+                let active = props.highlight.as_ref() == Some(&highlight);
+                let on_evidence = props.on_evidence.clone();
+                let onclick = Callback::from(move |_| on_evidence.emit(highlight.clone()));
+                Some(html! {
+                    <button type="button" class={classes!("evidence-link", active.then_some("active"))}
+                        data-source={at.source.clone()} data-line={line.to_string()} {onclick}>
+                        { format!("{} line {line}", at.source) }
+                    </button>
+                })
+            }) }
+        }
+    };
+    html! {
+        <article class={classes!("card", status)} data-check={finding.check.clone()} data-status={status}
+            aria-labelledby={format!("check-{}", finding.check)}>
+            <header class="card-header">
+                <span class="badge">{ badge }</span>
+                <h3 id={format!("check-{}", finding.check)}>{ check_title(&finding.check) }</h3>
+                <code class="check-id">{ finding.check.clone() }</code>
+            </header>
+            <p class="message">{ mask(&finding.message).into_owned() }</p>
+            if let Some(remedy) = &finding.remedy {
+                <div class="remedy">
+                    <span class="remedy-label">{ "Fix: " }</span>
+                    <span class="remedy-text">{ mask(remedy).into_owned() }</span>
+                </div>
+            }
+            if !finding.items.is_empty() {
+                <ul class="items">
+                    { for finding.items.iter().map(|item| {
+                        let (item_status, item_badge) = status_names(item.status);
+                        html! {
+                            <li class={classes!("item", item_status)} data-status={item_status}>
+                                <span class="badge small">{ item_badge }</span>
+                                <span class="subject">{ mask(&item.subject).into_owned() }</span>
+                                { format!(" {}", mask(&item.message)) }
+                                { links(&item.evidence) }
+                            </li>
+                        }
+                    }) }
+                </ul>
+            }
+            if finding.evidence.iter().any(|at| at.line.is_some()) {
+                <p class="evidence">{ "Evidence: " }{ links(&finding.evidence) }</p>
+            }
+            { props.excerpt.clone().unwrap_or_default() }
+        </article>
+    }
+}
+
+/// The pasted lines around an evidence line, masked, the line itself marked.
+fn excerpt(state: &State, source: &str, line: u32) -> Option<Html> {
+    let text = state.source_text(source)?;
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    let lines: Vec<&str> = text.lines().collect();
+    lines.get(index)?;
+    let first = index.saturating_sub(2);
+    let last = (index + 2).min(lines.len() - 1);
+    Some(html! {
+        <figure class="excerpt">
+            <figcaption>{ format!("{source}, line {line}") }</figcaption>
+            <pre>
+                { for (first..=last).map(|i| {
+                    let content = mask(lines[i]).into_owned();
+                    let number = format!("{:>4}  ", i + 1);
+                    if i == index {
+                        html! { <mark class="highlighted-line">{ number }{ content }{ "\n" }</mark> }
+                    } else {
+                        html! { <span>{ number }{ content }{ "\n" }</span> }
+                    }
+                }) }
+            </pre>
+        </figure>
+    })
+}
+
+/// Diagnostics whose source is none of the boxes (e.g. a transcript piece named otherwise).
+fn other_diagnostics(state: &State) -> Html {
+    let bundle_name = state.bundle.as_ref().map(|bundle| bundle.name.as_str());
+    let others: Vec<&Diagnostic> = state
+        .evaluation
+        .report
+        .diagnostics
+        .iter()
+        .filter(|d| box_for_source(&d.source).is_none() && Some(d.source.as_str()) != bundle_name)
+        .collect();
+    if others.is_empty() {
+        return html! {};
+    }
+    html! {
+        <section class="panel" aria-labelledby="other-diagnostics">
+            <h2 id="other-diagnostics">{ "Other reader notes" }</h2>
+            <ul class="diagnostics">
+                { for others.iter().map(|d| html! {
+                    <li>{ format!("{}: ", d.source) }{ diagnostic_item(d) }</li>
+                }) }
+            </ul>
+        </section>
+    }
+}

@@ -1,0 +1,394 @@
+//! The page state: the pasted boxes, the acknowledgement controls and the last evaluation.
+//!
+//! Evaluation is synchronous and happens in the reducer; typing only schedules it (the app
+//! debounces keystrokes), while clicks on controls evaluate at once.
+
+use std::rc::Rc;
+
+use planner::{Acknowledgements, Facts, Report, Source};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use yew::{AttrValue, Reducible};
+
+use crate::browser;
+use crate::evidence::{box_for_file_name, BOXES, TRANSCRIPT};
+use crate::examples::EXAMPLES;
+use crate::secrets::mask;
+
+const STORAGE_KEY: &str = "astro-upgrade-planner";
+
+/// The acknowledgement controls as the person set them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AckControls {
+    pub backup_taken: bool,
+    pub backup_reference: String,
+    pub system_admin: bool,
+    pub known_crashing: Vec<String>,
+    pub air_gapped: bool,
+    pub mirrors: String,
+    pub helm_repository: String,
+}
+
+impl AckControls {
+    /// The controls showing acknowledgements given as the CLI's `--ack` values
+    /// (`database-backup=REF`, `system-admin`, `known-crashing=POD[,POD…]`, `mirrors=REGISTRY`,
+    /// `helm-repo=URL`), parsed by the planner exactly as the CLI parses them; a value the
+    /// planner rejects is left out.
+    pub fn from_cli_acks(acks: &[&str], air_gapped: bool) -> Self {
+        let mut given = Acknowledgements {
+            air_gapped,
+            ..Acknowledgements::default()
+        };
+        for ack in acks {
+            let _ = given.parse_ack(ack);
+        }
+        AckControls {
+            backup_taken: given.database_backup.is_some(),
+            backup_reference: given.database_backup.unwrap_or_default(),
+            system_admin: given.system_admin,
+            known_crashing: given.known_crashing,
+            air_gapped: given.air_gapped,
+            mirrors: given.mirrors.unwrap_or_default(),
+            helm_repository: given.helm_repository.unwrap_or_default(),
+        }
+    }
+
+    /// What the planner is told; a backup counts only with its reference, as on the command line.
+    pub fn acknowledgements(&self) -> Acknowledgements {
+        let non_empty = |value: &str| {
+            let value = value.trim();
+            (!value.is_empty()).then(|| value.to_string())
+        };
+        Acknowledgements {
+            database_backup: if self.backup_taken {
+                non_empty(&self.backup_reference)
+            } else {
+                None
+            },
+            system_admin: self.system_admin,
+            known_crashing: self.known_crashing.clone(),
+            air_gapped: self.air_gapped,
+            mirrors: non_empty(&self.mirrors),
+            helm_repository: non_empty(&self.helm_repository),
+        }
+    }
+}
+
+/// A `collect` bundle dropped on the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    pub name: AttrValue,
+    pub text: AttrValue,
+}
+
+/// The planner's answer for one state of the boxes and controls.
+pub struct Evaluation {
+    pub facts: Facts,
+    pub report: Report,
+    /// `performance.now()` when the evaluation started, to measure it up to the next paint.
+    pub started_ms: f64,
+    /// Counts evaluations; two evaluations are equal when they are the same one.
+    pub generation: u32,
+}
+
+impl PartialEq for Evaluation {
+    fn eq(&self, other: &Self) -> bool {
+        self.generation == other.generation
+    }
+}
+
+impl Evaluation {
+    /// Names of the pods that are not Running-and-ready nor Completed, in listing order.
+    pub fn unhealthy_pods(&self) -> Vec<&planner::facts::Pod> {
+        self.facts.pods.iter().filter(|pod| !pod.healthy).collect()
+    }
+}
+
+/// The evidence line a person asked to see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Highlight {
+    pub check: String,
+    pub source: String,
+    pub line: u32,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct State {
+    /// One text per box of [`BOXES`], same order.
+    pub texts: Vec<AttrValue>,
+    pub bundle: Option<Bundle>,
+    pub acks: AckControls,
+    /// Keep boxes and acknowledgements in this browser's storage (off unless turned on).
+    pub remember: bool,
+    pub evaluation: Rc<Evaluation>,
+    pub highlight: Option<Highlight>,
+    /// What the last drop or example did, said once.
+    pub notice: Option<AttrValue>,
+}
+
+pub enum Action {
+    SetText(usize, AttrValue),
+    /// Files read from a drop or a file picker: `(file name, content)`.
+    Files(Vec<(String, String)>),
+    LoadExample(usize),
+    ClearAll,
+    RemoveBundle,
+    SetAcks(AckControls),
+    SetRemember(bool),
+    Evaluate,
+    Highlight(Option<Highlight>),
+}
+
+impl State {
+    /// A fresh page, or the remembered one when the person asked this browser to remember.
+    pub fn initial() -> Self {
+        let mut state = State {
+            texts: vec![AttrValue::default(); BOXES.len()],
+            bundle: None,
+            acks: AckControls::default(),
+            remember: false,
+            evaluation: Rc::new(Evaluation {
+                facts: Facts::default(),
+                report: planner::check(&[], &Acknowledgements::default(), &[]).1,
+                started_ms: browser::now_ms(),
+                generation: 0,
+            }),
+            highlight: None,
+            notice: None,
+        };
+        if let Some(saved) = browser::storage_get(STORAGE_KEY) {
+            state.restore(&saved);
+            state.remember = true;
+        }
+        state.evaluate();
+        state
+    }
+
+    /// The planner's sources, built as the CLI builds them from a paste folder: one per
+    /// non-empty box, named by its file name, sorted by file name; a dropped bundle last.
+    pub fn sources(&self) -> Vec<Source> {
+        let mut sources: Vec<Source> = BOXES
+            .iter()
+            .zip(&self.texts)
+            .filter(|(_, text)| !text.trim().is_empty())
+            .map(|(evidence_box, text)| {
+                Source::new(
+                    evidence_box.file_name,
+                    Some(evidence_box.kind),
+                    text.as_str(),
+                )
+            })
+            .collect();
+        sources.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(bundle) = &self.bundle {
+            sources.push(Source::new(
+                bundle.name.as_str(),
+                Some(planner::EvidenceKind::Bundle),
+                bundle.text.as_str(),
+            ));
+        }
+        sources
+    }
+
+    /// The pasted text an evidence pointer's source name refers to.
+    pub fn source_text(&self, source: &str) -> Option<&str> {
+        if let Some(index) = crate::evidence::box_for_source(source) {
+            return Some(self.texts[index].as_str());
+        }
+        self.bundle
+            .as_ref()
+            .filter(|bundle| bundle.name == source)
+            .map(|bundle| bundle.text.as_str())
+    }
+
+    fn evaluate(&mut self) {
+        let started_ms = browser::now_ms();
+        let (facts, report) = planner::check(&self.sources(), &self.acks.acknowledgements(), &[]);
+        self.evaluation = Rc::new(Evaluation {
+            facts,
+            report,
+            started_ms,
+            generation: self.evaluation.generation.wrapping_add(1),
+        });
+        if self.remember {
+            browser::storage_set(STORAGE_KEY, &self.remembered());
+        }
+    }
+
+    fn take_files(&mut self, files: Vec<(String, String)>) {
+        let mut placed = Vec::new();
+        for (name, text) in files {
+            if is_bundle(&text) {
+                placed.push(format!("{name} → collect bundle"));
+                self.bundle = Some(Bundle {
+                    name: name.into(),
+                    text: text.into(),
+                });
+                continue;
+            }
+            let index = box_for_file_name(&name).unwrap_or(TRANSCRIPT);
+            let current = self.texts[index].as_str();
+            let combined = if index == TRANSCRIPT && !current.trim().is_empty() {
+                format!("{}\n{text}", current.trim_end_matches('\n'))
+            } else {
+                text
+            };
+            placed.push(format!("{name} → {}", BOXES[index].title));
+            self.texts[index] = combined.into();
+        }
+        self.notice = Some(format!("Read {}", placed.join("; ")).into());
+    }
+
+    fn load_example(&mut self, index: usize) {
+        let Some(example) = EXAMPLES.get(index) else {
+            return;
+        };
+        self.texts = vec![AttrValue::default(); BOXES.len()];
+        self.bundle = None;
+        for (name, text) in example.files {
+            if let Some(box_index) = box_for_file_name(name) {
+                self.texts[box_index] = AttrValue::Static(text);
+            }
+        }
+        self.acks = example.acknowledgements();
+        self.highlight = None;
+        self.notice = Some(
+            format!(
+                "Loaded the example {} with its acknowledgements; edit any box to try your own evidence.",
+                example.name
+            )
+            .into(),
+        );
+    }
+
+    /// What "remember on this device" keeps: the boxes with secrets masked, and the controls.
+    fn remembered(&self) -> String {
+        let texts: Map<String, Value> = BOXES
+            .iter()
+            .zip(&self.texts)
+            .filter(|(_, text)| !text.is_empty())
+            .map(|(evidence_box, text)| {
+                (
+                    evidence_box.file_name.to_string(),
+                    Value::String(mask(text).into_owned()),
+                )
+            })
+            .collect();
+        let acks = serde_json::to_value(&self.acks).unwrap_or(Value::Null);
+        Value::Object(Map::from_iter([
+            ("texts".to_string(), Value::Object(texts)),
+            ("acks".to_string(), acks),
+        ]))
+        .to_string()
+    }
+
+    fn restore(&mut self, saved: &str) {
+        let Ok(saved) = serde_json::from_str::<Value>(saved) else {
+            return;
+        };
+        if let Some(texts) = saved.get("texts").and_then(Value::as_object) {
+            for (name, text) in texts {
+                if let (Some(index), Some(text)) =
+                    (crate::evidence::box_for_source(name), text.as_str())
+                {
+                    self.texts[index] = text.to_string().into();
+                }
+            }
+        }
+        if let Some(acks) = saved.get("acks") {
+            self.acks = serde_json::from_value(acks.clone()).unwrap_or_default();
+        }
+    }
+}
+
+/// A `collect` bundle announces itself in its first key.
+fn is_bundle(text: &str) -> bool {
+    let head: String = text.chars().take(200).collect();
+    head.trim_start().starts_with('{') && head.contains("\"astro_upgrade_bundle\"")
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut state = (*self).clone();
+        match action {
+            Action::SetText(index, text) => {
+                if let Some(slot) = state.texts.get_mut(index) {
+                    *slot = text;
+                }
+                // Evaluated when the typing pauses (the app sends `Evaluate`).
+                return Rc::new(state);
+            }
+            Action::Files(files) => state.take_files(files),
+            Action::LoadExample(index) => state.load_example(index),
+            Action::ClearAll => {
+                state.texts = vec![AttrValue::default(); BOXES.len()];
+                state.bundle = None;
+                state.acks = AckControls::default();
+                state.highlight = None;
+                state.notice = None;
+            }
+            Action::RemoveBundle => state.bundle = None,
+            Action::SetAcks(acks) => state.acks = acks,
+            Action::SetRemember(remember) => {
+                state.remember = remember;
+                if !remember {
+                    browser::storage_remove(STORAGE_KEY);
+                }
+            }
+            Action::Evaluate => {}
+            Action::Highlight(highlight) => {
+                state.highlight = highlight;
+                return Rc::new(state);
+            }
+        }
+        state.evaluate();
+        Rc::new(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_acks_become_controls_and_back() {
+        let controls = AckControls::from_cli_acks(
+            &[
+                "database-backup=CHG-1234",
+                "system-admin",
+                "known-crashing=a-1, b-2",
+                "mirrors=registry.corp:5000",
+            ],
+            true,
+        );
+        let acks = controls.acknowledgements();
+        assert_eq!(acks.database_backup.as_deref(), Some("CHG-1234"));
+        assert!(acks.system_admin);
+        assert_eq!(acks.known_crashing, ["a-1", "b-2"]);
+        assert!(acks.air_gapped);
+        assert_eq!(acks.mirrors.as_deref(), Some("registry.corp:5000"));
+        assert_eq!(acks.helm_repository, None);
+    }
+
+    #[test]
+    fn a_backup_without_reference_is_not_acknowledged() {
+        let controls = AckControls {
+            backup_taken: true,
+            backup_reference: "  ".into(),
+            ..AckControls::default()
+        };
+        assert_eq!(controls.acknowledgements().database_backup, None);
+    }
+
+    #[test]
+    fn bundles_are_recognised_by_their_marker() {
+        assert!(is_bundle(
+            "{\n  \"astro_upgrade_bundle\": 1, \"facts\": {}}"
+        ));
+        assert!(!is_bundle("NAME READY STATUS"));
+        assert!(!is_bundle("{\"kind\": \"PodList\"}"));
+    }
+}

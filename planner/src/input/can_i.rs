@@ -334,6 +334,7 @@ struct Reader<'n> {
     pending: VecDeque<Question>,
     /// Inside a `--list` table: its namespace scope.
     list: Option<(Option<String>, bool)>,
+    /// kubectl warned that the coming answer's resource has no namespace.
     cluster_scoped_warning: bool,
 }
 

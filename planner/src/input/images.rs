@@ -570,6 +570,9 @@ impl<'n> Scan<'n> {
 
     fn take(&mut self, reference: &str, origin: Origin, number: u32) {
         let reference = strip_quoting(reference);
+        if is_runtime_id(reference) {
+            return;
+        }
         match parse_reference(reference) {
             Some(parsed) => {
                 let image = image_from(reference, parsed, At::new(self.name, number));
@@ -1005,6 +1008,25 @@ mod tests {
                 r("astronomerinc/ap-airflow:1.10.5-9-buster", 8)
             ]
         );
+    }
+
+    #[test]
+    fn reads_docker_inspect_repo_tags_not_image_ids() {
+        let text = "[\n    {\n        \"Id\": \"sha256:0123456789012345678901234567890123456789012345678901234567890123\",\n        \"RepoTags\": [\n            \"quay.io/astronomer/ap-airflow:2.0.2-buster-onbuild\"\n        ],\n        \"Image\": \"sha256:0123456789012345678901234567890123456789012345678901234567890123\"\n    }\n]\n";
+        let facts = read("inspect.json", text, 1, None);
+        let got: Vec<_> = facts
+            .images
+            .iter()
+            .map(|i| (i.reference.as_str(), i.at.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(
+                "quay.io/astronomer/ap-airflow:2.0.2-buster-onbuild",
+                Some(5)
+            )]
+        );
+        assert!(facts.diagnostics.is_empty());
     }
 
     #[test]

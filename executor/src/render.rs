@@ -81,6 +81,22 @@ pub struct Invocation {
     pub air_gapped: bool,
 }
 
+/// Writes a finished report to standard output. A reader that went away (`| head`) is not
+/// an error: the exit code still tells the verdict.
+pub fn to_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(err).context("cannot write to standard output"))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');

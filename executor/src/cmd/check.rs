@@ -16,7 +16,7 @@ pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<u8> {
     let evidence = gather(global, &args.evidence)?;
     let (_facts, report) = planner::check(&evidence.sources, &acks, &evidence.manifests);
     let run = invocation(&args.evidence, &acks, &evidence);
-    print!("{}", report_in(global.output, &report, &run)?);
+    render::to_stdout(&report_in(global.output, &report, &run)?)?;
     Ok(exit::for_verdict(report.verdict))
 }
 
@@ -49,10 +49,10 @@ pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<u8> {
                 diagnostics: plan.diagnostics.clone(),
             };
             let run = invocation(&args.evidence, &acks, &evidence);
-            print!("{}", report_in(global.output, &report, &run)?);
+            render::to_stdout(&report_in(global.output, &report, &run)?)?;
         }
-        None if global.output == OutputFormat::Markdown => print!("{}", plan.to_markdown()),
-        None => print!("{plan_json}"),
+        None if global.output == OutputFormat::Markdown => render::to_stdout(&plan.to_markdown())?,
+        None => render::to_stdout(&plan_json)?,
     }
     let written: Vec<String> = [&args.out, &args.markdown]
         .into_iter()

@@ -25,6 +25,6 @@ pub fn run(_global: &GlobalArgs, args: InspectArgs) -> Result<u8> {
     for diagnostic in &mut facts.diagnostics {
         diagnostic.message = planner::report::redact_secrets(&diagnostic.message);
     }
-    print!("{}", render::json(&facts)?);
+    render::to_stdout(&render::json(&facts)?)?;
     Ok(exit::OK)
 }

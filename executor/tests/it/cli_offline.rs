@@ -499,3 +499,18 @@ fn a_bundle_of_inspected_facts_checks_like_the_paste_it_came_from() {
     );
     assert_eq!(code(&from_bundles), code(&from_paste));
 }
+
+#[test]
+fn a_reader_that_goes_away_does_not_crash_the_report() {
+    let mut child = astro_upgrade()
+        .args(["check", "--paste", "examples/crashing-pods"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("runs");
+    assert_eq!(code(&output), 3, "the verdict's code: {}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}

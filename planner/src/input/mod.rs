@@ -154,6 +154,23 @@ pub fn read_as(
     reader(name, text, first_line, command)
 }
 
+/// How much of a paste content recognition looks at: its head tells what it is, and sniffing
+/// a 10,000-row table whole would cost more than reading it.
+const SNIFF_HEAD_BYTES: usize = 16 * 1024;
+
+/// The first [`SNIFF_HEAD_BYTES`] of `text`, cut at a line end when there is one.
+fn sniff_head(text: &str) -> &str {
+    if text.len() <= SNIFF_HEAD_BYTES {
+        return text;
+    }
+    let mut cut = SNIFF_HEAD_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    head.rfind('\n').map_or(head, |end| &head[..end])
+}
+
 /// The reader whose `sniff` is most confident about `text`, with its confidence (0..=100).
 /// Transcripts and bundles are not candidates: they are recognised before sniffing.
 pub fn sniff(text: &str) -> (EvidenceKind, u32) {
@@ -167,9 +184,10 @@ pub fn sniff(text: &str) -> (EvidenceKind, u32) {
         (EvidenceKind::Connection, connection::sniff),
         (EvidenceKind::Images, images::sniff),
     ];
+    let head = sniff_head(text);
     let mut best = (EvidenceKind::Images, 0);
     for (kind, sniff) in candidates {
-        let score = sniff(text);
+        let score = sniff(head);
         if score > best.1 {
             best = (kind, score);
         }

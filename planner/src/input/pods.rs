@@ -5,8 +5,6 @@
 //! offsets: every column up to RESTARTS is a single word, and pasted tables often lose their
 //! alignment. A later row of the same pod replaces the earlier one (`--watch`).
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::facts::{At, Diagnostic, Facts, Pod, Severity};
@@ -49,7 +47,6 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         command_namespace,
         all_namespaces,
         facts: Facts::default(),
-        index: HashMap::new(),
     };
     let mut table = Table::None;
     for (number, raw) in text::raw_lines(text, first_line) {
@@ -105,7 +102,8 @@ const MAX_TOKENS: usize = 24;
 /// The first whitespace-separated words of `line`, without allocating.
 fn tokenize<'a, 'b>(line: &'a str, buffer: &'b mut [&'a str; MAX_TOKENS]) -> &'b [&'a str] {
     let mut count = 0;
-    for (slot, word) in buffer.iter_mut().zip(line.split_whitespace()) {
+    // ASCII whitespace only: `clean_line` already turned no-break spaces into spaces
+    for (slot, word) in buffer.iter_mut().zip(line.split_ascii_whitespace()) {
         *slot = word;
         count += 1;
     }
@@ -117,8 +115,6 @@ struct TableReader<'a> {
     command_namespace: Option<&'a str>,
     all_namespaces: bool,
     facts: Facts,
-    /// (namespace, name) → index in `facts.pods`, so a repeated row replaces the earlier one.
-    index: HashMap<(Option<String>, String), usize>,
 }
 
 impl TableReader<'_> {
@@ -165,14 +161,7 @@ impl TableReader<'_> {
 
     fn push(&mut self, pod: Pod) {
         self.facts.pods_listed = true;
-        let key = (pod.namespace.clone(), pod.name.clone());
-        match self.index.get(&key) {
-            Some(&i) => self.facts.pods[i] = pod,
-            None => {
-                self.index.insert(key, self.facts.pods.len());
-                self.facts.pods.push(pod);
-            }
-        }
+        self.facts.pods.push(pod);
     }
 
     /// Lines kubectl prints instead of rows; true when `line` was one.
@@ -214,6 +203,7 @@ impl TableReader<'_> {
     }
 
     fn finish(mut self, text: &str, first_line: u32) -> Facts {
+        keep_last_row_of_each_pod(&mut self.facts.pods);
         if !self.facts.pods_listed {
             if let Some((line, _)) =
                 text::raw_lines(text, first_line).find(|(_, raw)| !raw.trim().is_empty())
@@ -226,6 +216,36 @@ impl TableReader<'_> {
             }
         }
         self.facts
+    }
+}
+
+/// `--watch` prints a pod again on every change: its last row wins, at the place of its first
+/// row. Sorting indexes by key finds repeats without hashing or copying names.
+fn keep_last_row_of_each_pod(pods: &mut Vec<Pod>) {
+    fn key(pod: &Pod) -> (Option<&str>, &str) {
+        (pod.namespace.as_deref(), pod.name.as_str())
+    }
+    let mut order: Vec<usize> = (0..pods.len()).collect();
+    order.sort_by(|&a, &b| key(&pods[a]).cmp(&key(&pods[b])).then(a.cmp(&b)));
+    let mut drop = vec![false; pods.len()];
+    let mut swaps = Vec::new();
+    for group in order.chunk_by(|&a, &b| key(&pods[a]) == key(&pods[b])) {
+        if let [first, .., last] = *group {
+            swaps.push((first, last));
+            for &i in &group[1..] {
+                drop[i] = true;
+            }
+        }
+    }
+    if !swaps.is_empty() {
+        for (first, last) in swaps {
+            pods.swap(first, last);
+        }
+        let mut i = 0;
+        pods.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
     }
 }
 
@@ -329,13 +349,22 @@ fn shorten(line: &str) -> String {
     out
 }
 
+/// At most the first `len` bytes of `text`, cut at a character boundary.
+fn prefix(text: &str, len: usize) -> &str {
+    let mut cut = len.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 /// Byte offset of a `-o json` document (`{` opening a Pod or a List), if the text is one.
 fn json_start(text: &str) -> Option<usize> {
     let start = text.find(|c: char| !c.is_whitespace())?;
     if !text[start..].starts_with('{') {
         return None;
     }
-    let head = &text[start..text.len().min(start + 400)];
+    let head = prefix(&text[start..], 400);
     (head.contains("\"kind\"") || head.contains("\"items\"") || head.contains("\"apiVersion\""))
         .then_some(start)
 }
@@ -531,7 +560,7 @@ pub fn sniff(text: &str) -> u32 {
         }
     }
     if let Some(start) = json_start(text) {
-        let head = &text[start..text.len().min(start + 2000)];
+        let head = prefix(&text[start..], 2000);
         if head.contains("\"PodList\"")
             || head.contains("\"kind\": \"Pod\"")
             || head.contains("\"containerStatuses\"")

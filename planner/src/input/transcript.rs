@@ -1,7 +1,7 @@
 //! A whole terminal session: cut at its command lines, each piece read by the reader its command
 //! implies (or, for output without a command, by the reader most confident about its content).
 
-use crate::facts::{Diagnostic, Facts, Severity};
+use crate::facts::{Diagnostic, Facts, Pod, Severity};
 use crate::input::{read_as, sniff as sniff_kind, text, EvidenceKind};
 
 /// Below this confidence a paste without a command is not read by any reader.
@@ -53,6 +53,8 @@ pub fn read_with_hint(
         name,
         hint,
         namespace: None,
+        pods: Vec::new(),
+        pod_pieces: 0,
     };
     // (command, its line number, byte offset where its output starts)
     let mut current: Option<(&str, u32)> = None;
@@ -74,6 +76,15 @@ pub fn read_with_hint(
     }
     let body = &text[body_start.min(text.len())..];
     session.read_piece(&mut facts, current, body, body_first_line);
+    if session.pod_pieces > 1 {
+        facts.merge(Facts {
+            pods: session.pods,
+            ..Facts::default()
+        });
+    } else {
+        // one listing: its reader already let later rows of a pod replace earlier ones
+        facts.pods = session.pods;
+    }
     facts
 }
 
@@ -113,6 +124,11 @@ struct Session<'a> {
     /// Set by `kubens X`, `kubectl config set-context --current --namespace X` or kubens's
     /// `Active namespace is "X".`; applies to later pod listings that name no namespace.
     namespace: Option<String>,
+    /// Pod rows of every piece, in order; deduplicated once at the end, because merging each
+    /// piece's pods into the whole list would rescan it per piece.
+    pods: Vec<Pod>,
+    /// How many pieces contributed pod rows.
+    pod_pieces: usize,
 }
 
 impl Session<'_> {
@@ -229,6 +245,10 @@ impl Session<'_> {
                     }
                 }
             }
+        }
+        if !piece.pods.is_empty() {
+            self.pod_pieces += 1;
+            self.pods.append(&mut piece.pods);
         }
         facts.merge(piece);
     }

@@ -117,9 +117,29 @@ enum Found {
     Nothing,
 }
 
+/// URL schemes that name no database (image ids, links, clone URLs).
+const NOT_DATABASES: [&str; 11] = [
+    "http",
+    "https",
+    "docker",
+    "docker-pullable",
+    "containerd",
+    "cri-o",
+    "file",
+    "ssh",
+    "git",
+    "s3",
+    "gs",
+];
+
 fn find_in_line(line: &str) -> Found {
     if let Some(start) = url_start(line) {
-        return match parse_connection(url_at(line, start)) {
+        let url = url_at(line, start);
+        let scheme = url.split("://").next().unwrap_or_default();
+        if NOT_DATABASES.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+            return Found::Nothing;
+        }
+        return match parse_connection(url) {
             Some((scheme, host, has_port)) => Found::Connection(scheme, host, has_port),
             None => Found::Unreadable,
         };
@@ -236,9 +256,7 @@ pub fn sniff(text: &str) -> u32 {
             if scheme.starts_with("postgres") {
                 return 90;
             }
-            if !matches!(scheme.as_str(), "http" | "https") {
-                score = score.max(50);
-            }
+            score = score.max(50);
         }
         if content.contains("astronomer-bootstrap") {
             score = score.max(40);
@@ -359,6 +377,13 @@ mod tests {
     fn finds_the_scheme_after_non_ascii_text() {
         let got = connection("→é postgres://u:p@h:1/d\n€postgres://u:p@h:1/d\n");
         assert_eq!(got, Some(("postgres".into(), "h".into(), true, Some(1))));
+    }
+
+    #[test]
+    fn image_ids_and_links_are_not_connections() {
+        let text = "Image ID: docker-pullable://quay.io/a/b@sha256:0123\nsee https://user:x@example.com/docs\n";
+        assert_eq!(connection(text), None);
+        assert_eq!(sniff(text), 0);
     }
 
     #[test]

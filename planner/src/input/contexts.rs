@@ -12,6 +12,9 @@ use crate::facts::{At, Context, Diagnostic, Facts, Severity};
 use crate::input::storageclass::yaml_entries;
 use crate::input::text;
 
+/// A header with no column offsets: rows under it are read word by word.
+const WORDS_ONLY_HEADER: &str = "CURRENT NAME CLUSTER AUTHINFO NAMESPACE";
+
 /// What a command says about its output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Asked {
@@ -199,8 +202,13 @@ impl Reader<'_> {
                 self.current(context, quoted(trimmed), line.number);
                 continue;
             }
-            if let Some(header) = &header {
-                self.row(header, content, line.number);
+            match &header {
+                Some(header) => self.row(header, content, line.number),
+                // `kubectl config get-contexts | grep '*'` keeps the current row only.
+                None if trimmed.starts_with("* ") && words.len() >= 4 => {
+                    self.row(WORDS_ONLY_HEADER, content, line.number);
+                }
+                None => {}
             }
         }
     }
@@ -341,6 +349,17 @@ mod tests {
                 c("prod", Some("astronomer"), true, 3),
                 c("stage", None, false, 4)
             ]
+        );
+    }
+
+    #[test]
+    fn reads_a_grepped_current_row_without_header() {
+        assert_eq!(
+            contexts(
+                "*         prod   prod-cluster   admin   astronomer\n",
+                Some("kubectl config get-contexts | grep '*'")
+            ),
+            vec![c("prod", Some("astronomer"), true, 2)]
         );
     }
 

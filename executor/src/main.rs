@@ -106,13 +106,16 @@ pub struct InspectArgs {
 }
 
 #[derive(Args, Debug, Clone, Default)]
+#[command(
+    next_help_heading = "Evidence (without --paste, --input or --bundle: the live cluster) and acknowledgements"
+)]
 pub struct EvidenceArgs {
     /// Read every file in DIR, sorted by name (kind from its name, e.g. pods.txt, or from its
     /// content; dot-files, expected.json and README files are skipped)
     #[arg(long, value_name = "DIR")]
     pub paste: Vec<PathBuf>,
-    /// Read FILE as evidence of KIND (kubectl-version, pods, can-i, images, helm-list, helm-history,
-    /// storageclass, contexts, connection, transcript, bundle)
+    /// Read FILE (`-`: standard input) as evidence of KIND (kubectl-version, pods, can-i, images,
+    /// helm-list, helm-history, storageclass, contexts, connection, transcript, bundle)
     #[arg(long, value_name = "KIND=FILE")]
     pub input: Vec<String>,
     /// Read a bundle written by `astro-upgrade collect`
@@ -142,10 +145,12 @@ pub struct CheckArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
-    /// Write the plan JSON to FILE (default: standard output)
+    /// Write the plan JSON to FILE; standard output then shows the report in --output's format.
+    /// Without --out the plan itself goes to standard output (JSON, or Markdown with
+    /// `--output markdown`). A NO-GO or INCOMPLETE plan is written too, so a reviewer sees why.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Also write the plan as Markdown to FILE
+    /// Also write the plan as Markdown (for a change ticket) to FILE
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
 }

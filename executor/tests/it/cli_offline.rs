@@ -514,3 +514,39 @@ fn a_reader_that_goes_away_does_not_crash_the_report() {
     assert_eq!(code(&output), 3, "the verdict's code: {}", stderr(&output));
     assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
 }
+
+#[test]
+fn the_next_step_names_the_missing_acknowledgements() {
+    let output = run(&["check", "--paste", "examples/incomplete-no-acks"]);
+    assert_eq!(code(&output), 4);
+    let report = stdout(&output);
+    let hint = report
+        .split("Next step:")
+        .nth(1)
+        .expect("a next step section");
+    assert!(
+        hint.contains(
+            "astro-upgrade check --paste examples/incomplete-no-acks --ack system-admin --ack database-backup=BACKUP_REF"
+        ),
+        "{hint}"
+    );
+
+    let output = run(&[
+        "check",
+        "--paste",
+        "examples/air-gapped-no-mirrors",
+        "--air-gapped",
+        "--ack",
+        "system-admin",
+        "--ack",
+        "database-backup=CHG-1234",
+    ]);
+    assert_eq!(code(&output), 3);
+    let report = stdout(&output);
+    let hint = report.split("Next step:").nth(1).expect("next step");
+    assert!(hint.contains("--ack mirrors=REGISTRY"), "{hint}");
+    assert!(
+        hint.contains("astro-upgrade plan --paste examples/air-gapped-no-mirrors"),
+        "{hint}"
+    );
+}

@@ -1501,3 +1501,35 @@ mod invariants {
         }
     }
 }
+
+#[test]
+fn the_upgrade_path_is_data() {
+    use planner::path::{MinorVersion, UpgradePath};
+    use planner::rules::evaluate_path;
+    // A later hop differs in data: its version range and starting platform.
+    let next_hop = UpgradePath {
+        id: "astronomer-0.23-to-0.25",
+        from_platform: MinorVersion {
+            major: 0,
+            minor: 23,
+        },
+        to_platform: MinorVersion {
+            major: 0,
+            minor: 25,
+        },
+        kubernetes_max_exclusive: MinorVersion {
+            major: 1,
+            minor: 20,
+        },
+        ..LTS_0_16_TO_0_23
+    };
+    let mut facts = healthy();
+    facts.kubernetes.server_version = Some("1.19.6-eks-49a6c0".into());
+    facts.helm_releases[0] = platform_release("0.23.18", "deployed");
+    let this_hop = evaluate(&facts, &acks(), &[]);
+    assert_eq!(status_of(&this_hop, "kubernetes-version"), Status::Fail);
+    assert_eq!(status_of(&this_hop, "platform-version"), Status::Fail);
+    let later = evaluate_path(&next_hop, &facts, &acks(), &[]);
+    assert_eq!(status_of(&later, "kubernetes-version"), Status::Pass);
+    assert_eq!(status_of(&later, "platform-version"), Status::Pass);
+}

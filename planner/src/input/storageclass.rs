@@ -130,7 +130,7 @@ pub fn sniff(text: &str) -> u32 {
     for line in text::lines(text, 1).take(400) {
         let words: Vec<&str> = line.text.split_whitespace().collect();
         match words.as_slice() {
-            ["NAME", "PROVISIONER", ..] => return 95,
+            ["NAME", "PROVISIONER", ..] | ["IsDefaultClass:", ..] => return 95,
             [_, "(default)", provisioner, ..] if provisioner.contains(['/', '.']) => score = 80,
             _ if line.text.contains("kind: StorageClass")
                 || line.text.contains("\"kind\": \"StorageClass\"") =>
@@ -161,11 +161,33 @@ fn diagnostic(facts: &mut Facts, name: &str, line: u32, severity: Severity, mess
 
 fn read_table(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
     let mut in_table = false;
+    // A describe block's `Name:` (and line), kept until `IsDefaultClass:` shows it is a class.
+    let mut described: Option<(String, u32)> = None;
+    let mut describing = false;
     for line in text::lines(text, first_line) {
         let words: Vec<&str> = line.text.split_whitespace().collect();
         match words.as_slice() {
             [] => in_table = false,
             ["NAME", "PROVISIONER", ..] => in_table = true,
+            // `kubectl describe storageclass`: `Name:`, then `IsDefaultClass:` and `Provisioner:`.
+            ["Name:", class] => described = Some(((*class).to_owned(), line.number)),
+            ["IsDefaultClass:", answer] => {
+                if let Some((class, at)) = described.take() {
+                    facts.storage_classes.push(StorageClass {
+                        name: class,
+                        default: answer.eq_ignore_ascii_case("yes"),
+                        provisioner: None,
+                        at: At::new(name, at),
+                    });
+                    describing = true;
+                }
+            }
+            ["Provisioner:", provisioner] if describing => {
+                if let Some(class) = facts.storage_classes.last_mut() {
+                    class.provisioner = Some((*provisioner).to_owned());
+                }
+                describing = false;
+            }
             ["No", "resources", "found", ..] => diagnostic(
                 facts,
                 name,
@@ -345,6 +367,18 @@ mod tests {
         assert_eq!(
             classes(old),
             vec![c("gp2", true, "kubernetes.io/aws-ebs", 2)]
+        );
+    }
+
+    #[test]
+    fn reads_describe_output() {
+        let text = "Name:            web-0\nNamespace:       astronomer\nName:            gp2\nIsDefaultClass:  Yes\nAnnotations:     storageclass.kubernetes.io/is-default-class=true\nProvisioner:     kubernetes.io/aws-ebs\n\nName:            io1\nIsDefaultClass:  No\nProvisioner:     ebs.csi.aws.com\n";
+        assert_eq!(
+            classes(text),
+            vec![
+                c("gp2", true, "kubernetes.io/aws-ebs", 3),
+                c("io1", false, "ebs.csi.aws.com", 8)
+            ]
         );
     }
 

@@ -363,7 +363,10 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
             .unwrap_or(path.upgrader_image);
         download_notes.insert(
             0,
-            "Air-gapped: download on a connected machine, carry the files in, then point them at the mirror. The 0.23 platform images must be in the mirror too.".into(),
+            format!(
+                "Air-gapped: download on a connected machine, carry the files in, then point them at the mirror. The {} platform images must be in the mirror too.",
+                path.to_platform
+            ),
         );
         download.push(format!(
             "sed -i 's#{image}#{registry}/astronomer/{}#' {upgrade} {rollback}",
@@ -379,7 +382,10 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
                 format!("helm history {release} -n {ns}"),
                 format!("kubectl get pods -n {ns}"),
             ],
-            &["Keep both outputs in the change ticket: the last revision must be 0.16.x `deployed`.".into()],
+            &[format!(
+                "Keep both outputs in the change ticket: the last revision must be astronomer-{}.x `deployed`.",
+                path.from_platform
+            )],
         ),
         step(
             "download-manifests",

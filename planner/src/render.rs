@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::path::LTS_0_16_TO_0_23 as PATH;
 use crate::plan::{Plan, Step, StepKind};
 use crate::report::{Finding, Report, Status, Verdict};
 
@@ -128,7 +129,9 @@ pub fn report_markdown(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Astronomer Enterprise 0.16 → 0.23 readiness: {}\n\n{}\n",
+        "# Astronomer Enterprise {} → {} readiness: {}\n\n{}\n",
+        PATH.from_platform,
+        PATH.to_platform,
         report.verdict.as_str(),
         verdict_line(report.verdict)
     );
@@ -165,7 +168,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
     let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
     let _ = writeln!(
         out,
-        "# Upgrade plan: Astronomer Enterprise 0.16 → 0.23 — {}\n\n{}\n",
+        "# Upgrade plan: Astronomer Enterprise {} → {} — {}\n\n{}\n",
+        PATH.from_platform,
+        PATH.to_platform,
         plan.verdict.as_str(),
         verdict_line(plan.verdict)
     );

@@ -189,7 +189,10 @@ pub fn rollback_caveats(path: &UpgradePath) -> Vec<String> {
             path.upgrade_manifest.file_name
         ),
         "The rollback deletes the Elasticsearch StatefulSets and every PVC whose name contains `elasticsearch` in the platform namespace: platform and task logs kept there are lost.".to_string(),
-        "Airflow deployments are not rolled back: they stay on the Airflow chart the 0.23 upgrade moved them to.".to_string(),
+        format!(
+            "Airflow deployments are not rolled back: they stay on the Airflow chart the {} upgrade moved them to.",
+            path.to_platform
+        ),
         "The rollback restores the newest backup on the PVC; database changes made after the upgrade are lost.".to_string(),
     ]
 }

@@ -224,8 +224,8 @@ pub fn egress_or_mirror(ctx: &RuleInput) -> Finding {
             Status::Fail,
             format!("air-gapped, and no mirror acknowledged for {}", path.upgrader_image),
             Some(format!(
-                "mirror `{}` (and the 0.23 platform images) into your registry, point the manifests' `image:` at it, then add `--ack mirrors=<registry>`",
-                path.upgrader_image
+                "mirror `{}` (and the {} platform images) into your registry, point the manifests' `image:` at it, then add `--ack mirrors=<registry>`",
+                path.upgrader_image, path.to_platform
             )),
             Vec::new(),
         );

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use planner::{Acknowledgements, Report};
 
 use crate::evidence::{self, Evidence};
@@ -104,8 +104,10 @@ fn report_in(format: OutputFormat, report: &Report, invocation: &Invocation) -> 
     })
 }
 
+/// A path the user named that cannot be written is their input to fix: a usage error.
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, text)
+        .map_err(|err| Exit::usage(format!("cannot write {}: {err}", path.display())))
 }
 
 /// What this run read, and the commands that repeat its flags for the report's "next step".

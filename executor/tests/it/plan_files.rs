@@ -138,3 +138,22 @@ fn plan_refuses_junit() {
     assert_eq!(code(&output), 2);
     assert!(stderr(&output).contains("check --output junit"));
 }
+
+#[test]
+fn an_unwritable_out_path_is_a_usage_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("no-such-folder/plan.json");
+    let output = run(&[
+        "plan",
+        "--paste",
+        "examples/healthy-0.16",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("no-such-folder"),
+        "{}",
+        stderr(&output)
+    );
+}

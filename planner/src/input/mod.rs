@@ -171,10 +171,13 @@ fn sniff_head(text: &str) -> &str {
     head.rfind('\n').map_or(head, |end| &head[..end])
 }
 
+/// A reader's content recogniser: confidence 0..=100 that a text is its input.
+type Sniffer = fn(&str) -> u32;
+
 /// The reader whose `sniff` is most confident about `text`, with its confidence (0..=100).
 /// Transcripts and bundles are not candidates: they are recognised before sniffing.
 pub fn sniff(text: &str) -> (EvidenceKind, u32) {
-    let candidates: [(EvidenceKind, fn(&str) -> u32); 8] = [
+    let candidates: [(EvidenceKind, Sniffer); 8] = [
         (EvidenceKind::KubectlVersion, version::sniff),
         (EvidenceKind::Pods, pods::sniff),
         (EvidenceKind::CanI, can_i::sniff),

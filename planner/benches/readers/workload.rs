@@ -40,19 +40,11 @@ pub fn pod_table(pods: usize) -> String {
             i.wrapping_mul(2_654_435_761),
             i
         );
+        let ip = format!("10.{}.{}.{}", i % 200, (i / 200) % 250, i % 250);
+        let node = format!("ip-10-0-{}-{}.ec2.internal", i % 16, i % 250);
         let _ = writeln!(
             out,
-            "{:<14}{:<58}{:<8}{:<19}{:<14}{:<7}{:<15}{:<32}{:<17}{}",
-            namespace,
-            name,
-            ready,
-            status,
-            restarts,
-            "3d",
-            format!("10.{}.{}.{}", i % 200, (i / 200) % 250, i % 250),
-            format!("ip-10-0-{}-{}.ec2.internal", i % 16, i % 250),
-            "<none>",
-            "<none>"
+            "{namespace:<14}{name:<58}{ready:<8}{status:<19}{restarts:<14}3d     {ip:<15}{node:<32}<none>           <none>"
         );
     }
     out

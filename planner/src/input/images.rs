@@ -405,25 +405,28 @@ impl<'n> Scan<'n> {
         if words.is_empty() || words.iter().all(|w| w.chars().all(|c| "-:".contains(c))) {
             return;
         }
-        // `-o wide` (IMAGES) and custom columns (`IMAGE:.spec.containers[*].image`).
-        if words[0] == "NAME" || words[0] == "NAMESPACE" {
-            if let Some(index) = words.iter().position(|w| *w == "IMAGES" || *w == "IMAGE") {
-                self.table = Some(ImageTable::ImagesColumn(index));
-                self.strong = true;
-                return;
-            }
-        }
         // `docker ps`: the header's `CONTAINER ID` is two words, the row's id one.
         if words.starts_with(&["CONTAINER", "ID", "IMAGE"]) {
             self.table = Some(ImageTable::ImagesColumn(1));
             self.strong = true;
             return;
         }
-        let image_listing = matches!(words.as_slice(), ["REPOSITORY" | "IMAGE", "TAG", ..]);
-        if image_listing {
+        if matches!(words.as_slice(), ["REPOSITORY" | "IMAGE", "TAG", ..]) {
             self.table = Some(ImageTable::DockerImages);
             self.strong = true;
             return;
+        }
+        // `-o wide` (IMAGES) and custom columns (`POD:.metadata.name,IMAGE:.spec…image`).
+        let header = words.iter().all(|w| {
+            w.bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+        });
+        if header {
+            if let Some(index) = words.iter().position(|w| *w == "IMAGES" || *w == "IMAGE") {
+                self.table = Some(ImageTable::ImagesColumn(index));
+                self.strong = true;
+                return;
+            }
         }
         match self.table {
             Some(ImageTable::ImagesColumn(index)) if words.len() > index => {
@@ -929,7 +932,7 @@ mod tests {
 
     #[test]
     fn reads_custom_columns_docker_ps_and_crictl_images() {
-        let text = "NAME                 IMAGE\nbolide-scheduler-0   quay.io/astronomer/ap-airflow:2.3.4-7,redis:6\n\n\
+        let text = "POD                  IMAGE\nbolide-scheduler-0   quay.io/astronomer/ap-airflow:2.3.4-7,redis:6\n\n\
                     CONTAINER ID   IMAGE                                  COMMAND                  CREATED\n\
                     4b3c2a1f0e9d   quay.io/astronomer/ap-airflow:2.3.4-7  \"/entrypoint bash\"   2 hours ago\n\n\
                     IMAGE                              TAG       IMAGE ID        SIZE\n\

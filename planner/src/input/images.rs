@@ -417,10 +417,11 @@ impl<'n> Scan<'n> {
             return;
         }
         // `-o wide` (IMAGES) and custom columns (`POD:.metadata.name,IMAGE:.spec…image`).
-        let header = words.iter().all(|w| {
-            w.bytes()
-                .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
-        });
+        let header = words.len() >= 2
+            && words.iter().all(|w| {
+                w.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+            });
         if header {
             if let Some(index) = words.iter().position(|w| *w == "IMAGES" || *w == "IMAGE") {
                 self.table = Some(ImageTable::ImagesColumn(index));

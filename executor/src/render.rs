@@ -398,7 +398,12 @@ pub fn junit(report: &Report) -> String {
                 source: d.source.clone(),
                 line: d.line,
             };
-            let _ = writeln!(text, "{:?} {}: {}", d.severity, place(&at), d.message);
+            let severity = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "info",
+            };
+            let _ = writeln!(text, "{severity} {}: {}", place(&at), d.message);
         }
         let _ = writeln!(out, "    <system-err>{}</system-err>", xml(&text));
     }
@@ -420,8 +425,10 @@ fn junit_case(out: &mut String, finding: &Finding) {
         let at = item.evidence.first().map(place).unwrap_or_default();
         let _ = writeln!(
             details,
-            "- {:?} {}: {} ({at})",
-            item.status, item.subject, item.message
+            "- {} {}: {} ({at})",
+            status_word(item.status),
+            item.subject,
+            item.message
         );
     }
     if !finding.evidence.is_empty() {
@@ -433,34 +440,34 @@ fn junit_case(out: &mut String, finding: &Finding) {
         LTS_0_16_TO_0_23.id,
         xml(&finding.check)
     );
+    let status = status_word(finding.status);
     match finding.status {
         Status::Fail | Status::Unknown => {
-            let kind = if finding.status == Status::Fail {
-                "fail"
-            } else {
-                "unknown"
-            };
             let _ = writeln!(
                 out,
-                "      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
-                xml(&format!("{kind}: {}", finding.message)),
+                "      <failure type=\"{status}\" message=\"{}\">{}</failure>",
+                xml(&format!("{status}: {}", finding.message)),
                 xml(&details)
             );
         }
         Status::Warn | Status::Pass => {
-            let label = if finding.status == Status::Warn {
-                "WARN"
-            } else {
-                "PASS"
-            };
             let _ = writeln!(
                 out,
                 "      <system-out>{}</system-out>",
-                xml(&format!("{label} ({title}): {details}"))
+                xml(&format!("{status} ({title}): {details}"))
             );
         }
     }
     out.push_str("    </testcase>\n");
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Warn => "warn",
+        Status::Unknown => "unknown",
+        Status::Fail => "fail",
+    }
 }
 
 /// Text for XML content and attributes: markup escaped, and the characters XML 1.0 forbids

@@ -34,8 +34,10 @@ impl Evidence {
     pub fn load(args: &EvidenceArgs) -> Result<Evidence> {
         let mut stdin = StdinGuard::default();
         let mut sources = Vec::new();
+        // With several folders, `pods.txt` alone would not say which one an evidence line is in.
+        let qualify = args.paste.len() > 1;
         for dir in &args.paste {
-            sources.extend(read_paste_dir(dir)?);
+            sources.extend(read_paste_dir(dir, qualify)?);
         }
         for input in &args.input {
             let (kind, path) = parse_input(input)?;
@@ -103,8 +105,9 @@ fn parse_input(text: &str) -> Result<(EvidenceKind, &Path)> {
 }
 
 /// Every regular file of a paste folder, sorted by name; the kind comes from the file name
-/// (`pods.txt`), else from the content.
-fn read_paste_dir(dir: &Path) -> Result<Vec<Source>> {
+/// (`pods.txt`), else from the content. Sources are named by file name, or by path when
+/// `qualify` asks for it.
+fn read_paste_dir(dir: &Path, qualify: bool) -> Result<Vec<Source>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|err| Exit::usage(format!("--paste {}: {err}", dir.display())))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
@@ -129,11 +132,13 @@ fn read_paste_dir(dir: &Path) -> Result<Vec<Source>> {
         .into_iter()
         .map(|(name, path)| {
             let text = read_text(&path)?;
-            Ok(Source::new(
-                name.clone(),
-                EvidenceKind::from_file_name(&name),
-                text,
-            ))
+            let kind = EvidenceKind::from_file_name(&name);
+            let name = if qualify {
+                path.display().to_string()
+            } else {
+                name
+            };
+            Ok(Source::new(name, kind, text))
         })
         .collect()
 }

@@ -550,3 +550,37 @@ fn the_next_step_names_the_missing_acknowledgements() {
         "{hint}"
     );
 }
+
+#[test]
+fn several_paste_folders_name_their_files_by_path() {
+    let output = run(&[
+        "check",
+        "--paste",
+        "examples/healthy-0.16",
+        "--paste",
+        "examples/crashing-pods",
+        "--output",
+        "json",
+    ]);
+    let report = json(&output);
+    let pod_health = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == "pod-health")
+        .expect("pod-health");
+    assert_eq!(pod_health["status"], "fail", "the later listing wins");
+    let sources: Vec<&str> = pod_health["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .filter_map(|e| e["source"].as_str())
+        .collect();
+    assert!(
+        !sources.is_empty()
+            && sources
+                .iter()
+                .all(|s| s.starts_with("examples/crashing-pods") && s.ends_with("pods.txt")),
+        "{sources:?}"
+    );
+}

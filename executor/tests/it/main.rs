@@ -2,5 +2,6 @@
 
 mod cli_offline;
 mod examples;
+mod inspect;
 mod plan_files;
 mod support;

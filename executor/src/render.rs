@@ -313,6 +313,11 @@ fn missing_acks(report: &Report, invocation: &Invocation) -> Vec<&'static str> {
 }
 
 fn next_step(out: &mut String, report: &Report, invocation: &Invocation, style: Style) {
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style.dim("FAIL and UNKNOWN block the upgrade; WARN does not.")
+    );
     let _ = writeln!(out, "\n{}", style.bold("Next step:"));
     let acks = missing_acks(report, invocation);
     let with_acks = |command: &str| {
@@ -324,6 +329,18 @@ fn next_step(out: &mut String, report: &Report, invocation: &Invocation, style: 
     };
     match report.verdict {
         Verdict::Go => {
+            match count(report, Status::Warn) {
+                0 => {}
+                1 => {
+                    let _ = writeln!(
+                        out,
+                        "  Read the WARN above first: it does not block, but says what to watch."
+                    );
+                }
+                n => {
+                    let _ = writeln!(out, "  Read the {n} WARNs above first: they do not block, but say what to watch.");
+                }
+            }
             let _ = writeln!(
                 out,
                 "  Write the plan and have a second person review it; its first step downloads the\n  manifests. Then apply it:\n    {} --out plan.json --markdown plan.md\n    astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml \\\n        --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback",

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{code, corpus, json, path, run, run_with_stdin, stderr};
+use crate::support::{code, corpus, json, path, run, run_with_stdin, stderr, stdout};
 
 #[test]
 fn inspect_reads_a_helm2_listing_from_the_corpus() {
@@ -156,4 +156,52 @@ fn inspect_as_an_unknown_kind_lists_the_kinds() {
     ] {
         assert!(err.contains(kind), "{kind} missing from: {err}");
     }
+}
+
+#[test]
+fn inspect_always_prints_every_field_of_the_contract() {
+    let output = run_with_stdin(&["inspect", "-"], b"nothing a reader knows\n");
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let facts = json(&output);
+    for field in [
+        "pods",
+        "permissions",
+        "images",
+        "helm_releases",
+        "storage_classes",
+        "contexts",
+        "diagnostics",
+    ] {
+        assert!(facts[field].is_array(), "{field} missing: {facts}");
+    }
+    for field in ["client_version", "server_version", "error"] {
+        assert!(
+            facts["kubernetes"]
+                .as_object()
+                .is_some_and(|k| k.contains_key(field)),
+            "kubernetes.{field} missing: {facts}"
+        );
+    }
+    assert!(
+        facts
+            .as_object()
+            .is_some_and(|f| f.contains_key("database_connection")),
+        "{facts}"
+    );
+}
+
+#[test]
+fn inspect_keeps_no_password_of_a_connection_string() {
+    let secret = "Sup3r-S3cret-Passw0rd";
+    let paste = format!(
+        "$ kubectl get secret astronomer-bootstrap -n astronomer -o jsonpath='{{.data.connection}}' | base64 -d\npostgres://postgres:{secret}@db.internal:5432\n"
+    );
+    let output = run_with_stdin(&["inspect", "-"], paste.as_bytes());
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let facts = json(&output);
+    assert_eq!(facts["database_connection"]["scheme"], "postgres");
+    assert_eq!(facts["database_connection"]["host"], "db.internal");
+    assert_eq!(facts["database_connection"]["has_port"], true);
+    assert!(!stdout(&output).contains(secret));
+    assert!(!stderr(&output).contains(secret));
 }

@@ -313,7 +313,11 @@ pub fn command_of(line: &str) -> Option<&str> {
     let rest = rest.trim();
     let first = rest.split_whitespace().next()?;
     let env_prefixed = first.contains('=') && is_env_assignment(rest);
-    let bare_ok = env_prefixed || (BARE_COMMAND_WORDS.contains(&first) && rest.len() > first.len());
+    // Without a prompt, a sentence that starts with a tool's name is prose, not a command.
+    let sentence =
+        rest.ends_with([':', '.', '?', '!', ',']) || rest.contains('`') || rest.contains(": ");
+    let bare_ok = !sentence
+        && (env_prefixed || (BARE_COMMAND_WORDS.contains(&first) && rest.len() > first.len()));
     if (strong && (env_prefixed || COMMAND_WORDS.contains(&first))) || bare_ok {
         return Some(rest);
     }
@@ -622,6 +626,8 @@ mod tests {
             ("# Executing 5 build triggers", None),
             ("NAME   READY   STATUS", None),
             ("Kubernetes version (use `kubectl version`):", None),
+            ("helm upgrade fails with this error:", None),
+            ("kubectl get pods shows everything is fine.", None),
             (
                 "KUBECONFIG=x.yaml kubectl get pods",
                 Some("KUBECONFIG=x.yaml kubectl get pods"),

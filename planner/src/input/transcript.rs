@@ -9,6 +9,9 @@ const SNIFF_THRESHOLD: u32 = 30;
 /// Output of a command we do not know is read only when its content is this clearly one kind.
 const UNKNOWN_COMMAND_THRESHOLD: u32 = 50;
 
+/// Output of a command we do not read is still read when its content is this certain.
+const IGNORED_COMMAND_RESCUE: u32 = 90;
+
 /// What a command line means for the readers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -154,6 +157,11 @@ impl Session<'_> {
         let kind = match classify(cmd) {
             Route::Read(kind) => Some(kind),
             _ if blank => None,
+            // A command we do not read, yet its output is unmistakably evidence (a pod table
+            // after `helm upgrade fails like this`): read it anyway.
+            Route::Ignore if sniff_kind(body).1 >= IGNORED_COMMAND_RESCUE => {
+                Some(sniff_kind(body).0)
+            }
             Route::Ignore => {
                 self.note(
                     facts,

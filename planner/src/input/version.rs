@@ -66,17 +66,30 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         if line.is_empty() || is_warning(line) {
             continue;
         }
-        if let Some((side, rest)) = labelled(line) {
+        let segments = label_segments(line);
+        let mut labelled_any = false;
+        for (j, segment) in segments.iter().enumerate() {
+            let Some((side, rest, exact)) = labelled(segment) else {
+                continue;
+            };
+            labelled_any = true;
             let rest = rest.trim();
+            let last_segment = j + 1 == segments.len();
             if let Some(info) = rest.strip_prefix("version.Info") {
-                let (joined, used) = join_wrapped(info, &lines[i..]);
+                let (joined, used) = if last_segment {
+                    join_wrapped(info, &lines[i..])
+                } else {
+                    (info.to_string(), 0)
+                };
                 i += used;
                 if let Some(v) = version_info_git_version(&joined) {
                     found.set(side, v, number);
                 }
-            } else if let Some(v) = version_token(rest) {
+            } else if let Some(v) =
+                version_token(rest).filter(|_| exact || starts_with_v_digit(rest))
+            {
                 found.set(side, v, number);
-            } else if rest.is_empty() {
+            } else if rest.is_empty() && exact && last_segment {
                 if let Some(v) = lines
                     .get(i)
                     .and_then(|next| version_token(next.text.trim()))
@@ -85,6 +98,8 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
                     i += 1;
                 }
             }
+        }
+        if labelled_any {
             continue;
         }
         if let Some(error) = connection_error(line) {
@@ -171,18 +186,53 @@ fn is_warning(line: &str) -> bool {
         || line.starts_with("W1")
 }
 
-/// `Client Version: …`, `Server Version: …` and `oc`'s `Kubernetes Version: …`.
-fn labelled(line: &str) -> Option<(Side, &str)> {
-    for (label, side) in [
-        ("Client Version:", Side::Client),
-        ("Server Version:", Side::Server),
-        ("Kubernetes Version:", Side::Kubernetes),
-    ] {
-        if let Some(rest) = line.strip_prefix(label) {
-            return Some((side, rest));
-        }
+/// Labels of kubectl's (and `oc`'s) version lines, lower-cased for searching.
+const LABELS: [(&str, Side); 3] = [
+    ("client version:", Side::Client),
+    ("server version:", Side::Server),
+    ("kubernetes version:", Side::Kubernetes),
+];
+
+/// `Client Version: …`, `Server Version: …` and `oc`'s `Kubernetes Version: …`, with whether
+/// the label had kubectl's exact spelling (a hand-typed `Server version:` needs a `v1.x` value).
+fn labelled(line: &str) -> Option<(Side, &str, bool)> {
+    LABELS.iter().find_map(|&(label, side)| {
+        let head = line.get(..label.len())?;
+        head.eq_ignore_ascii_case(label).then(|| {
+            let exact = head.as_bytes()[0].is_ascii_uppercase() && head.contains(" Version:");
+            (side, &line[label.len()..], exact)
+        })
+    })
+}
+
+/// `v1.…`: what a hand-typed version looks like when it is a Kubernetes one.
+fn starts_with_v_digit(text: &str) -> bool {
+    let text = text.trim_start_matches(['"', '\'', '`']);
+    text.strip_prefix('v')
+        .is_some_and(|rest| rest.bytes().next().is_some_and(|b| b.is_ascii_digit()))
+}
+
+/// A line cut before every version label in it: `Client Version: v1.17.0 Server Version:
+/// v1.16.8` (line breaks lost in a ticket) gives two labelled segments.
+fn label_segments(line: &str) -> Vec<&str> {
+    let lower = line.to_ascii_lowercase();
+    let mut cuts: Vec<usize> = LABELS
+        .iter()
+        .flat_map(|(label, _)| lower.match_indices(label).map(|(at, _)| at))
+        .filter(|&at| at > 0)
+        .collect();
+    if cuts.is_empty() {
+        return vec![line];
     }
-    None
+    cuts.sort_unstable();
+    let mut segments = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for cut in cuts {
+        segments.push(&line[start..cut]);
+        start = cut;
+    }
+    segments.push(&line[start..]);
+    segments
 }
 
 /// The `version.Info{…}` text with hard-wrapped continuation lines appended (no separator: a
@@ -285,13 +335,32 @@ fn connection_error(line: &str) -> Option<ConnectionError> {
     if line.contains("You must be logged in to the server") || line.ends_with("(Unauthorized)") {
         return Some(ConnectionError::Unauthorized);
     }
-    if line.starts_with("error:")
+    let is_error = line.starts_with("error:")
         || line.starts_with("Error:")
-        || line.starts_with("Error from server")
-    {
-        return Some(ConnectionError::Other);
+        || line.starts_with("Error from server");
+    if !is_error {
+        return None;
     }
-    None
+    // Older kubectl reported the same failures as `error: couldn't read version from server: …`.
+    let error = if line.contains("connection refused") {
+        ConnectionError::ConnectionRefused
+    } else if [
+        "i/o timeout",
+        "no such host",
+        "no route to host",
+        "TLS handshake timeout",
+        "x509:",
+    ]
+    .iter()
+    .any(|cause| line.contains(cause))
+    {
+        ConnectionError::UnableToConnect
+    } else if line.contains("Unauthorized") || line.contains("provide credentials") {
+        ConnectionError::Unauthorized
+    } else {
+        ConnectionError::Other
+    };
+    Some(error)
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
@@ -299,7 +368,7 @@ pub fn sniff(text: &str) -> u32 {
     let mut score = 0;
     for line in text::lines(text, 1).take(200) {
         let t = strip_bullet(line.text.trim());
-        let labelled_version = labelled(t).is_some_and(|(_, rest)| {
+        let labelled_version = labelled(t).is_some_and(|(_, rest, _)| {
             let rest = rest.trim();
             version_token(rest).is_some() || rest.contains("GitVersion:")
         });

@@ -129,6 +129,37 @@ pub fn after_create(shared: &Arc<Shared>, served: &Resource, object: &Value) {
     }
 }
 
+/// Records an Event about an object, as the controller or kubelet named by `component` would.
+fn event(
+    shared: &Shared,
+    involved: &Value,
+    warning: bool,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
+    let namespace = str_at(involved, "/metadata/namespace");
+    let name = str_at(involved, "/metadata/name");
+    let now = now_rfc3339();
+    let event = json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.{:016x}", shared.event_counter()), "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": involved["apiVersion"], "kind": involved["kind"], "namespace": namespace, "name": name,
+            "uid": str_at(involved, "/metadata/uid"), "resourceVersion": str_at(involved, "/metadata/resourceVersion"),
+        },
+        "reason": reason, "message": message, "source": {"component": component},
+        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        "type": if warning { "Warning" } else { "Normal" },
+        "eventTime": null, "reportingComponent": "", "reportingInstance": "",
+    });
+    let _ = shared
+        .store
+        .lock()
+        .expect("store lock")
+        .create(resource("v1", "Event"), event);
+}
+
 fn create_token(shared: &Shared, account: &Value) {
     let namespace = str_at(account, "/metadata/namespace");
     let name = str_at(account, "/metadata/name");
@@ -156,9 +187,6 @@ fn create_token(shared: &Shared, account: &Value) {
 }
 
 async fn bind_claim(shared: Arc<Shared>, pvc: Value) {
-    if shared.scenario.pvc_never_binds {
-        return;
-    }
     let class = str_at(&pvc, "/spec/storageClassName");
     let class_exists = !class.is_empty()
         && shared
@@ -168,6 +196,39 @@ async fn bind_claim(shared: Arc<Shared>, pvc: Value) {
             .get(resource("storage.k8s.io/v1", "StorageClass"), "", &class)
             .is_some();
     if !class_exists {
+        let message = if class.is_empty() {
+            "no persistent volumes available for this claim and no storage class is set".to_string()
+        } else {
+            format!("storageclass.storage.k8s.io \"{class}\" not found")
+        };
+        let warning = !class.is_empty();
+        let reason = if warning {
+            "ProvisioningFailed"
+        } else {
+            "FailedBinding"
+        };
+        event(
+            &shared,
+            &pvc,
+            warning,
+            reason,
+            &message,
+            "persistentvolume-controller",
+        );
+        return;
+    }
+    if shared.scenario.pvc_never_binds {
+        let message = format!(
+            "Failed to provision volume with StorageClass \"{class}\": error querying for all zones: no instances returned"
+        );
+        event(
+            &shared,
+            &pvc,
+            true,
+            "ProvisioningFailed",
+            &message,
+            "persistentvolume-controller",
+        );
         return;
     }
     shared.sleep(1.0).await;
@@ -260,6 +321,14 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
     pod["spec"]["schedulerName"] = json!("default-scheduler");
     let created = shared.store.lock().expect("store lock").create(pods, pod);
     let Ok(pod) = created else { return };
+    event(
+        &shared,
+        &job,
+        false,
+        "SuccessfulCreate",
+        &format!("Created pod: {pod_name}"),
+        "job-controller",
+    );
     let pod_ref = PodRef {
         namespace: namespace.clone(),
         name: pod_name.clone(),
@@ -296,11 +365,9 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
 
     shared.sleep(script.pending_s).await;
     // The scheduler waits for the pod's claims to bind.
-    loop {
-        let unbound = unbound_claim(&shared, &pod);
-        let Some(claim) = unbound else { break };
-        let message =
-            format!("pod has unbound immediate PersistentVolumeClaims (repeated 2 times)");
+    let mut scheduling_reported = false;
+    while has_unbound_claim(&shared, &pod) {
+        let message = "pod has unbound immediate PersistentVolumeClaims (repeated 2 times)";
         let alive = update_pod(&shared, &pod_ref, |p| {
             p["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                 "message": message, "lastProbeTime": null, "lastTransitionTime": started}]);
@@ -308,7 +375,17 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
         if !alive || !job_alive(&shared) {
             return;
         }
-        let _ = claim;
+        if !scheduling_reported {
+            scheduling_reported = true;
+            event(
+                &shared,
+                &pod,
+                true,
+                "FailedScheduling",
+                message,
+                "default-scheduler",
+            );
+        }
         shared.sleep(2.0).await;
     }
     let node = NODES[0];
@@ -331,6 +408,26 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
     }) {
         return;
     }
+    event(
+        &shared,
+        &pod,
+        false,
+        "Scheduled",
+        &format!("Successfully assigned {namespace}/{pod_name} to {node}"),
+        "default-scheduler",
+    );
+    let first_image = containers
+        .first()
+        .map(|(_, i)| i.clone())
+        .unwrap_or_default();
+    event(
+        &shared,
+        &pod,
+        false,
+        "Pulling",
+        &format!("Pulling image \"{first_image}\""),
+        "kubelet",
+    );
     shared.sleep(script.creating_s).await;
 
     if script.image_pull_fails {
@@ -339,6 +436,7 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
             .map(|(_, i)| i.clone())
             .unwrap_or_default();
         let mut back_off = false;
+        let mut reported: Vec<&str> = Vec::new();
         loop {
             let (reason, message) = if back_off {
                 (
@@ -353,11 +451,71 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
             }) {
                 return;
             }
+            // Events are written once each; the real ones only count up.
+            if !reported.contains(&reason) {
+                reported.push(reason);
+                if back_off {
+                    let back_off_message = format!("Back-off pulling image \"{image}\"");
+                    event(
+                        &shared,
+                        &pod,
+                        false,
+                        "BackOff",
+                        &back_off_message,
+                        "kubelet",
+                    );
+                    event(
+                        &shared,
+                        &pod,
+                        true,
+                        "Failed",
+                        "Error: ImagePullBackOff",
+                        "kubelet",
+                    );
+                } else {
+                    let failed = format!("Failed to pull image \"{image}\": {message}");
+                    event(&shared, &pod, true, "Failed", &failed, "kubelet");
+                    event(
+                        &shared,
+                        &pod,
+                        true,
+                        "Failed",
+                        "Error: ErrImagePull",
+                        "kubelet",
+                    );
+                }
+            }
             back_off = !back_off;
             shared.sleep(if back_off { 5.0 } else { 20.0 }).await;
         }
     }
 
+    event(
+        &shared,
+        &pod,
+        false,
+        "Pulled",
+        &format!("Successfully pulled image \"{first_image}\""),
+        "kubelet",
+    );
+    for (name, _) in &containers {
+        event(
+            &shared,
+            &pod,
+            false,
+            "Created",
+            &format!("Created container {name}"),
+            "kubelet",
+        );
+        event(
+            &shared,
+            &pod,
+            false,
+            "Started",
+            &format!("Started container {name}"),
+            "kubelet",
+        );
+    }
     let ip = shared.pod_ip();
     let running_at = now_rfc3339();
     let running: Vec<Value> = containers
@@ -489,7 +647,7 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
     set_job_status(&shared, status);
 }
 
-fn unbound_claim(shared: &Shared, pod: &Value) -> Option<String> {
+fn has_unbound_claim(shared: &Shared, pod: &Value) -> bool {
     let namespace = str_at(pod, "/metadata/namespace");
     let store = shared.store.lock().expect("store lock");
     pod.pointer("/spec/volumes")
@@ -500,12 +658,11 @@ fn unbound_claim(shared: &Shared, pod: &Value) -> Option<String> {
             v.pointer("/persistentVolumeClaim/claimName")
                 .and_then(Value::as_str)
         })
-        .find(|claim| {
+        .any(|claim| {
             store
                 .get(resource("v1", "PersistentVolumeClaim"), &namespace, claim)
                 .is_none_or(|c| str_at(c, "/status/phase") != "Bound")
         })
-        .map(str::to_string)
 }
 
 fn update_pod(shared: &Shared, pod: &PodRef, change: impl FnOnce(&mut Value)) -> bool {

@@ -102,8 +102,40 @@ impl LabelSelector {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
+/// The field labels the real API server supports per kind (beside metadata.name and metadata.namespace).
+fn supported_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Pod" => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        "Event" => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "source",
+            "type",
+        ],
+        "Secret" => &["type"],
+        "Namespace" => &["status.phase"],
+        "Job" => &["status.successful"],
+        _ => &[],
+    }
+}
+
 impl FieldSelector {
-    pub fn parse(text: &str) -> Result<FieldSelector, SelectorError> {
+    /// Parses a field selector for objects of `kind`.
+    pub fn parse(text: &str, kind: &str) -> Result<FieldSelector, SelectorError> {
         let mut terms = Vec::new();
         for term in split_terms(text) {
             let (field, equal, value) = if let Some((f, v)) = term.split_once("!=") {
@@ -116,10 +148,9 @@ impl FieldSelector {
                 return Err(SelectorError(format!("invalid selector: {term:?}")));
             };
             let field = field.trim();
-            if !matches!(
-                field,
-                "metadata.name" | "metadata.namespace" | "status.phase" | "spec.nodeName" | "type"
-            ) {
+            let supported = matches!(field, "metadata.name" | "metadata.namespace")
+                || supported_fields(kind).contains(&field);
+            if !supported {
                 return Err(SelectorError(format!("field label not supported: {field}")));
             }
             terms.push((field.to_string(), equal, value.trim().to_string()));
@@ -129,7 +160,12 @@ impl FieldSelector {
 
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(field, equal, value)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
+            let path = if field == "source" {
+                "source.component"
+            } else {
+                field
+            };
+            let pointer = format!("/{}", path.replace('.', "/"));
             let actual = object
                 .pointer(&pointer)
                 .and_then(Value::as_str)
@@ -174,12 +210,21 @@ mod tests {
     fn field_selectors_support_name_and_phase() {
         let pod =
             json!({"metadata": {"name": "p", "namespace": "n"}, "status": {"phase": "Running"}});
-        assert!(FieldSelector::parse("metadata.name=p,status.phase!=Failed")
+        assert!(
+            FieldSelector::parse("metadata.name=p,status.phase!=Failed", "Pod")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(!FieldSelector::parse("metadata.namespace=x", "Pod")
             .unwrap()
             .matches(&pod));
-        assert!(!FieldSelector::parse("metadata.namespace=x")
-            .unwrap()
-            .matches(&pod));
-        assert!(FieldSelector::parse("spec.containers=x").is_err());
+        assert!(FieldSelector::parse("spec.containers=x", "Pod").is_err());
+        assert!(FieldSelector::parse("status.phase=x", "ConfigMap").is_err());
+        let event = json!({"involvedObject": {"name": "p"}, "source": {"component": "kubelet"}});
+        assert!(
+            FieldSelector::parse("involvedObject.name=p,source=kubelet", "Event")
+                .unwrap()
+                .matches(&event)
+        );
     }
 }

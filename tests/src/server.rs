@@ -76,6 +76,7 @@ pub struct Shared {
     naming: Mutex<Naming>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     address: Mutex<String>,
+    events: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -99,6 +100,12 @@ impl Shared {
 
     pub fn pod_ip(&self) -> String {
         self.naming.lock().expect("naming lock").pod_ip()
+    }
+
+    /// A fresh number for an Event name suffix.
+    pub fn event_counter(&self) -> u64 {
+        self.events
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn mark_upgrade_job_created(&self) {
@@ -238,6 +245,7 @@ impl Sim {
             naming: Mutex::new(naming),
             tasks: Mutex::new(Vec::new()),
             address: Mutex::new(String::new()),
+            events: std::sync::atomic::AtomicU64::new(0x161c_2b5e_0000_0000),
         });
         // Give the seeded service accounts their tokens as the token controller would.
         let accounts: Vec<Value> = {
@@ -882,16 +890,16 @@ fn get(shared: &Shared, path: &ResourcePath, name: &str) -> Result<Value, ApiErr
         .ok_or_else(|| ApiError::not_found(path.resource, name))
 }
 
-fn selectors(query: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
+fn selectors(query: &Query, kind: &str) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let labels = LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str))
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {}", e.0)))?;
-    let fields = FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str))
+    let fields = FieldSelector::parse(query.get("fieldSelector").map_or("", String::as_str), kind)
         .map_err(|e| ApiError::bad_request(e.0))?;
     Ok((labels, fields))
 }
 
 fn selected(shared: &Shared, path: &ResourcePath, query: &Query) -> Result<Vec<Value>, ApiError> {
-    let (labels, fields) = selectors(query)?;
+    let (labels, fields) = selectors(query, path.resource.kind)?;
     let store = shared.store.lock().expect("store lock");
     let namespace = path
         .namespace
@@ -926,7 +934,7 @@ fn list(
     query: &Query,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (labels, fields) = selectors(query)?;
+    let (labels, fields) = selectors(query, path.resource.kind)?;
     let limit = query
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
@@ -973,26 +981,59 @@ fn list(
             &table::table(path.resource, &page, include, metadata),
         ));
     }
-    let items: Vec<Value> = page
-        .into_iter()
-        .map(|o| {
-            let mut item = o.clone();
-            if let Some(map) = item.as_object_mut() {
-                map.remove("apiVersion");
-                map.remove("kind");
-            }
-            item
-        })
-        .collect();
-    Ok(json_response(
-        200,
-        &json!({
-            "kind": format!("{}List", path.resource.kind),
-            "apiVersion": path.resource.api_version(),
-            "metadata": metadata,
-            "items": items,
-        }),
-    ))
+    let list = ListBody {
+        kind: format!("{}List", path.resource.kind),
+        api_version: path.resource.api_version(),
+        metadata,
+        items: &page,
+    };
+    let body = serde_json::to_vec(&list).expect("JSON serialises");
+    let mut response = Response::new(Body::from(body));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// A list response serialised straight from the stored objects (no copies): items carry no
+/// apiVersion/kind, as the real server sends them.
+struct ListBody<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: &'a [&'a Value],
+}
+
+struct WithoutTypeMeta<'a>(&'a Value);
+
+impl serde::Serialize for ListBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("kind", &self.kind)?;
+        map.serialize_entry("apiVersion", &self.api_version)?;
+        map.serialize_entry("metadata", &self.metadata)?;
+        let items: Vec<WithoutTypeMeta> = self.items.iter().map(|o| WithoutTypeMeta(o)).collect();
+        map.serialize_entry("items", &items)?;
+        map.end()
+    }
+}
+
+impl serde::Serialize for WithoutTypeMeta<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(fields) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in fields
+            .iter()
+            .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+        {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 fn create(
@@ -1217,9 +1258,9 @@ fn watch_objects(
     path: &ResourcePath,
     query: &Query,
 ) -> Result<Response, ApiError> {
-    let (labels, mut fields) = selectors(query)?;
+    let (labels, mut fields) = selectors(query, path.resource.kind)?;
     if let Some(name) = &path.name {
-        fields = FieldSelector::parse(&format!("metadata.name={name}"))
+        fields = FieldSelector::parse(&format!("metadata.name={name}"), path.resource.kind)
             .map_err(|e| ApiError::bad_request(e.0))?;
     }
     let resource = path.resource;

@@ -169,6 +169,8 @@ pub struct Store {
     keep_events: usize,
     sender: broadcast::Sender<Arc<WatchEvent>>,
     uid_counter: u64,
+    /// While the initial cluster is loaded no watch events are kept.
+    seeding: bool,
 }
 
 /// What a watch starting at a resourceVersion gets: the events it missed, and a live feed.
@@ -190,6 +192,7 @@ impl Store {
             keep_events: keep_events.map_or(DEFAULT_HISTORY, |k| k as usize),
             sender,
             uid_counter: 0,
+            seeding: true,
         }
     }
 
@@ -197,8 +200,10 @@ impl Store {
         self.resource_version
     }
 
-    /// Forgets history up to now: seeding the initial cluster is not something a watch replays.
+    /// Ends seeding and forgets history up to now: loading the initial cluster is not something a
+    /// watch replays.
     pub fn compact(&mut self) {
+        self.seeding = false;
         self.history.clear();
         self.oldest_watchable = self.resource_version;
     }
@@ -350,6 +355,9 @@ impl Store {
         event_type: EventType,
         object: &Value,
     ) {
+        if self.seeding {
+            return;
+        }
         let event = Arc::new(WatchEvent {
             resource_version: self.resource_version,
             resource: resource.key(),

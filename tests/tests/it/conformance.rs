@@ -663,3 +663,87 @@ fn every_repo_scenario_parses() {
     }
     assert_eq!(count, 8);
 }
+
+#[tokio::test]
+async fn logs_follow_streams_until_the_container_ends() {
+    // 100: the ten simulated minutes take six seconds, long enough to attach while it runs.
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 100.0).await;
+    assert_eq!(
+        cluster
+            .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+            .await
+            .code,
+        0
+    );
+    let run = cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=ready",
+            "pod",
+            "-l",
+            "job-name=upgrade-astronomer",
+            "--timeout=60s",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster
+        .kubectl(&["logs", "-f", "job/upgrade-astronomer"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("TASK [(6/6) Reset upgradeDeployments]"),
+        "{}",
+        run.stdout
+    );
+    let last = run
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap();
+    assert!(
+        last.starts_with("localhost ") && last.contains("failed=0"),
+        "ends with the recap: {last}"
+    );
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), "upgrade-astronomer")
+        .unwrap();
+    assert_eq!(
+        job["status"]["succeeded"], 1,
+        "the stream ended because the pod finished"
+    );
+}
+
+#[tokio::test]
+async fn describe_shows_why_the_upgrade_pod_is_pending() {
+    let cluster = Cluster::start("pvc-never-binds.yaml", 600.0).await;
+    assert_eq!(
+        cluster
+            .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+            .await
+            .code,
+        0
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let run = cluster
+        .kubectl(&["describe", "pod", "-l", "job-name=upgrade-astronomer"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(row(&run.stdout, "Status:"), ["Status:", "Pending"]);
+    assert_eq!(
+        row(&run.stdout, "Controlled"),
+        ["Controlled", "By:", "Job/upgrade-astronomer"]
+    );
+    let events = &run.stdout[run.stdout.find("Events:").expect("an Events section")..];
+    assert!(events.contains("FailedScheduling"), "{events}");
+    assert!(
+        events.contains("unbound immediate PersistentVolumeClaims"),
+        "{events}"
+    );
+    let run = cluster
+        .kubectl(&["describe", "pvc", "astronomer-upgrades-backup"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("ProvisioningFailed"), "{}", run.stdout);
+}

@@ -250,7 +250,8 @@ fn finding_block(out: &mut String, finding: &Finding, id_width: usize, style: St
             }
         }
     }
-    if !finding.evidence.is_empty() {
+    // Items shown already point at their own lines.
+    if open_items.is_empty() && !finding.evidence.is_empty() {
         let _ = writeln!(
             out,
             "{indent}{}",

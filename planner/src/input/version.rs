@@ -326,18 +326,24 @@ fn scan_structured(line: &str, number: u32, section: &mut Side, found: &mut Foun
 
 /// The connection error a line of kubectl output reports.
 fn connection_error(line: &str) -> Option<ConnectionError> {
-    if line.starts_with("The connection to the server") && line.contains("refused") {
+    // Retyped into tickets, these lines lose their capitals.
+    let starts = |prefix: &str| {
+        line.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    if starts("The connection to the server") && line.contains("refused") {
         return Some(ConnectionError::ConnectionRefused);
     }
-    if line.starts_with("Unable to connect to the server") {
+    if starts("Unable to connect to the server") {
         return Some(ConnectionError::UnableToConnect);
     }
     if line.contains("You must be logged in to the server") || line.ends_with("(Unauthorized)") {
         return Some(ConnectionError::Unauthorized);
     }
-    let is_error = line.starts_with("error:")
-        || line.starts_with("Error:")
-        || line.starts_with("Error from server");
+    // `Couldn't read version from server:` is how old kubectl began the same errors.
+    let is_error = starts("error:")
+        || starts("Error from server")
+        || starts("Couldn't read version from server");
     if !is_error {
         return None;
     }
@@ -372,12 +378,19 @@ pub fn sniff(text: &str) -> u32 {
             let rest = rest.trim();
             version_token(rest).is_some() || rest.contains("GitVersion:")
         });
+        // A ticket template answered on one line: `- Kubernetes version: Client Version: v1.28.4 …`.
+        let labelled_inside = label_segments(t).iter().skip(1).any(|segment| {
+            labelled(segment)
+                .is_some_and(|(_, rest, exact)| exact && starts_with_v_digit(rest.trim()))
+        });
         let structured = t.contains("\"clientVersion\"")
             || t.contains("\"serverVersion\"")
             || t.starts_with("clientVersion:")
             || t.starts_with("serverVersion:");
         if labelled_version {
             score = score.max(95);
+        } else if labelled_inside {
+            score = score.max(90);
         } else if structured {
             score = score.max(85);
         } else if connection_error(t).is_some_and(|e| e != ConnectionError::Other) {

@@ -26,6 +26,10 @@ pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Cluster> {
             Kubeconfig::read_from(path)
                 .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?,
         ),
+        // An unreadable $KUBECONFIG is an error; only its absence (and no ~/.kube/config) means in-cluster.
+        None if std::env::var_os("KUBECONFIG").is_some() => {
+            Some(Kubeconfig::read().context("cannot read the kubeconfig named by $KUBECONFIG")?)
+        }
         None => Kubeconfig::read().ok(),
     };
     let (config, context, contexts) = match kubeconfig {

@@ -94,11 +94,7 @@ impl Output {
         if let Ok(mut status) = self.status.lock() {
             status.step = Some(step.to_string());
         }
-        self.event(
-            "step",
-            &format!("step: {step}"),
-            json!({ "job": job, "step": step }),
-        );
+        self.event("step", "", json!({ "job": job, "step": step }));
         self.refresh();
     }
 

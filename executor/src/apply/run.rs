@@ -453,6 +453,7 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
         rollback_manifest: rollback_manifest.as_ref(),
         rollback_path: args.rollback_manifest.as_deref(),
         auto_rollback: args.auto_rollback,
+        known_unhealthy: plan.cluster_fingerprint.unhealthy_pods.clone(),
     };
 
     let ending = match start {
@@ -549,6 +550,8 @@ struct FlowContext<'a> {
     rollback_manifest: Option<&'a Manifest>,
     rollback_path: Option<&'a Path>,
     auto_rollback: bool,
+    /// Pods (`namespace/name`) unhealthy before the run; verification does not wait for them.
+    known_unhealthy: Vec<String>,
 }
 
 fn short(digest: &str) -> &str {
@@ -760,6 +763,7 @@ async fn verify_upgrade(run: &mut Run, context: &FlowContext<'_>) -> anyhow::Res
         context.release.as_deref(),
         &target,
         context.bounds.settle,
+        &context.known_unhealthy,
     )
     .await?;
     if problems.is_empty() {
@@ -933,6 +937,7 @@ async fn roll_back(
                 context.release.as_deref(),
                 &source,
                 bounds.settle,
+                &context.known_unhealthy,
             )
             .await?;
             if problems.is_empty() {
@@ -1041,6 +1046,7 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
         args.yes,
     )?;
     let release = verify::platform_release(&connection.client, &global.namespace).await?;
+    let known_unhealthy = verify::unhealthy_pods(&connection.client, &global.namespace).await?;
     let mut run = Run::new(connection.client.clone(), out, journal);
     let context = FlowContext {
         global,
@@ -1050,6 +1056,7 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
         rollback_manifest: Some(&manifest),
         rollback_path: Some(&args.rollback_manifest),
         auto_rollback: true,
+        known_unhealthy,
     };
     let back = roll_back(&mut run, &manifest, args.rerun, &context.bounds, &context).await?;
     let ending = if back {

@@ -45,6 +45,22 @@ pub async fn platform_release(client: &Client, namespace: &str) -> anyhow::Resul
         .map(|r| r.name))
 }
 
+/// The platform pods unhealthy right now (`namespace/name`), before a standalone rollback starts.
+pub async fn unhealthy_pods(client: &Client, namespace: &str) -> anyhow::Result<Vec<String>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&kube::api::ListParams::default())
+        .await
+        .with_context(|| format!("cannot list the pods of {namespace}"))?;
+    Ok(list
+        .items
+        .iter()
+        .map(collect::pod_fact)
+        .filter(|p| !p.healthy)
+        .map(|p| format!("{namespace}/{}", p.name))
+        .collect())
+}
+
 /// Whether a chart version is on the `expect` minor (`0.23.18` is on `0.23`).
 pub fn on_minor(chart_version: &str, expect: &str) -> bool {
     let version = chart_version.trim_start_matches('v');
@@ -52,7 +68,8 @@ pub fn on_minor(chart_version: &str, expect: &str) -> bool {
 }
 
 /// Checks the release and waits up to `settle` for every platform pod to be ready or completed.
-/// Returns the problems found (empty when the platform is as expected).
+/// Pods in `known_unhealthy` (`namespace/name`, unhealthy already when the plan was approved)
+/// do not count. Returns the problems found (empty when the platform is as expected).
 pub async fn verify_platform(
     client: &Client,
     out: &Output,
@@ -60,6 +77,7 @@ pub async fn verify_platform(
     release: Option<&str>,
     expect: &str,
     settle: Duration,
+    known_unhealthy: &[String],
 ) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     match platform_revision(client, namespace, release).await? {
@@ -91,7 +109,7 @@ pub async fn verify_platform(
             }
         }
     }
-    problems.extend(settle_pods(client, out, namespace, settle).await?);
+    problems.extend(settle_pods(client, out, namespace, settle, known_unhealthy).await?);
     Ok(problems)
 }
 
@@ -101,7 +119,11 @@ async fn settle_pods(
     out: &Output,
     namespace: &str,
     settle: Duration,
+    known_unhealthy: &[String],
 ) -> anyhow::Result<Vec<String>> {
+    let counts = |pod: &planner::facts::Pod| {
+        !pod.healthy && !known_unhealthy.contains(&format!("{namespace}/{}", pod.name))
+    };
     out.phase(&format!("waiting for the pods of {namespace} to be ready"));
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut stream = watcher(api, watcher::Config::default())
@@ -135,8 +157,10 @@ async fn settle_pods(
                     }
                     None => break,
                 }
-                if listed && pods.values().all(|p| p.healthy) {
-                    out.event("pods", &format!("all {} pods of {namespace} are ready or completed", pods.len()), json!({"namespace": namespace, "pods": pods.len()}));
+                if listed && !pods.values().any(counts) {
+                    let known = pods.values().filter(|p| !p.healthy).count();
+                    let note = if known > 0 { format!(" ({known} unhealthy already when the plan was approved)") } else { String::new() };
+                    out.event("pods", &format!("all {} pods of {namespace} are ready or completed{note}", pods.len() - known), json!({"namespace": namespace, "pods": pods.len(), "known_unhealthy": known}));
                     return Ok(Vec::new());
                 }
             }
@@ -145,7 +169,7 @@ async fn settle_pods(
     }
     Ok(pods
         .values()
-        .filter(|p| !p.healthy)
+        .filter(|p| counts(p))
         .map(|p| {
             format!(
                 "pod {namespace}/{} is {} ({}) after {}s",
@@ -169,6 +193,7 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
         None,
         &args.expect,
         settle,
+        &[],
     )
     .await?;
     if let Some(domain) = &args.base_domain {

@@ -1,1 +1,699 @@
-//! The astro-upgrade binary against kube-sim scenarios.
+//! The astro-upgrade binary against kube-sim scenarios: collect, then apply an approved plan, and
+//! what the simulated cluster shows afterwards. The binary runs as a child process pointed at the
+//! in-process simulator through `KUBECONFIG`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kube_sim::{Options, Scenario, Sim};
+use planner::{Acknowledgements, EvidenceKind, Source};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::Command;
+
+const UPGRADE_JOB: &str = "upgrade-astronomer";
+const JOBS_PATH: &str = "/apis/batch/v1/namespaces/default/jobs";
+
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let debug = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let binary = debug.join(format!("astro-upgrade{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with cargo build -p executor",
+        binary.display()
+    );
+    binary
+}
+
+fn workspace_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn text(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// The JSON events of `--output json`, in order.
+    fn events(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+}
+
+struct Cluster {
+    sim: Sim,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    /// Starts a scenario; `time_scale` divides its scripted delays.
+    async fn start(scenario: &str, time_scale: f64) -> Cluster {
+        Cluster::start_with(scenario, time_scale, |_| {}).await
+    }
+
+    async fn start_with(
+        scenario: &str,
+        time_scale: f64,
+        change: impl FnOnce(&mut Scenario),
+    ) -> Cluster {
+        let path = workspace_file(&format!("scenarios/{scenario}.yaml"));
+        let mut scenario = Scenario::from_file(&path).expect("the scenario reads");
+        change(&mut scenario);
+        let sim = Sim::start(
+            scenario,
+            Options {
+                time_scale,
+                ..Options::default()
+            },
+        )
+        .await
+        .expect("kube-sim starts");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let kubeconfig = dir.path().join("kubeconfig.yaml");
+        sim.write_kubeconfig(&kubeconfig)
+            .expect("the kubeconfig is written");
+        Cluster {
+            sim,
+            dir,
+            kubeconfig,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        let output = tokio::time::timeout(Duration::from_secs(120), self.command(args).output())
+            .await
+            .expect("astro-upgrade finishes within two minutes")
+            .expect("astro-upgrade runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `astro-upgrade collect` against the simulator: the bundle's JSON text.
+    async fn collect(&self) -> String {
+        let out = self.path("bundle.json");
+        let run = self
+            .run(&["collect", "--out", out.to_str().expect("utf-8 path")])
+            .await;
+        assert_eq!(run.code, 0, "collect failed: {}", run.text());
+        std::fs::read_to_string(out).expect("the bundle was written")
+    }
+
+    /// A plan written by the planner library from `bundle` with the acknowledgements a person gives.
+    fn write_plan(&self, bundle: &str, acks: &[&str]) -> PathBuf {
+        let mut acknowledgements = Acknowledgements::default();
+        for ack in ["database-backup=snapshot-2026-11-27", "system-admin"]
+            .iter()
+            .chain(acks)
+        {
+            acknowledgements
+                .parse_ack(ack)
+                .expect("a valid acknowledgement");
+        }
+        let source = Source::new("bundle.json", Some(EvidenceKind::Bundle), bundle);
+        let plan = planner::make_plan(&[source], &acknowledgements, &[], "2026-11-27T16:00:00Z");
+        let path = self.path("plan.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&plan).expect("a plan serialises"),
+        )
+        .expect("the plan is written");
+        path
+    }
+
+    async fn approved_plan(&self, acks: &[&str]) -> PathBuf {
+        let bundle = self.collect().await;
+        let plan = self.write_plan(&bundle, acks);
+        let verdict = read_json(&plan)["verdict"].clone();
+        assert_eq!(verdict, "GO", "the scenario's plan should be GO");
+        plan
+    }
+
+    fn apply_args(&self, plan: &Path, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "apply",
+            "--plan",
+            plan.to_str().expect("utf-8 path"),
+            "--manifest",
+            workspace_file("manifests/upgrade-0.16-to-0.23.yaml")
+                .to_str()
+                .expect("utf-8 path"),
+            "--rollback-manifest",
+            workspace_file("manifests/rollback-0.16-to-0.23.yaml")
+                .to_str()
+                .expect("utf-8 path"),
+            "--yes",
+            "--settle",
+            "20s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    async fn apply(&self, plan: &Path, extra: &[&str]) -> Run {
+        let args = self.apply_args(plan, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args).await
+    }
+
+    fn platform_chart_version(&self) -> String {
+        let secrets = self.sim.objects("v1", "Secret", Some("astronomer"));
+        let newest = secrets
+            .iter()
+            .filter(|s| {
+                s["metadata"]["labels"]["owner"] == "helm"
+                    && s["metadata"]["labels"]["name"] == "astronomer"
+            })
+            .max_by_key(|s| {
+                s["metadata"]["labels"]["version"]
+                    .as_str()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(0)
+            })
+            .expect("the platform release has a Secret");
+        let status = newest["metadata"]["labels"]["status"]
+            .as_str()
+            .unwrap_or_default();
+        let release = kube_sim::helm::decode_release(newest).expect("the release Secret decodes");
+        format!(
+            "{} {status}",
+            release["chart"]["metadata"]["version"]
+                .as_str()
+                .unwrap_or_default()
+        )
+    }
+
+    /// Objects the upgrade manifest creates, as `Kind/name`.
+    fn upgrade_objects(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for (api_version, kind, namespace) in [
+            ("v1", "ServiceAccount", Some("default")),
+            ("v1", "PersistentVolumeClaim", Some("default")),
+            ("batch/v1", "Job", Some("default")),
+            ("rbac.authorization.k8s.io/v1", "ClusterRole", None),
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", None),
+            ("v1", "ConfigMap", Some("default")),
+        ] {
+            for object in self.sim.objects(api_version, kind, namespace) {
+                let name = object["metadata"]["name"].as_str().unwrap_or_default();
+                if name.starts_with("astronomer-upgrade")
+                    || name.starts_with("astro-upgrade")
+                    || name == UPGRADE_JOB
+                {
+                    found.push(format!("{kind}/{name}"));
+                }
+            }
+        }
+        found
+    }
+
+    fn job_posts(&self) -> usize {
+        self.sim
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == JOBS_PATH && r.status < 300)
+            .count()
+    }
+
+    fn changes(&self) -> Vec<String> {
+        self.sim
+            .requests()
+            .iter()
+            .filter(|r| {
+                matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+                    && !r.path.contains("selfsubjectaccessreviews")
+            })
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+/// `known-crashing=POD` for every pod the bundle shows unhealthy: the person approving the plan
+/// has looked at them.
+fn known_crashing(bundle: &str) -> Vec<String> {
+    let bundle: Value = serde_json::from_str(bundle).expect("bundle JSON");
+    bundle["facts"]["pods"]
+        .as_array()
+        .expect("pods")
+        .iter()
+        .filter(|p| p["healthy"] == false)
+        .map(|p| format!("known-crashing={}", p["name"].as_str().unwrap_or_default()))
+        .collect()
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_upgrade_ends_on_0_23_deployed() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let run = cluster.apply(&plan, &["--auto-rollback"]).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+    assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
+    let text = run.text();
+    assert!(text.contains("probe passed"), "{text}");
+    assert!(
+        text.contains("TASK [(6/6) Reset upgradeDeployments]"),
+        "the upgrader's log is streamed: {text}"
+    );
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), "astro-upgrade-probe")
+            .is_none(),
+        "the probe Job is removed"
+    );
+    let journal = cluster
+        .sim
+        .object("v1", "ConfigMap", Some("default"), "astro-upgrade-journal")
+        .expect("the journal is mirrored to a ConfigMap");
+    let mirrored = journal["data"]["journal.jsonl"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        mirrored.contains("\"step\":\"verify\",\"event\":\"passed\""),
+        "{mirrored}"
+    );
+    let local = std::fs::read_to_string(cluster.path("astro-upgrade-journal.jsonl"))
+        .expect("the local journal is written in the working directory");
+    assert!(local.contains("\"event\":\"upgraded\""), "{local}");
+    assert_eq!(
+        cluster.job_posts(),
+        2,
+        "the probe and the upgrade Job, once each"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_rolls_back_to_0_16_and_exits_5() {
+    let cluster = Cluster::start("upgrade-job-fails", 100.0).await;
+    let plan = cluster
+        .approved_plan(&["known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt"])
+        .await;
+    let run = cluster
+        .apply(&plan, &["--auto-rollback", "-o", "json"])
+        .await;
+    assert_eq!(run.code, 5, "{}", run.text());
+    let events = run.events();
+    assert!(
+        events.iter().any(|e| e["event"] == "job-failed"
+            && e["job"] == UPGRADE_JOB
+            && e["last_step"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("(2/6)"))),
+        "the failure names the upgrader's step: {}",
+        run.stdout
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "log"
+                && e["line"].as_str().is_some_and(|l| l.contains("FAILED!"))),
+        "the fatal log line is shown"
+    );
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+    assert!(
+        cluster
+            .sim
+            .object(
+                "v1",
+                "PersistentVolumeClaim",
+                Some("default"),
+                "astronomer-upgrades-backup"
+            )
+            .is_some(),
+        "the backup PVC is kept"
+    );
+    assert!(
+        cluster
+            .sim
+            .object(
+                "v1",
+                "ServiceAccount",
+                Some("default"),
+                "astronomer-upgrader-service-account"
+            )
+            .is_some(),
+        "the upgrader's ServiceAccount is kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_pull_failure_is_reported_by_name_within_two_simulated_seconds() {
+    let time_scale = 5.0;
+    let cluster = Cluster::start("image-pull-fails", time_scale).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let args = cluster.apply_args(&plan, &["-o", "json"]);
+    let mut child = cluster
+        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .spawn()
+        .expect("astro-upgrade starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+
+    let pod_state_seen = async {
+        loop {
+            let failing = cluster
+                .sim
+                .objects("v1", "Pod", Some("default"))
+                .into_iter()
+                .any(|pod| {
+                    pod["metadata"]["labels"]["job-name"] == UPGRADE_JOB
+                        && pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+                            == "ErrImagePull"
+                });
+            if failing {
+                return Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let reported = async {
+        while let Some(line) = lines.next_line().await.expect("stdout reads") {
+            let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if event["event"] == "job-failed" && event["failure"] == "image-pull" {
+                return (Instant::now(), event);
+            }
+        }
+        panic!("astro-upgrade ended without reporting the image pull failure");
+    };
+    let (seen, (reported_at, event)) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(pod_state_seen, reported)
+    })
+    .await
+    .expect("the failure is reported");
+    let delay = reported_at.saturating_duration_since(seen);
+    let simulated = delay.mul_f64(time_scale);
+    assert!(
+        simulated < Duration::from_secs(2),
+        "reported {simulated:?} (simulated) after the pod showed ErrImagePull"
+    );
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("upgrade-astronomer-"),
+        "names the pod: {message}"
+    );
+    assert!(
+        message.contains("quay.io/astronomer/lts-016-023-upgrade:latest"),
+        "names the image: {message}"
+    );
+    let status = child.wait().await.expect("astro-upgrade ends");
+    assert_eq!(
+        status.code(),
+        Some(6),
+        "no auto-rollback: a person must act"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_outage_mid_watch_is_survived_and_nothing_is_applied_twice() {
+    // The scenario's API server answers 503 for 90 simulated seconds; here the window is moved to
+    // cover the Job's completion (about 600 s after its creation) and open watch streams end after
+    // two events, as they do when an API server restarts, so astro-upgrade's reconnections fall
+    // into the outage and must back off, resume and still see the Job complete.
+    let cluster = Cluster::start_with("api-outage-mid-upgrade", 40.0, |scenario| {
+        scenario.faults.watch_cut_after_events = Some(2);
+        let outage = scenario
+            .faults
+            .api_unavailable
+            .as_mut()
+            .expect("the scenario has an outage");
+        outage.from_s = 560.0;
+    })
+    .await;
+    let plan = cluster.approved_plan(&[]).await;
+    let run = cluster.apply(&plan, &["--auto-rollback"]).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+    let requests = cluster.sim.requests();
+    let shown = || {
+        requests
+            .iter()
+            .map(|r| format!("{} {} {} {}", r.method, r.path, r.query, r.status))
+            .collect::<Vec<_>>()
+    };
+    let first_outage = requests
+        .iter()
+        .position(|r| r.status == 503)
+        .unwrap_or_else(|| {
+            panic!(
+                "the outage happened while astro-upgrade was watching: {:#?}",
+                shown()
+            )
+        });
+    let resumed = requests[first_outage..].iter().any(|r| {
+        r.watch && r.status == 200 && r.path == JOBS_PATH && r.query.contains("resourceVersion=")
+    });
+    assert!(
+        resumed,
+        "the Job watch resumed after the outage: {:#?}",
+        shown()
+    );
+    assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
+    assert_eq!(
+        cluster.job_posts(),
+        2,
+        "the probe and the upgrade Job, once each"
+    );
+    let created: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.status < 300 && !r.path.contains("accessreviews"))
+        .map(|r| r.path.as_str())
+        .collect();
+    let mut unique = created.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        created.len() - 1,
+        unique.len(),
+        "only the jobs path is posted twice (probe, then upgrade): {created:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_upgrade_reattaches_from_the_journal() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 20.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let args = cluster.apply_args(&plan, &[]);
+    let mut child = cluster
+        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .spawn()
+        .expect("astro-upgrade starts");
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the upgrade Job is created");
+    child.kill().await.expect("the first run is killed");
+    let uid = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+        .expect("Job")["metadata"]["uid"]
+        .clone();
+    let posts = cluster.job_posts();
+
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+    assert!(run.text().contains("already running"), "{}", run.text());
+    assert_eq!(cluster.job_posts(), posts, "the re-run creates no Job");
+    assert_eq!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .expect("Job")["metadata"]["uid"],
+        uid
+    );
+    assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
+
+    let again = cluster.apply(&plan, &[]).await;
+    assert_eq!(again.code, 0, "{}", again.text());
+    assert!(
+        again.text().contains("is not re-created"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(
+        cluster.job_posts(),
+        posts,
+        "a finished Job is never silently re-created"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_no_go_and_drifted_plans_are_refused_with_nothing_changed() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let bundle = cluster.collect().await;
+
+    let plan = cluster.write_plan(&bundle, &[]);
+    let mut tampered = read_json(&plan);
+    tampered["findings"][0]["message"] = "all good, trust me".into();
+    std::fs::write(&plan, tampered.to_string()).expect("written");
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(run.text().contains("digest"), "{}", run.text());
+
+    let mut no_go: Value = serde_json::from_str(&bundle).expect("bundle JSON");
+    no_go["facts"]["pods"][0]["status"] = "CrashLoopBackOff".into();
+    no_go["facts"]["pods"][0]["healthy"] = false.into();
+    let plan = cluster.write_plan(&no_go.to_string(), &[]);
+    assert_eq!(read_json(&plan)["verdict"], "NO-GO");
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(run.text().contains("not GO"), "{}", run.text());
+
+    let mut drifted: Value = serde_json::from_str(&bundle).expect("bundle JSON");
+    drifted["facts"]["kubernetes"]["server_version"] = "1.16.13-eks-2ba888".into();
+    let plan = cluster.write_plan(&drifted.to_string(), &[]);
+    assert_eq!(read_json(&plan)["verdict"], "GO");
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(
+        run.text().contains("Kubernetes server version was `1.16.13-eks-2ba888` in the plan and is `1.16.15-eks-ad4801` now"),
+        "the drift is named: {}",
+        run.text()
+    );
+
+    assert_eq!(cluster.upgrade_objects(), Vec::<String>::new());
+    assert_eq!(
+        cluster.changes(),
+        Vec::<String>::new(),
+        "no write reached the cluster"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_rights_are_refused_before_any_change() {
+    let cluster = Cluster::start("missing-rights", 100.0).await;
+    let bundle = cluster.collect().await;
+    let mut granted: Value = serde_json::from_str(&bundle).expect("bundle JSON");
+    // The plan was approved while the rights were still granted.
+    for permission in granted["facts"]["permissions"]
+        .as_array_mut()
+        .expect("permissions")
+    {
+        permission["allowed"] = true.into();
+    }
+    let evicted = granted["facts"]["pods"]
+        .as_array()
+        .expect("pods")
+        .iter()
+        .find(|p| p["healthy"] == false)
+        .and_then(|p| p["name"].as_str())
+        .expect("the scenario has an evicted pod")
+        .to_string();
+    let plan = cluster.write_plan(
+        &granted.to_string(),
+        &[&format!("known-crashing={evicted}")],
+    );
+    assert_eq!(read_json(&plan)["verdict"], "GO");
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(
+        run.text().contains("create clusterroles (cluster-wide)")
+            && run
+                .text()
+                .contains("create clusterrolebindings (cluster-wide)"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(cluster.upgrade_objects(), Vec::<String>::new());
+    assert_eq!(cluster.changes(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_rollback_exits_6_with_the_next_manual_steps() {
+    let cluster = Cluster::start("rollback-fails", 100.0).await;
+    let bundle = cluster.collect().await;
+    let acks = known_crashing(&bundle);
+    let acks: Vec<&str> = acks.iter().map(String::as_str).collect();
+    let plan = cluster.write_plan(&bundle, &acks);
+    assert_eq!(read_json(&plan)["verdict"], "GO");
+    let run = cluster.apply(&plan, &["--auto-rollback"]).await;
+    assert_eq!(run.code, 6, "{}", run.text());
+    let text = run.text();
+    assert!(text.contains("ROLLBACK FAILED"), "{text}");
+    assert!(
+        text.contains("kubectl logs -n default job/rollback-astronomer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("helm history astronomer -n astronomer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("astro-upgrade rollback --rollback-manifest"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_never_binds_stops_at_the_probe() {
+    let cluster = Cluster::start("pvc-never-binds", 100.0).await;
+    let bundle = cluster.collect().await;
+    let acks = known_crashing(&bundle);
+    let plan = cluster.write_plan(
+        &bundle,
+        &acks.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(read_json(&plan)["verdict"], "GO");
+    let run = cluster.apply(&plan, &["--bind-timeout", "2s"]).await;
+    assert_eq!(run.code, 6, "{}", run.text());
+    assert!(run.text().contains("probe failed"), "{}", run.text());
+    assert!(
+        run.text().contains("astronomer-upgrades-backup"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .is_none(),
+        "the upgrade Job is never created"
+    );
+}

@@ -80,7 +80,7 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         } else if let Some(command) = text::command_of(content) {
             reader.table = None;
             reader.release = history_release(command);
-        } else if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        } else if starts_json(trimmed) {
             i = reader.json(&lines, i);
             continue;
         } else if trimmed.starts_with("- ") && reader.table.is_none() {
@@ -94,6 +94,15 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         i += 1;
     }
     reader.facts
+}
+
+/// The first line of a `-o json` document; Helm 2's debug lines (`[storage] 2017/08/16 …`) also
+/// open with a bracket.
+fn starts_json(trimmed: &str) -> bool {
+    trimmed.starts_with('{')
+        || trimmed.strip_prefix('[').is_some_and(|rest| {
+            rest.trim_start().is_empty() || rest.trim_start().starts_with(['{', ']'])
+        })
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).

@@ -410,7 +410,9 @@ fn strip_prompt(line: &str) -> Option<(&str, bool)> {
             }
         }
     }
-    user_host_prompt(line).or_else(|| shell_version_prompt(line))
+    any_prompt_before_tool(line)
+        .or_else(|| user_host_prompt(line))
+        .or_else(|| shell_version_prompt(line))
 }
 
 /// `user@host:~/dir$ `, `root@orbiter: `, `root@orbiter `, `user@host %`.
@@ -447,6 +449,28 @@ fn user_host_prompt(line: &str) -> Option<(&str, bool)> {
         .unwrap_or(rest);
     let cmd = rest.strip_prefix(' ')?;
     Some((cmd, true))
+}
+
+/// Prompts of every other shape (`root:~# `, `master $ `, `user@mac ~ % `, `/ # `, `$kubectl`,
+/// `PS> `): a short prefix ending in `$`, `#`, `%` or `>` that is followed by a tool we know.
+fn any_prompt_before_tool(line: &str) -> Option<(&str, bool)> {
+    const MAX_PROMPT: usize = 80;
+    let head = &line.as_bytes()[..line.len().min(MAX_PROMPT)];
+    for (at, &b) in head.iter().enumerate() {
+        if !matches!(b, b'$' | b'#' | b'%' | b'>') {
+            continue;
+        }
+        let prefix = &line[..at];
+        if prefix.bytes().filter(|&c| c == b' ').count() > 3 || prefix.contains(['"', '\'', '=']) {
+            return None;
+        }
+        let rest = line[at + 1..].trim_start();
+        let first = rest.split_whitespace().next().unwrap_or("");
+        if (COMMAND_WORDS.contains(&first) && first != "k") || (first == "k" && rest.len() > 2) {
+            return Some((rest, true));
+        }
+    }
+    None
 }
 
 /// `bash-5.1$ `, `sh-4.4# `.
@@ -620,6 +644,16 @@ mod tests {
                 Some("kubectl get pods"),
             ),
             ("(venv) $ helm3 list -A", Some("helm3 list -A")),
+            ("root:~# kubectl get po -A", Some("kubectl get po -A")),
+            ("controlplane $ kubectl version", Some("kubectl version")),
+            (
+                "me@MacBook-Pro ~ % kubectl get pods",
+                Some("kubectl get pods"),
+            ),
+            ("/ # kubectl get pods", Some("kubectl get pods")),
+            ("$kubectl version --short", Some("kubectl version --short")),
+            ("PS> helm ls", Some("helm ls")),
+            ("To see it, run: $ kubectl get pods in another shell", None),
             ("bash-5.1$ kubectl get sc", Some("kubectl get sc")),
             ("% kubectl version", Some("kubectl version")),
             ("helm list -A", Some("helm list -A")),

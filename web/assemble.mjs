@@ -43,10 +43,14 @@ if (!exportList.test(glue)) {
   throw new Error('wasm-bindgen glue has no `export { … }` list: update assemble.mjs');
 }
 const inlineGlue = glue.replace(exportList, '').replace(/^export (?=(async )?function |class |const |let )/gm, '');
-const inlineScript = `${inlineGlue}
+const inlineScript = `
+${inlineGlue}
 ${decode}
 await __wbg_init({ module_or_path: wasmBytes });
 `;
+if (/<\/script|<!--/i.test(inlineScript)) {
+  throw new Error('the inline script contains </script or <!--, which would end it early');
+}
 const scriptHash = createHash('sha256').update(inlineScript, 'utf8').digest('base64');
 
 const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/;
@@ -56,7 +60,7 @@ if (!csp.test(html) || !html.includes('<link rel="stylesheet" href="style.css">'
 const single = html
   .replace(csp, (_, policy) => `<meta http-equiv="Content-Security-Policy" content="${policy.replace("script-src 'self'", `script-src 'sha256-${scriptHash}'`)}">`)
   .replace('<link rel="stylesheet" href="style.css">', () => `<style>\n${css}</style>`)
-  .replace('<script type="module" src="boot.js"></script>', () => `<script type="module">\n${inlineScript}</script>`);
+  .replace('<script type="module" src="boot.js"></script>', () => `<script type="module">${inlineScript}</script>`);
 
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
 use planner::facts::{At, Diagnostic, Severity};
+use planner::rules::matches_known_crashing;
 use planner::{Finding, Status, Verdict};
 use web_sys::{DragEvent, File, HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -457,22 +458,24 @@ fn ack_panel(props: &AckProps) -> Html {
             }
         })
     };
-    let unhealthy = props.evaluation.unhealthy_pods();
-    let mut pickable: Vec<(String, String)> = unhealthy
-        .iter()
-        .map(|pod| {
-            let namespace = pod
-                .namespace
-                .as_deref()
-                .map(|ns| format!("{ns}/"))
-                .unwrap_or_default();
-            (
-                pod.name.clone(),
-                format!("{namespace}{} — {}", pod.name, pod.status),
-            )
-        })
-        .collect();
-    pickable.dedup_by(|a, b| a.0 == b.0);
+    // One choice per workload: the acknowledgement names the pod without its generated suffix,
+    // so it still covers the pod after a restart gives it a new name.
+    let mut pickable: Vec<(String, String)> = Vec::new();
+    for pod in props.evaluation.unhealthy_pods() {
+        let workload = workload_name(pod.namespace.as_deref(), &pod.name);
+        if pickable.iter().any(|(name, _)| *name == workload) {
+            continue;
+        }
+        let namespace = pod
+            .namespace
+            .as_deref()
+            .map(|ns| format!("{ns}/"))
+            .unwrap_or_default();
+        pickable.push((
+            workload.to_string(),
+            format!("{workload} ({namespace}{}, {})", pod.name, pod.status),
+        ));
+    }
     for picked in &acks.known_crashing {
         if !pickable.iter().any(|(name, _)| name == picked) {
             pickable.push((picked.clone(), format!("{picked} — not in the pasted pods")));
@@ -550,6 +553,21 @@ fn ack_panel(props: &AckProps) -> Html {
     }
 }
 
+/// The shortest name the planner accepts as covering `pod_name`: the pod's name without the
+/// generated segments a Deployment or StatefulSet adds.
+fn workload_name<'a>(namespace: Option<&str>, pod_name: &'a str) -> &'a str {
+    let mut name = pod_name;
+    for _ in 0..2 {
+        match name.rsplit_once('-') {
+            Some((shorter, _)) if matches_known_crashing(shorter, namespace, pod_name) => {
+                name = shorter
+            }
+            _ => break,
+        }
+    }
+    name
+}
+
 fn change_text(
     acks: &AckControls,
     on_change: &Callback<AckControls>,
@@ -623,13 +641,13 @@ fn export_panel(props: &ExportProps) -> Html {
     }
 }
 
-/// The plan as indented JSON. It is written compactly first, as the planner writes it for its
-/// digest, and indented through a `Value`: that keeps a second, pretty-printing copy of every
-/// `Serialize` impl of the plan out of the wasm.
+/// The plan as indented JSON, fields in the order `astro-upgrade plan` writes them. It is
+/// written compactly, as the planner writes it for its digest, then indented: a pretty-printing
+/// serializer would add a second copy of every `Serialize` impl of the plan to the wasm.
 fn plan_json(plan: &planner::Plan) -> String {
-    let compact = serde_json::to_string(plan).unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(&compact).unwrap_or_default();
-    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    let mut json = crate::json::indent(&serde_json::to_string(plan).unwrap_or_default());
+    json.push('\n');
+    json
 }
 
 /// Every step's commands in order, each step introduced by a shell comment naming it, so the
@@ -707,11 +725,11 @@ fn finding_card(props: &CardProps) -> Html {
                 <h3 id={format!("check-{}", finding.check)}>{ check_title(&finding.check) }</h3>
                 <code class="check-id">{ finding.check.clone() }</code>
             </header>
-            <p class="message">{ mask(&finding.message).into_owned() }</p>
+            <p class="message">{ with_code(&mask(&finding.message)) }</p>
             if let Some(remedy) = &finding.remedy {
                 <div class="remedy">
                     <span class="remedy-label">{ "Fix: " }</span>
-                    <span class="remedy-text">{ mask(remedy).into_owned() }</span>
+                    <span class="remedy-text">{ with_code(&mask(remedy)) }</span>
                 </div>
             }
             if !finding.items.is_empty() {
@@ -722,7 +740,7 @@ fn finding_card(props: &CardProps) -> Html {
                             <li class={classes!("item", item_status)} data-status={item_status}>
                                 <span class="badge small">{ item_badge }</span>
                                 <span class="subject">{ mask(&item.subject).into_owned() }</span>
-                                { format!(" {}", mask(&item.message)) }
+                                { " " }{ with_code(&mask(&item.message)) }
                                 { links(&item.evidence) }
                             </li>
                         }
@@ -734,6 +752,19 @@ fn finding_card(props: &CardProps) -> Html {
             }
             { props.excerpt.clone().unwrap_or_default() }
         </article>
+    }
+}
+
+/// The planner's messages quote names and commands in `backticks`: shown as code.
+fn with_code(text: &str) -> Html {
+    html! {
+        { for text.split('`').enumerate().map(|(index, part)| {
+            if index % 2 == 1 {
+                html! { <code>{ part.to_string() }</code> }
+            } else {
+                html! { { part.to_string() } }
+            }
+        }) }
     }
 }
 

@@ -7,6 +7,7 @@ mod app;
 mod browser;
 mod evidence;
 mod examples;
+mod json;
 mod secrets;
 mod state;
 

@@ -553,6 +553,14 @@ impl Scenario {
                 self.time_scale
             )));
         }
+        for release in &self.helm_releases {
+            if release.revision == 0 {
+                return Err(invalid(format!(
+                    "helm release {}: revision must be 1 or more",
+                    release.name
+                )));
+            }
+        }
         for (index, object) in self.objects.iter().enumerate() {
             for field in ["apiVersion", "kind"] {
                 if object.get(field).and_then(|v| v.as_str()).is_none() {

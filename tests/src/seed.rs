@@ -350,9 +350,13 @@ pub fn initial_objects(
                 .iter()
                 .flat_map(|g| g.pods.iter().map(|p| &p.namespace)),
         );
-    for namespace in referenced {
-        if !namespaces.contains(namespace) {
-            namespaces.push(namespace.clone());
+    let in_objects = scenario
+        .objects
+        .iter()
+        .filter_map(|o| o.pointer("/metadata/namespace").and_then(Value::as_str));
+    for namespace in referenced.map(String::as_str).chain(in_objects) {
+        if !namespaces.iter().any(|n| n == namespace) {
+            namespaces.push(namespace.to_string());
         }
     }
     for namespace in &namespaces {
@@ -361,6 +365,27 @@ pub fn initial_objects(
             json!({"apiVersion": "v1", "kind": "Namespace",
                    "metadata": {"name": namespace, "creationTimestamp": timestamp_for_age(Some("90d"))},
                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+        ));
+    }
+
+    let kubelet_version = scenario.server.git_version.clone();
+    for (index, node) in NODES.iter().enumerate() {
+        let created = timestamp_for_age(Some("90d"));
+        objects.push((
+            resource("v1", "Node")?,
+            json!({"apiVersion": "v1", "kind": "Node",
+                   "metadata": {"name": node, "creationTimestamp": created, "labels": {
+                       "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}},
+                   "spec": {"providerID": format!("aws:///us-east-1a/i-0{index}5e1f0c0ffee")},
+                   "status": {
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "kubelet is posting ready status",
+                                       "lastHeartbeatTime": created, "lastTransitionTime": created}],
+                       "addresses": [{"type": "InternalIP", "address": format!("10.0.{}.{}", index + 1, 23 + index)}],
+                       "nodeInfo": {"kubeletVersion": kubelet_version, "kubeProxyVersion": kubelet_version,
+                                    "containerRuntimeVersion": "docker://19.3.6", "osImage": "Amazon Linux 2",
+                                    "kernelVersion": "4.14.203-156.332.amzn2.x86_64", "operatingSystem": "linux",
+                                    "architecture": "amd64"}}}),
         ));
     }
 

@@ -204,6 +204,11 @@ pub struct Sim {
 impl Sim {
     pub async fn start(scenario: Scenario, options: Options) -> anyhow::Result<Sim> {
         use anyhow::Context;
+        anyhow::ensure!(
+            options.listen.ip().is_loopback(),
+            "kube-sim only listens on loopback addresses, not {}",
+            options.listen
+        );
         let scale = options.time_scale * scenario.time_scale;
         anyhow::ensure!(
             scale > 0.0 && scale.is_finite(),

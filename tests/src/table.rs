@@ -73,6 +73,18 @@ fn columns(resource: &Resource) -> Vec<Value> {
             column("Images", "string", 1, "Images referenced by each container in the template."),
             column("Selector", "string", 1, "Label selector for pods."),
         ],
+        "Node" => vec![
+            name,
+            column("Status", "string", 0, "The status of the node"),
+            column("Roles", "string", 0, "The roles of the node"),
+            age,
+            column("Version", "string", 0, "Kubelet Version reported by the node."),
+            column("Internal-IP", "string", 1, "List of internal IPs for the node."),
+            column("External-IP", "string", 1, "List of external IPs for the node."),
+            column("OS-Image", "string", 1, "OS image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."),
+            column("Kernel-Version", "string", 1, "Kernel version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
+            column("Container-Runtime", "string", 1, "Container runtime version reported by the node through runtime remote API (e.g. docker://1.5.0)."),
+        ],
         "StorageClass" => vec![
             name,
             column("Provisioner", "string", 0, "Indicates the type of the provisioner."),
@@ -295,6 +307,33 @@ fn cells(resource: &Resource, object: &Value) -> Vec<Value> {
                 json!(names),
                 json!(images),
                 json!(selector_text(object)),
+            ]
+        }
+        "Node" => {
+            let ready = items(object, "/status/conditions")
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            let mut status = if ready { "Ready" } else { "NotReady" }.to_string();
+            if object.pointer("/spec/unschedulable") == Some(&json!(true)) {
+                status.push_str(",SchedulingDisabled");
+            }
+            let address = |kind: &str| {
+                items(object, "/status/addresses")
+                    .iter()
+                    .find(|a| a["type"] == kind)
+                    .map_or_else(|| "<none>".to_string(), |a| text(a, "/address").to_string())
+            };
+            vec![
+                name,
+                json!(status),
+                json!("<none>"),
+                json!(age(object)),
+                json!(text(object, "/status/nodeInfo/kubeletVersion")),
+                json!(address("InternalIP")),
+                json!(address("ExternalIP")),
+                json!(text(object, "/status/nodeInfo/osImage")),
+                json!(text(object, "/status/nodeInfo/kernelVersion")),
+                json!(text(object, "/status/nodeInfo/containerRuntimeVersion")),
             ]
         }
         "StorageClass" => {

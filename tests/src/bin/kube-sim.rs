@@ -31,11 +31,6 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    anyhow::ensure!(
-        cli.listen.ip().is_loopback(),
-        "kube-sim only listens on loopback addresses, not {}",
-        cli.listen
-    );
     let scenario = Scenario::from_file(&cli.scenario)?;
     let sim = Sim::start(
         scenario,

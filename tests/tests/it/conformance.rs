@@ -747,3 +747,94 @@ async fn describe_shows_why_the_upgrade_pod_is_pending() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("ProvisioningFailed"), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn kube_sim_binary_announces_its_url_writes_a_kubeconfig_and_stops_on_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let scenario = repo_root().join("tests/scenarios/missing-rights.yaml");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kube-sim"))
+        .arg("--scenario")
+        .arg(&scenario)
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kube-sim starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("a first line");
+    let url = first
+        .strip_prefix("listening on http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    assert!(url.parse::<u16>().is_ok(), "{first}");
+    lines.next_line().await.unwrap();
+    let config = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(
+        config.contains(&format!("server: {}", &first["listening on ".len()..])),
+        "{config}"
+    );
+
+    let run = tokio::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["auth", "can-i", "create", "clusterroles"])
+        .env("HOME", dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "no");
+
+    let pid = child.id().expect("running") as i32;
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("kube-sim stops on SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn kube_sim_binary_rejects_a_bad_scenario_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("bad.yaml");
+    std::fs::write(&scenario, "server:\n  git_verison: v1.16.0\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kube-sim"))
+        .arg("--scenario")
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:", scenario.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown field `git_verison`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn get_nodes_shows_ready_nodes_with_the_server_version() {
+    let cluster = Cluster::start("large-5000-pods.yaml", 1.0).await;
+    let run = cluster.kubectl(&["get", "nodes"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{}", run.stdout);
+    assert!(
+        rows.iter()
+            .all(|r| r[1..] == ["Ready", "<none>", "90d", "v1.18.20-gke.901"]),
+        "{}",
+        run.stdout
+    );
+}

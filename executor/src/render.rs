@@ -18,6 +18,9 @@ const MAX_EVIDENCE_SHOWN: usize = 6;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
     colour: bool,
+    /// The terminal's width, to wrap long lines under their column; `None` when piped, so
+    /// that each finding stays on one line for `grep`.
+    width: Option<usize>,
 }
 
 impl Style {
@@ -26,9 +29,42 @@ impl Style {
     pub fn for_stdout() -> Style {
         let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
         let forced = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+        let terminal = std::io::stdout().is_terminal();
+        let width = terminal
+            .then(terminal_size::terminal_size)
+            .flatten()
+            .map(|(terminal_size::Width(columns), _)| usize::from(columns));
         Style {
-            colour: !set("NO_COLOR") && (forced || std::io::stdout().is_terminal()),
+            colour: !set("NO_COLOR") && (forced || terminal),
+            width,
         }
+    }
+
+    /// Writes `prefix` then `text`, wrapped at word boundaries to the terminal's width with
+    /// continuation lines indented by `hang` columns. Colour codes take no width.
+    fn line(self, out: &mut String, prefix: &str, text: &str, hang: usize) {
+        let Some(width) = self.width.filter(|&width| width > hang + 20) else {
+            let _ = writeln!(out, "{prefix}{text}");
+            return;
+        };
+        out.push_str(prefix);
+        let mut column = visible_width(prefix);
+        let mut first = true;
+        for word in text.split(' ').filter(|word| !word.is_empty()) {
+            let word_width = visible_width(word);
+            if !first && column + 1 + word_width > width {
+                out.push('\n');
+                out.push_str(&" ".repeat(hang));
+                column = hang;
+            } else if !first {
+                out.push(' ');
+                column += 1;
+            }
+            out.push_str(word);
+            column += word_width;
+            first = false;
+        }
+        out.push('\n');
     }
 
     fn paint(self, sgr: &str, text: &str) -> String {
@@ -65,6 +101,21 @@ impl Style {
     fn bold(self, text: &str) -> String {
         self.paint("1", text)
     }
+}
+
+/// Columns a string takes on a terminal: characters outside ANSI colour sequences.
+fn visible_width(text: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
 }
 
 /// How this run was asked for: what it read, and how to repeat it. `check` and `plan` fill it
@@ -163,14 +214,12 @@ fn banner(out: &mut String, report: &Report, invocation: &Invocation, style: Sty
         1 => "1 source".to_string(),
         n => format!("{n} sources"),
     };
-    let _ = writeln!(
-        out,
-        "{}\n",
-        style.dim(&format!(
-            "evidence read ({files}): {}",
-            invocation.evidence.join(", ")
-        ))
-    );
+    let evidence = style.dim(&format!(
+        "evidence read ({files}): {}",
+        invocation.evidence.join(", ")
+    ));
+    style.line(out, "", &evidence, 2);
+    out.push('\n');
 }
 
 fn place(at: &At) -> String {
@@ -196,19 +245,19 @@ fn finding_block(out: &mut String, finding: &Finding, id_width: usize, style: St
     let advisory = LTS_0_16_TO_0_23
         .check(&finding.check)
         .is_some_and(|spec| spec.kind == CheckKind::Advisory);
-    let _ = writeln!(
-        out,
-        "{}  {:<id_width$}  {}{}",
+    const STATUS_WIDTH: usize = 9;
+    let prefix = format!(
+        "{}  {:<id_width$}  ",
         style.status(finding.status),
-        finding.check,
-        finding.message,
-        if advisory {
-            style.dim(" (advisory)")
-        } else {
-            String::new()
-        },
+        finding.check
     );
-    let indent = " ".repeat(9);
+    let message = if advisory {
+        format!("{} {}", finding.message, style.dim("(advisory)"))
+    } else {
+        finding.message.clone()
+    };
+    style.line(out, &prefix, &message, STATUS_WIDTH + id_width + 2);
+    let indent = " ".repeat(STATUS_WIDTH);
     // An unknown finding's message already names what is missing; its unknown items would
     // only repeat it line by line.
     let open_items: Vec<_> = finding
@@ -224,13 +273,9 @@ fn finding_block(out: &mut String, finding: &Finding, id_width: usize, style: St
             Some(at) => style.dim(&format!(" ({})", place(at))),
             None => String::new(),
         };
-        let _ = writeln!(
-            out,
-            "{indent}- {} {}: {}{at}",
-            style.status(item.status).trim_end(),
-            item.subject,
-            item.message,
-        );
+        let prefix = format!("{indent}- {} ", style.status(item.status).trim_end());
+        let text = format!("{}: {}{at}", item.subject, item.message);
+        style.line(out, &prefix, &text, STATUS_WIDTH + 2);
     }
     if open_items.len() > MAX_ITEMS_SHOWN {
         let _ = writeln!(
@@ -243,7 +288,8 @@ fn finding_block(out: &mut String, finding: &Finding, id_width: usize, style: St
         if let Some(remedy) = &finding.remedy {
             let mut lines = remedy.lines();
             if let Some(first) = lines.next() {
-                let _ = writeln!(out, "{indent}{} {first}", style.bold("fix:"));
+                let prefix = format!("{indent}{} ", style.bold("fix:"));
+                style.line(out, &prefix, first, STATUS_WIDTH + 5);
             }
             for line in lines {
                 let _ = writeln!(out, "{indent}     {line}");
@@ -252,11 +298,8 @@ fn finding_block(out: &mut String, finding: &Finding, id_width: usize, style: St
     }
     // Items shown already point at their own lines.
     if open_items.is_empty() && !finding.evidence.is_empty() {
-        let _ = writeln!(
-            out,
-            "{indent}{}",
-            style.dim(&format!("evidence: {}", evidence_line(&finding.evidence)))
-        );
+        let evidence = style.dim(&format!("evidence: {}", evidence_line(&finding.evidence)));
+        style.line(out, &indent, &evidence, STATUS_WIDTH + 10);
     }
 }
 
@@ -282,7 +325,9 @@ fn diagnostics(out: &mut String, diagnostics: &[Diagnostic], style: Style) {
             source: diagnostic.source.clone(),
             line: diagnostic.line,
         };
-        let _ = writeln!(out, "  {severity} {}: {}", place(&at), diagnostic.message);
+        let prefix = format!("  {severity} ");
+        let text = format!("{}: {}", place(&at), diagnostic.message);
+        style.line(out, &prefix, &text, 10);
     }
     if diagnostics.len() > MAX_DIAGNOSTICS_SHOWN {
         let _ = writeln!(
@@ -512,6 +557,38 @@ fn xml(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_wrap_under_their_column_on_a_terminal() {
+        let style = Style {
+            colour: true,
+            width: Some(40),
+        };
+        let mut out = String::new();
+        let prefix = format!("{}  id  ", style.status(Status::Fail));
+        let text = "one two three four five six seven eight nine ten eleven twelve";
+        style.line(&mut out, &prefix, text, 13);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.len() > 1, "{out}");
+        assert!(lines.iter().all(|line| visible_width(line) <= 40), "{out}");
+        for line in &lines[1..] {
+            assert!(line.starts_with(&" ".repeat(13)), "{out}");
+        }
+        let rejoined = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(rejoined.ends_with(text), "no word lost: {out}");
+    }
+
+    #[test]
+    fn piped_output_keeps_each_line_whole() {
+        let style = Style {
+            colour: false,
+            width: None,
+        };
+        let mut out = String::new();
+        let text = "word ".repeat(100);
+        style.line(&mut out, "PASS  id  ", &text, 10);
+        assert_eq!(out.lines().count(), 1);
+    }
 
     #[test]
     fn xml_escapes_markup_and_forbidden_characters() {

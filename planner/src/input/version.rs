@@ -72,6 +72,11 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
             let Some((side, rest, exact)) = labelled(segment) else {
                 continue;
             };
+            // `oc version` prints `Kubernetes Version:` first on its line; mid-line it is prose or
+            // a log (`[init] Using Kubernetes version: v1.8.4` of kubeadm).
+            if side == Side::Kubernetes && j > 0 {
+                continue;
+            }
             labelled_any = true;
             let rest = rest.trim();
             let last_segment = j + 1 == segments.len();

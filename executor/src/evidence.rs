@@ -116,7 +116,9 @@ fn read_paste_dir(dir: &Path, qualify: bool) -> Result<Vec<Source>> {
             entry.map_err(|err| Exit::usage(format!("--paste {}: {err}", dir.display())))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || NOT_EVIDENCE.contains(&name.as_str()) || !path.is_file() {
+        // Dot-files and editor backups (`pods.txt~`) are not what the user pasted last.
+        let hidden = name.starts_with('.') || name.ends_with('~');
+        if hidden || NOT_EVIDENCE.contains(&name.as_str()) || !path.is_file() {
             continue;
         }
         files.push((name, path));

@@ -111,7 +111,7 @@ pub struct InspectArgs {
 )]
 pub struct EvidenceArgs {
     /// Read every file in DIR, sorted by name (kind from its name, e.g. pods.txt, or from its
-    /// content; dot-files, expected.json and README files are skipped)
+    /// content; dot-files, editor backups `*~`, expected.json and README files are skipped)
     #[arg(long, value_name = "DIR")]
     pub paste: Vec<PathBuf>,
     /// Read FILE (`-`: standard input) as evidence of KIND (kubectl-version, pods, can-i, images,

@@ -271,6 +271,11 @@ fn paste_folder_skips_the_expectations_beside_the_evidence() {
     let expected = crate::support::workspace_root().join("examples/healthy-0.16/expected.json");
     std::fs::copy(expected, dir.path().join("expected.json")).expect("copy");
     std::fs::write(dir.path().join(".notes.txt"), "NAME READY STATUS\n").expect("write");
+    std::fs::write(
+        dir.path().join("pods.txt~"),
+        "NAME READY STATUS RESTARTS AGE\nweb-1 1/1 Running 0 1d\n",
+    )
+    .expect("write");
     let output = run(&["check", "--paste", path(dir.path())]);
     assert_eq!(
         code(&output),

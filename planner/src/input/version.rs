@@ -93,6 +93,11 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
             } else if let Some(v) =
                 version_token(rest).filter(|_| exact || starts_with_v_digit(rest))
             {
+                if side == Side::Server && !starts_with_v_digit(rest) && !v.starts_with("1.") {
+                    // `docker info` (`Server Version: 18.09.2`) and OpenShift's own release
+                    // (`Server Version: 4.7.13`, whose Kubernetes follows on its own line).
+                    continue;
+                }
                 found.set(side, v, number);
             } else if rest.is_empty() && exact && last_segment {
                 if let Some(v) = lines

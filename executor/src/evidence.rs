@@ -111,6 +111,7 @@ fn read_paste_dir(dir: &Path, qualify: bool) -> Result<Vec<Source>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|err| Exit::usage(format!("--paste {}: {err}", dir.display())))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut folders: Vec<String> = Vec::new();
     for entry in entries {
         let entry =
             entry.map_err(|err| Exit::usage(format!("--paste {}: {err}", dir.display())))?;
@@ -118,14 +119,29 @@ fn read_paste_dir(dir: &Path, qualify: bool) -> Result<Vec<Source>> {
         let name = entry.file_name().to_string_lossy().into_owned();
         // Dot-files and editor backups (`pods.txt~`) are not what the user pasted last.
         let hidden = name.starts_with('.') || name.ends_with('~');
-        if hidden || NOT_EVIDENCE.contains(&name.as_str()) || !path.is_file() {
+        if hidden || NOT_EVIDENCE.contains(&name.as_str()) {
             continue;
         }
-        files.push((name, path));
+        if path.is_file() {
+            files.push((name, path));
+        } else if path.is_dir() {
+            folders.push(name);
+        }
     }
     if files.is_empty() {
+        folders.sort();
+        let hint = match folders.as_slice() {
+            [] => String::new(),
+            some => format!(
+                "; it has folders, give one of them: {}",
+                some.iter()
+                    .map(|folder| dir.join(folder).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         return Err(Exit::usage(format!(
-            "--paste {}: the folder holds no evidence files (e.g. kubectl-version.txt, pods.txt)",
+            "--paste {}: the folder holds no evidence files (e.g. kubectl-version.txt, pods.txt){hint}",
             dir.display()
         )));
     }

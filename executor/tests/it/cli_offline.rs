@@ -479,3 +479,14 @@ fn manifests_given_with_manifest_are_validated() {
     assert_eq!(code(&output), 2);
     assert!(stderr(&output).contains("missing-upgrade.yaml"));
 }
+
+#[test]
+fn paste_of_a_folder_of_folders_names_them() {
+    let output = run(&["check", "--paste", "examples"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("examples/healthy-0.16"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -93,6 +93,9 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
             } else if let Some(v) =
                 version_token(rest).filter(|_| exact || starts_with_v_digit(rest))
             {
+                if side == Side::Client && calicoctl_follows(&lines[i..]) {
+                    continue;
+                }
                 if side == Side::Server && !starts_with_v_digit(rest) && !v.starts_with("1.") {
                     // `docker info` (`Server Version: 18.09.2`) and OpenShift's own release
                     // (`Server Version: 4.7.13`, whose Kubernetes follows on its own line).
@@ -180,6 +183,16 @@ fn finish(name: &str, text: &str, first_line: u32, command: Option<&str>, found:
         );
     }
     facts
+}
+
+/// `calicoctl version` prints `Client Version:` too, followed by lines kubectl never prints.
+fn calicoctl_follows(following: &[Line]) -> bool {
+    following.iter().take(2).any(|next| {
+        let next = next.text.trim_start();
+        ["Build date:", "Git commit:", "Cluster Version:"]
+            .iter()
+            .any(|marker| next.starts_with(marker))
+    })
 }
 
 /// `- ` and `* ` list bullets in front of a pasted line.

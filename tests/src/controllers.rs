@@ -60,10 +60,8 @@ pub fn defaults_on_create(
             object["metadata"]["generation"] = json!(1);
             object["status"] = json!({});
         }
-        "Pod" => {
-            if object.pointer("/status/phase").is_none() {
-                object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-            }
+        "Pod" if object.pointer("/status/phase").is_none() => {
+            object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
         }
         "PersistentVolumeClaim" => {
             if object.pointer("/spec/storageClassName").is_none() {
@@ -444,7 +442,7 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
                     format!("Back-off pulling image \"{image}\""),
                 )
             } else {
-                ("ErrImagePull", format!("rpc error: code = Unknown desc = Error response from daemon: Get https://quay.io/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)"))
+                ("ErrImagePull", "rpc error: code = Unknown desc = Error response from daemon: Get https://quay.io/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)".to_string())
             };
             if !update_pod(&shared, &pod_ref, |p| {
                 p["status"]["containerStatuses"] = json!(waiting(reason, &message))

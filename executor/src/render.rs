@@ -130,6 +130,8 @@ pub struct Invocation {
     pub plan_command: String,
     /// Whether the user already declared the site air-gapped.
     pub air_gapped: bool,
+    /// The plan file this run wrote (`plan --out`), shell-quoted; `None` for `check`.
+    pub plan_written: Option<String>,
 }
 
 /// Writes a finished report to standard output. A reader that went away (`| head`) is not
@@ -387,10 +389,26 @@ fn next_step(out: &mut String, report: &Report, invocation: &Invocation, style: 
                     let _ = writeln!(out, "  Read the {n} WARNs above first: they do not block, but say what to watch.");
                 }
             }
+            let plan_file = match &invocation.plan_written {
+                Some(plan) => {
+                    let _ = writeln!(
+                        out,
+                        "  Have a second person review the plan; its first step downloads the manifests."
+                    );
+                    plan.clone()
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  Write the plan and have a second person review it; its first step downloads\n  the manifests:\n    {} --out plan.json --markdown plan.md",
+                        invocation.plan_command
+                    );
+                    "plan.json".to_string()
+                }
+            };
             let _ = writeln!(
                 out,
-                "  Write the plan and have a second person review it; its first step downloads the\n  manifests. Then apply it:\n    {} --out plan.json --markdown plan.md\n    astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml \\\n        --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback",
-                invocation.plan_command
+                "  Then apply it:\n    astro-upgrade apply --plan {plan_file} --manifest upgrade-0.16-to-0.23.yaml \\\n        --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback"
             );
         }
         Verdict::Incomplete => {
@@ -419,11 +437,13 @@ fn next_step(out: &mut String, report: &Report, invocation: &Invocation, style: 
                 "  Fix every FAIL above (its `fix:` line says how), paste the new output and run:\n    {}",
                 with_acks(&invocation.check_command)
             );
-            let _ = writeln!(
-                out,
-                "  To show a reviewer why the upgrade is blocked, write the plan anyway:\n    {} --out plan.json --markdown plan.md",
-                invocation.plan_command
-            );
+            if invocation.plan_written.is_none() {
+                let _ = writeln!(
+                    out,
+                    "  To show a reviewer why the upgrade is blocked, write the plan anyway:\n    {} --out plan.json --markdown plan.md",
+                    invocation.plan_command
+                );
+            }
         }
     }
 }

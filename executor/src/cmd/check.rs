@@ -48,7 +48,10 @@ pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<u8> {
                 findings: plan.findings.clone(),
                 diagnostics: plan.diagnostics.clone(),
             };
-            let run = invocation(&args.evidence, &acks, &evidence);
+            let run = Invocation {
+                plan_written: Some(shell_quote(&path.display().to_string())),
+                ..invocation(&args.evidence, &acks, &evidence)
+            };
             render::to_stdout(&report_in(global.output, &report, &run)?)?;
         }
         None if global.output == OutputFormat::Markdown => render::to_stdout(&plan.to_markdown())?,
@@ -156,6 +159,7 @@ fn invocation(args: &EvidenceArgs, acks: &Acknowledgements, evidence: &Evidence)
         check_command: command("check"),
         plan_command: command("plan"),
         air_gapped: acks.air_gapped,
+        plan_written: None,
     }
 }
 

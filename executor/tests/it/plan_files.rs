@@ -157,3 +157,25 @@ fn an_unwritable_out_path_is_a_usage_error_naming_it() {
         stderr(&output)
     );
 }
+
+#[test]
+fn after_writing_a_go_plan_the_next_step_applies_that_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (output, plan, _) = plan_into("healthy-0.16", dir.path());
+    assert_eq!(plan.verdict, planner::Verdict::Go);
+    assert_eq!(code(&output), 0);
+    let report = stdout(&output);
+    let hint = report.split("Next step:").nth(1).expect("next step");
+    let plan_path = dir.path().join("plan.json");
+    assert!(
+        hint.contains(&format!(
+            "astro-upgrade apply --plan {}",
+            plan_path.display()
+        )),
+        "{hint}"
+    );
+    assert!(
+        !hint.contains("astro-upgrade plan "),
+        "the plan is written already: {hint}"
+    );
+}

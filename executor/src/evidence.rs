@@ -201,6 +201,12 @@ impl StdinGuard {
 }
 
 fn read_text(path: &Path) -> Result<String> {
+    if path.is_dir() {
+        let shown = path.display();
+        return Err(Exit::usage(format!(
+            "{shown} is a folder: name its files ({shown}/*), or read it all with --paste {shown}"
+        )));
+    }
     let bytes = std::fs::read(path)
         .map_err(|err| Exit::usage(format!("cannot read {}: {err}", path.display())))?;
     Ok(decode(&path.display().to_string(), &bytes))

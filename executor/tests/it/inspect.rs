@@ -205,3 +205,14 @@ fn inspect_keeps_no_password_of_a_connection_string() {
     assert!(!stdout(&output).contains(secret));
     assert!(!stderr(&output).contains(secret));
 }
+
+#[test]
+fn inspect_of_a_folder_says_how_to_read_it() {
+    let output = run(&["inspect", "examples/healthy-0.16"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("--paste examples/healthy-0.16"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -204,7 +204,7 @@ fn read_text(path: &Path) -> Result<String> {
     if path.is_dir() {
         let shown = path.display();
         return Err(Exit::usage(format!(
-            "{shown} is a folder: name its files ({shown}/*), or read it all with --paste {shown}"
+            "{shown} is a folder: name its files ({shown}/*), or check it all with `astro-upgrade check --paste {shown}`"
         )));
     }
     let bytes = std::fs::read(path)

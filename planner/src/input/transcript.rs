@@ -292,13 +292,22 @@ fn blocks(body: &str, first_line: u32) -> Vec<(usize, usize, u32)> {
     for (number, raw) in text::raw_lines(body, first_line) {
         let start = raw.as_ptr() as usize - body.as_ptr() as usize;
         let end = next_line_start(body, start + raw.len());
-        if text::clean_line(raw).trim().is_empty() {
+        let cleaned = text::clean_line(raw);
+        if cleaned.trim().is_empty() {
             if let Some(block) = current.take() {
                 out.push(block);
                 gap_start = block.1;
                 gap_line = number;
             }
             continue;
+        }
+        if is_table_header(&cleaned) {
+            // two tables pasted back to back: the second header starts a new block
+            if let Some(block) = current.take() {
+                out.push(block);
+                gap_start = block.1;
+                gap_line = number;
+            }
         }
         match &mut current {
             Some(block) => block.1 = end,
@@ -307,6 +316,18 @@ fn blocks(body: &str, first_line: u32) -> Vec<(usize, usize, u32)> {
     }
     out.extend(current);
     out
+}
+
+/// A kubectl/helm table header: `NAME`, `NAMESPACE` or `CURRENT` then upper-case column names.
+fn is_table_header(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    let first_ok = matches!(words.next(), Some("NAME" | "NAMESPACE" | "CURRENT"));
+    first_ok
+        && words.clone().count() >= 2
+        && words.all(|w| {
+            w.bytes()
+                .all(|b| b.is_ascii_uppercase() || matches!(b, b'-' | b'_' | b'(' | b')'))
+        })
 }
 
 fn first_nonblank_line(body: &str, first_line: u32) -> u32 {

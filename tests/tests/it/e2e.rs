@@ -322,6 +322,30 @@ async fn a_healthy_upgrade_ends_on_0_23_deployed() {
         2,
         "the probe and the upgrade Job, once each"
     );
+
+    let status = cluster.run(&["status"]).await;
+    assert_eq!(status.code, 0, "{}", status.text());
+    assert!(
+        status
+            .text()
+            .contains("Job default/upgrade-astronomer: complete"),
+        "{}",
+        status.text()
+    );
+    assert!(
+        status.text().contains("astronomer-0.23.18 deployed"),
+        "{}",
+        status.text()
+    );
+    let verify = cluster
+        .run(&["verify", "--expect", "0.23", "--settle", "5s"])
+        .await;
+    assert_eq!(verify.code, 0, "{}", verify.text());
+    let wrong = cluster
+        .run(&["verify", "--expect", "0.16", "--settle", "1s"])
+        .await;
+    assert_eq!(wrong.code, 6, "{}", wrong.text());
+    assert!(wrong.text().contains("not 0.16.x"), "{}", wrong.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,18 +471,19 @@ async fn an_image_pull_failure_is_reported_by_name_within_two_simulated_seconds(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_outage_mid_watch_is_survived_and_nothing_is_applied_twice() {
-    // The scenario's API server answers 503 for 90 simulated seconds; here the window is moved to
-    // cover the Job's completion (about 600 s after its creation) and open watch streams end after
-    // two events, as they do when an API server restarts, so astro-upgrade's reconnections fall
-    // into the outage and must back off, resume and still see the Job complete.
+    // The scenario's API server answers 503 for 90 simulated seconds. Here the window opens 5 s
+    // after the Job's creation, so the pod turns Running inside it, and every watch stream ends
+    // after one event (as streams do when an API server restarts): astro-upgrade's reconnections
+    // and its log stream fall into the outage and must back off, resume from the last
+    // resourceVersion and still follow the Job to its completion about 600 s later.
     let cluster = Cluster::start_with("api-outage-mid-upgrade", 40.0, |scenario| {
-        scenario.faults.watch_cut_after_events = Some(2);
+        scenario.faults.watch_cut_after_events = Some(1);
         let outage = scenario
             .faults
             .api_unavailable
             .as_mut()
             .expect("the scenario has an outage");
-        outage.from_s = 560.0;
+        outage.from_s = 5.0;
     })
     .await;
     let plan = cluster.approved_plan(&[]).await;

@@ -256,8 +256,13 @@ pub fn sniff(text: &str) -> u32 {
         return 0;
     }
     let share = (image_lines.len() as u32 * 100 / scan.content_lines).min(100);
+    // Prose around a certified Airflow reference (a README list, a review thread) does not make
+    // it less of one.
+    let certified = scan.facts.images.iter().any(|i| i.certified.is_some());
     if scan.strong {
         share.clamp(70, 95)
+    } else if certified {
+        (share * 4 / 5).max(60)
     } else {
         share * 4 / 5
     }
@@ -298,7 +303,7 @@ struct Scan<'n> {
 }
 
 static FROM_INSTRUCTION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[\s`:|(])FROM\s+(.+)").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?:^|[\s`:|(+])FROM\s+(.+)").expect("valid regex"));
 static VALUES_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*(repository|defaultAirflowRepository|tag|defaultAirflowTag):\s*["']?([^"'\s]+)["']?\s*$"#)
         .expect("valid regex")
@@ -574,7 +579,7 @@ impl<'n> Scan<'n> {
 
     fn take(&mut self, reference: &str, origin: Origin, number: u32) {
         let reference = strip_quoting(reference);
-        if is_runtime_id(reference) {
+        if is_runtime_id(reference) || is_file_position(reference) {
             return;
         }
         match parse_reference(reference) {
@@ -651,6 +656,19 @@ fn strip_quoting(word: &str) -> &str {
 /// Runtime image ids printed beside references (`docker-pullable://…@sha256:…`, `sha256:…`).
 fn is_runtime_id(word: &str) -> bool {
     word.contains("://") || (word.starts_with("sha256:") && !word.contains('/'))
+}
+
+/// `software/upgrade-to-0-28.md:40`, `README.md:27`: a file and line (review threads name them),
+/// not a repository and tag.
+fn is_file_position(word: &str) -> bool {
+    const FILE_EXTENSIONS: [&str; 12] = [
+        ".md", ".yaml", ".yml", ".json", ".py", ".go", ".rs", ".js", ".ts", ".sh", ".txt", ".tpl",
+    ];
+    word.rsplit_once(':').is_some_and(|(path, line)| {
+        !line.is_empty()
+            && line.bytes().all(|b| b.is_ascii_digit())
+            && FILE_EXTENSIONS.iter().any(|ext| path.ends_with(ext))
+    })
 }
 
 fn is_ordinal(word: &str) -> bool {

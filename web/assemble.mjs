@@ -54,12 +54,13 @@ if (/<\/script|<!--/i.test(inlineScript)) {
 const scriptHash = createHash('sha256').update(inlineScript, 'utf8').digest('base64');
 
 const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/;
-if (!csp.test(html) || !html.includes('<link rel="stylesheet" href="style.css">') || !html.includes('<script type="module" src="boot.js"></script>')) {
+if (!csp.test(html) || !html.includes('<link rel="stylesheet" href="style.css">') || !html.includes('<script type="module" src="boot.js"></script>') || !html.includes('<link rel="modulepreload" href="web.js">\n')) {
   throw new Error('web/index.html changed shape: update assemble.mjs');
 }
 const single = html
   .replace(csp, (_, policy) => `<meta http-equiv="Content-Security-Policy" content="${policy.replace("script-src 'self'", `script-src 'sha256-${scriptHash}'`)}">`)
   .replace('<link rel="stylesheet" href="style.css">', () => `<style>\n${css}</style>`)
+  .replace('<link rel="modulepreload" href="web.js">\n', '')
   .replace('<script type="module" src="boot.js"></script>', () => `<script type="module">${inlineScript}</script>`);
 
 rmSync(outDir, { recursive: true, force: true });

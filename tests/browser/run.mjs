@@ -206,7 +206,7 @@ function cliPlan(example) {
     // `plan` exits 3 or 4 for NO-GO and INCOMPLETE plans and still prints the plan.
     stdout = error.stdout;
   }
-  return JSON.parse(stdout);
+  return stdout;
 }
 
 async function download(page, selector) {
@@ -266,13 +266,17 @@ for (const example of examples) {
     const page = await openPage();
     await page.click(`button[data-example="${example.name}"]`);
     checkExpected(example, await result(page), 'button');
-    const exported = JSON.parse(await download(page, '#export-json'));
-    const cli = cliPlan(example);
+    const exportedText = await download(page, '#export-json');
+    const cliText = cliPlan(example);
+    const exported = JSON.parse(exportedText);
+    const cli = JSON.parse(cliText);
     assert(typeof exported.created_at === 'string' && exported.created_at !== '', 'exported plan has no created_at');
     delete exported.created_at;
     delete cli.created_at;
     const difference = firstDifference(exported, cli);
     assert(difference === null, `${example.name} plan, page ≠ CLI at ${difference}`);
+    const withoutTime = (text) => text.replace(/"created_at": "[^"]*"/, '"created_at": ""').trimEnd();
+    assert(withoutTime(exportedText) === withoutTime(cliText), `${example.name}: same plan, but not the same text as the CLI's`);
     const markdown = await download(page, '#export-markdown');
     assert(markdown.includes(example.expected.verdict), 'Markdown plan does not state the verdict');
     await page.close();
@@ -305,6 +309,22 @@ test('clicking a crashing pod\'s evidence selects that line in the pods box and 
   assertEqual(seen.selected, expectedLine, `selected text of ${source} line ${line}`);
   assert(/CrashLoopBackOff|Error|ImagePull|Pending|\b0\/\d/.test(expectedLine), `line ${line} is not an unhealthy pod: ${expectedLine}`);
   assert(seen.mark?.includes(expectedLine.trim()), `highlighted excerpt ${JSON.stringify(seen.mark)} lacks line ${line}`);
+  await page.close();
+});
+
+test('keyboard alone: Tab to an example, Enter loads it, Tab reaches the evidence boxes', async () => {
+  const page = await openPage();
+  for (let i = 0; i < 10 && !(await page.evaluate(() => document.activeElement.matches('button.example'))); i++) {
+    await page.keyboard.press('Tab');
+  }
+  const name = await page.evaluate(() => document.activeElement.dataset.example);
+  assert(name, 'Tab never reached an example button');
+  await page.keyboard.press('Enter');
+  const example = examples.find((e) => e.name === name);
+  checkExpected(example, await result(page), 'keyboard');
+  await page.focus('#transcript');
+  await page.keyboard.press('Tab');
+  assert(await page.evaluate(() => document.activeElement.tagName !== 'BODY'), 'focus lost after the transcript box');
   await page.close();
 });
 

@@ -593,14 +593,7 @@ struct ExportProps {
 fn export_panel(props: &ExportProps) -> Html {
     let plan = {
         let state = props.state.clone();
-        move || {
-            planner::make_plan(
-                &state.sources(),
-                &state.acks.acknowledgements(),
-                &[],
-                &browser::iso_now(),
-            )
-        }
+        move || current_plan(&state)
     };
     let on_json = {
         let plan = plan.clone();
@@ -639,6 +632,18 @@ fn export_panel(props: &ExportProps) -> Html {
             <p class="hint">{ "The JSON is the same plan " }<code>{ "astro-upgrade plan" }</code>{ " writes for this evidence; give it to " }<code>{ "astro-upgrade apply" }</code>{ "." }</p>
         </section>
     }
+}
+
+/// The plan for what is on the page now. Kept out of line: each export button would otherwise
+/// carry its own inlined copy of the planner's entry point.
+#[inline(never)]
+fn current_plan(state: &State) -> planner::Plan {
+    planner::make_plan(
+        &state.sources(),
+        &state.acks.acknowledgements(),
+        &[],
+        &browser::iso_now(),
+    )
 }
 
 /// The plan as indented JSON, fields in the order `astro-upgrade plan` writes them. It is

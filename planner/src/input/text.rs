@@ -316,7 +316,11 @@ pub fn command_of(line: &str) -> Option<&str> {
     // Without a prompt, a sentence that starts with a tool's name is prose, not a command.
     let sentence =
         rest.ends_with([':', '.', '?', '!', ',']) || rest.contains('`') || rest.contains(": ");
+    // ... and a table row whose first cell is a tool's name (namespace `astro`) is output.
+    let table_row =
+        rest.contains("  ") || rest.contains('\t') || rest.split_whitespace().any(is_ratio);
     let bare_ok = !sentence
+        && !table_row
         && (env_prefixed || (BARE_COMMAND_WORDS.contains(&first) && rest.len() > first.len()));
     if (strong && (env_prefixed || COMMAND_WORDS.contains(&first))) || bare_ok {
         return Some(rest);
@@ -330,6 +334,16 @@ pub fn command_of(line: &str) -> Option<&str> {
         return Some(rest);
     }
     None
+}
+
+/// `1/2`: a READY cell.
+fn is_ratio(word: &str) -> bool {
+    word.split_once('/').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.bytes().all(|c| c.is_ascii_digit())
+    })
 }
 
 /// True when `rest` starts with `NAME=value` followed by a known command.
@@ -661,6 +675,8 @@ mod tests {
             ("NAME   READY   STATUS", None),
             ("Kubernetes version (use `kubectl version`):", None),
             ("helm upgrade fails with this error:", None),
+            ("astro    astro-houston-abc   1/1   Running   0   1d", None),
+            ("astro astro-houston-abc 1/1 Running 0 1d", None),
             ("kubectl get pods shows everything is fine.", None),
             (
                 "KUBECONFIG=x.yaml kubectl get pods",

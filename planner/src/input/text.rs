@@ -475,7 +475,10 @@ fn any_prompt_before_tool(line: &str) -> Option<(&str, bool)> {
             continue;
         }
         let prefix = &line[..at];
-        if prefix.bytes().filter(|&c| c == b' ').count() > 3 || prefix.contains(['"', '\'', '=']) {
+        // `<summary>kubectl version</summary>` is HTML in a ticket, not a prompt
+        if prefix.bytes().filter(|&c| c == b' ').count() > 3
+            || prefix.contains(['"', '\'', '=', '<'])
+        {
             return None;
         }
         let rest = line[at + 1..].trim_start();
@@ -667,6 +670,7 @@ mod tests {
             ("/ # kubectl get pods", Some("kubectl get pods")),
             ("$kubectl version --short", Some("kubectl version --short")),
             ("PS> helm ls", Some("helm ls")),
+            ("<summary>kubectl version</summary>", None),
             ("To see it, run: $ kubectl get pods in another shell", None),
             ("bash-5.1$ kubectl get sc", Some("kubectl get sc")),
             ("% kubectl version", Some("kubectl version")),

@@ -300,12 +300,14 @@ struct Scan<'n> {
     pulled: Option<String>,
     /// A Helm values `repository:` waiting for its `tag:` (indentation, value, line).
     repository: Option<(usize, String, u32)>,
+    /// A `registry:` key (Bitnami charts) beside the coming `repository:` (indentation, host).
+    registry: Option<(usize, String)>,
 }
 
 static FROM_INSTRUCTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|[\s`:|(+])FROM\s+(.+)").expect("valid regex"));
 static VALUES_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*(repository|defaultAirflowRepository|tag|defaultAirflowTag):\s*["']?([^"'\s]+)["']?\s*$"#)
+    Regex::new(r#"^\s*(registry|repository|defaultAirflowRepository|tag|defaultAirflowTag):\s*["']?([^"'\s]+)["']?\s*$"#)
         .expect("valid regex")
 });
 /// Lines of logs and events that repeat an image already read from its own line.
@@ -336,6 +338,7 @@ impl<'n> Scan<'n> {
             table: None,
             pulled: None,
             repository: None,
+            registry: None,
         };
         if let Some(command) = command {
             match first_line.checked_sub(1).filter(|line| *line > 0) {
@@ -523,11 +526,23 @@ impl<'n> Scan<'n> {
         let indent = content.len() - content.trim_start().len();
         if let Some(caps) = VALUES_KEY.captures(content) {
             let value = caps[2].to_owned();
+            if &caps[1] == "registry" {
+                self.registry = Some((indent, value));
+                return true;
+            }
             if caps[1].ends_with("epository") {
+                let value = match self.registry.take() {
+                    Some((registry_indent, registry)) if registry_indent == indent => {
+                        format!("{registry}/{value}")
+                    }
+                    _ => value,
+                };
                 self.repository = Some((indent, value, number));
                 return true;
             }
             if let Some((_, repository, line)) = self.repository.take() {
+                // A repository and its tag side by side: only image settings look like that.
+                self.strong = true;
                 self.take(&format!("{repository}:{value}"), Origin::Guessed, line);
                 return true;
             }

@@ -149,12 +149,9 @@ pub fn clean_line(raw: &str) -> Cow<'_, str> {
         return Cow::Borrowed(raw.trim_end());
     }
     let mut text = strip_controls(raw);
-    let mut quoted = text.trim_start();
-    while let Some(rest) = quoted.strip_prefix('>') {
-        quoted = rest.strip_prefix(' ').unwrap_or(rest);
-    }
-    if quoted.len() != text.len() && text.trim_start().starts_with('>') {
-        text = quoted.to_string();
+    let unquoted = strip_quote_marks(&text);
+    if unquoted.len() != text.len() {
+        text = unquoted.to_string();
     }
     if is_fence(&text) {
         return Cow::Owned(String::new());
@@ -173,6 +170,18 @@ pub fn clean_line(raw: &str) -> Cow<'_, str> {
     let end = text.trim_end().len();
     text.truncate(end);
     Cow::Owned(text)
+}
+
+/// Drops markdown/e-mail quote marks (`> `, `>> `, `> > `) from the start of a line.
+fn strip_quote_marks(text: &str) -> &str {
+    let mut rest = text.trim_start();
+    if !rest.starts_with('>') {
+        return text;
+    }
+    while let Some(after) = rest.strip_prefix('>') {
+        rest = after.strip_prefix(' ').unwrap_or(after);
+    }
+    rest
 }
 
 /// True for a markdown code fence line (```` ``` ````, ```` ```bash ````, `~~~`).

@@ -59,8 +59,8 @@ pub fn read_with_hint(
         pods: Vec::new(),
         pod_pieces: 0,
     };
-    // (command, its line number, byte offset where its output starts)
-    let mut current: Option<(&str, u32)> = None;
+    // the command whose output is being gathered, and its line number
+    let mut current: Option<(String, u32)> = None;
     let mut body_start = 0;
     let mut body_first_line = first_line;
     for (number, raw) in text::raw_lines(text, first_line) {
@@ -70,8 +70,8 @@ pub fn read_with_hint(
         };
         let line_start = raw.as_ptr() as usize - text.as_ptr() as usize;
         let body = &text[body_start..line_start];
-        session.read_piece(&mut facts, current, body, body_first_line);
-        let command = command_in(raw, command);
+        let command = command.to_string();
+        session.read_piece(&mut facts, current.take(), body, body_first_line);
         current = Some((command, number));
         let line_end = line_start + raw.len();
         body_start = next_line_start(text, line_end);
@@ -89,25 +89,6 @@ pub fn read_with_hint(
         facts.pods = session.pods;
     }
     facts
-}
-
-/// The command as a slice of the raw line when it is found there verbatim, else of the cleaned
-/// line (copied, since the cleaned line is dropped): borrowed where possible.
-fn command_in<'a>(raw: &'a str, command: &str) -> &'a str {
-    match raw.find(command) {
-        Some(at) => &raw[at..at + command.len()],
-        None => {
-            // The raw line had escapes or markdown inside the command; fall back to the
-            // longest clean suffix, which is the command without the damage before it.
-            let trimmed = raw.trim();
-            let start = trimmed.len().saturating_sub(command.len());
-            let mut start = start;
-            while !trimmed.is_char_boundary(start) {
-                start -= 1;
-            }
-            &trimmed[start..]
-        }
-    }
 }
 
 /// Byte offset of the line after the one ending at `end` (skips `\n`, `\r\n` or `\r`).
@@ -138,7 +119,7 @@ impl Session<'_> {
     fn read_piece(
         &mut self,
         facts: &mut Facts,
-        command: Option<(&str, u32)>,
+        command: Option<(String, u32)>,
         body: &str,
         first_line: u32,
     ) {
@@ -151,6 +132,7 @@ impl Session<'_> {
             }
             return;
         };
+        let cmd = cmd.as_str();
         if let Some(ns) = namespace_switch(cmd) {
             self.namespace = Some(ns.to_string());
         }

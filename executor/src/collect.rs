@@ -297,7 +297,7 @@ fn image_fact(reference: &str, at: At) -> Image {
 }
 
 /// The eight rights of the `permissions` check, asked as SelfSubjectAccessReviews.
-async fn collect_permissions(
+pub async fn collect_permissions(
     client: &Client,
     platform_namespace: &str,
 ) -> anyhow::Result<Vec<Permission>> {

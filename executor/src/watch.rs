@@ -1,20 +1,27 @@
-//! Watch streams over the upgrade namespace: one for Jobs, one for Pods, one for
-//! PersistentVolumeClaims, for the whole run. kube-runtime's watcher resumes from the last
-//! resourceVersion after a dropped connection, lists again after 410 Gone, and backs off on
-//! errors; this module turns its events into the engine's observations and follows pod logs.
+//! The executor's view of the cluster while it works, from four watch streams opened once per
+//! run: Pods and Helm release Secrets (`owner=helm`) of all namespaces, Jobs and
+//! PersistentVolumeClaims of the upgrade namespace. kube-runtime's watcher resumes each from its
+//! last resourceVersion after a dropped connection, lists again after 410 Gone, and backs off on
+//! errors. The drift check, the Job watch and the verification all read this one view, so a run
+//! costs one list plus one watch per kind. Pods are kept reduced to their `kubectl get pods` facts
+//! (and, in the upgrade namespace, sent whole to the Job watch); Secrets only as decoded release
+//! metadata.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{AsyncBufReadExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::LogParams;
 use kube::runtime::{watcher, WatchStreamExt as _};
 use kube::{Api, Client, ResourceExt as _};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use crate::apply::engine::Observation;
+use crate::collect::{self, ReleaseRevision};
 
 /// What the watches send: an observation, or a note that a stream broke and is being resumed.
 #[derive(Debug)]
@@ -23,41 +30,189 @@ pub enum Feed {
     Trouble(String),
 }
 
-pub struct Watches {
-    tasks: Vec<JoinHandle<()>>,
+type Key = (String, String);
+
+/// A watched collection, kept as `T` per object, with the listing in progress during a (re)list.
+struct Collection<T> {
+    items: BTreeMap<Key, T>,
+    relisting: BTreeMap<Key, T>,
+    listed: bool,
 }
 
-impl Watches {
-    /// Starts the three watches in `namespace`; everything they see arrives on `feed`.
-    pub fn start(client: &Client, namespace: &str, feed: mpsc::UnboundedSender<Feed>) -> Watches {
-        let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-        let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-        let tasks = vec![
-            tokio::spawn(forward(jobs, feed.clone(), "jobs", |event| match event {
-                Change::Applied(job) => Observation::Job(Box::new(job)),
-                Change::Deleted(job) => Observation::JobDeleted(job.name_any()),
-            })),
-            tokio::spawn(forward(pods, feed.clone(), "pods", |event| match event {
-                Change::Applied(pod) => Observation::Pod(Box::new(pod)),
-                Change::Deleted(pod) => Observation::PodDeleted(pod.name_any()),
-            })),
-            tokio::spawn(forward(
-                claims,
-                feed,
-                "persistentvolumeclaims",
-                |event| match event {
-                    Change::Applied(claim) | Change::Deleted(claim) => {
-                        Observation::Claim(Box::new(claim))
-                    }
-                },
-            )),
-        ];
-        Watches { tasks }
+impl<T> Default for Collection<T> {
+    fn default() -> Self {
+        Collection {
+            items: BTreeMap::new(),
+            relisting: BTreeMap::new(),
+            listed: false,
+        }
     }
 }
 
-impl Drop for Watches {
+#[derive(Default)]
+struct State {
+    pods: Collection<planner::facts::Pod>,
+    releases: Collection<ReleaseRevision>,
+}
+
+pub struct ClusterView {
+    state: Arc<Mutex<State>>,
+    changed: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn key_of<K: kube::Resource>(object: &K) -> Key {
+    (object.namespace().unwrap_or_default(), object.name_any())
+}
+
+impl ClusterView {
+    /// Opens the four watches. Objects of `upgrade_namespace` (Jobs, Pods, PVCs) are also sent on
+    /// `feed` for the Job watch.
+    pub fn start(
+        client: &Client,
+        upgrade_namespace: &str,
+        feed: mpsc::UnboundedSender<Feed>,
+    ) -> ClusterView {
+        let state = Arc::new(Mutex::new(State::default()));
+        let changed = Arc::new(Notify::new());
+        let jobs: Api<Job> = Api::namespaced(client.clone(), upgrade_namespace);
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), upgrade_namespace);
+        let pods: Api<Pod> = Api::all(client.clone());
+        let secrets: Api<Secret> = Api::all(client.clone());
+        let namespace = upgrade_namespace.to_string();
+
+        let pod_feed = feed.clone();
+        let pod_state = state.clone();
+        let pod_changed = changed.clone();
+        let on_pod = move |event: watcher::Event<Pod>| {
+            if let watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) = &event {
+                if pod.namespace().as_deref() == Some(namespace.as_str()) {
+                    let _ = pod_feed.send(Feed::Observed(Observation::Pod(Box::new(pod.clone()))));
+                }
+            }
+            if let watcher::Event::Delete(pod) = &event {
+                if pod.namespace().as_deref() == Some(namespace.as_str()) {
+                    let _ = pod_feed.send(Feed::Observed(Observation::PodDeleted(pod.name_any())));
+                }
+            }
+            if let Ok(mut state) = pod_state.lock() {
+                apply_event(&mut state.pods, event, |pod| Some(collect::pod_fact(pod)));
+            }
+            pod_changed.notify_waiters();
+        };
+        let release_state = state.clone();
+        let release_changed = changed.clone();
+        let on_secret = move |event: watcher::Event<Secret>| {
+            if let Ok(mut state) = release_state.lock() {
+                apply_event(&mut state.releases, event, |secret| {
+                    let stored = secret.data.as_ref()?.get("release")?;
+                    let mut revision = collect::decode_helm_release(&stored.0)?;
+                    revision.namespace = revision.namespace.or(secret.namespace());
+                    Some(revision)
+                });
+            }
+            release_changed.notify_waiters();
+        };
+        let job_feed = feed.clone();
+        let on_job = move |event: watcher::Event<Job>| {
+            let observation = match event {
+                watcher::Event::Apply(job) | watcher::Event::InitApply(job) => {
+                    Observation::Job(Box::new(job))
+                }
+                watcher::Event::Delete(job) => Observation::JobDeleted(job.name_any()),
+                watcher::Event::Init | watcher::Event::InitDone => return,
+            };
+            let _ = job_feed.send(Feed::Observed(observation));
+        };
+        let claim_feed = feed.clone();
+        let on_claim = move |event: watcher::Event<PersistentVolumeClaim>| {
+            if let watcher::Event::Apply(claim)
+            | watcher::Event::InitApply(claim)
+            | watcher::Event::Delete(claim) = event
+            {
+                let _ = claim_feed.send(Feed::Observed(Observation::Claim(Box::new(claim))));
+            }
+        };
+        let tasks = vec![
+            tokio::spawn(follow(
+                pods,
+                watcher::Config::default(),
+                "pods",
+                feed.clone(),
+                on_pod,
+            )),
+            tokio::spawn(follow(
+                secrets,
+                watcher::Config::default().labels("owner=helm"),
+                "Helm release secrets",
+                feed.clone(),
+                on_secret,
+            )),
+            tokio::spawn(follow(
+                jobs,
+                watcher::Config::default(),
+                "jobs",
+                feed.clone(),
+                on_job,
+            )),
+            tokio::spawn(follow(
+                claims,
+                watcher::Config::default(),
+                "persistentvolumeclaims",
+                feed,
+                on_claim,
+            )),
+        ];
+        ClusterView {
+            state,
+            changed,
+            tasks,
+        }
+    }
+
+    /// Waits until the Pods and the Helm release Secrets have been listed once.
+    pub async fn listed(&self) {
+        loop {
+            let notified = self.changed.notified();
+            if self
+                .state
+                .lock()
+                .is_ok_and(|s| s.pods.listed && s.releases.listed)
+            {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits for the next change to the Pods or the Helm release Secrets.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// Every pod as `kubectl get pods -A` shows it.
+    pub fn pods(&self) -> Vec<planner::facts::Pod> {
+        self.state
+            .lock()
+            .map(|s| s.pods.items.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every decoded Helm release revision, ordered by namespace, release and revision.
+    pub fn revisions(&self) -> Vec<ReleaseRevision> {
+        let mut revisions: Vec<ReleaseRevision> = self
+            .state
+            .lock()
+            .map(|s| s.releases.items.values().cloned().collect())
+            .unwrap_or_default();
+        revisions.sort_by(|a, b| {
+            (&a.namespace, &a.name, a.revision).cmp(&(&b.namespace, &b.name, b.revision))
+        });
+        revisions
+    }
+}
+
+impl Drop for ClusterView {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
@@ -65,34 +220,55 @@ impl Drop for Watches {
     }
 }
 
-enum Change<K> {
-    Applied(K),
-    Deleted(K),
+fn apply_event<K: kube::Resource, T>(
+    collection: &mut Collection<T>,
+    event: watcher::Event<K>,
+    reduce: impl Fn(&K) -> Option<T>,
+) {
+    match event {
+        watcher::Event::Init => collection.relisting.clear(),
+        watcher::Event::InitApply(object) => {
+            if let Some(item) = reduce(&object) {
+                collection.relisting.insert(key_of(&object), item);
+            }
+        }
+        watcher::Event::InitDone => {
+            collection.items = std::mem::take(&mut collection.relisting);
+            collection.listed = true;
+        }
+        watcher::Event::Apply(object) => match reduce(&object) {
+            Some(item) => {
+                collection.items.insert(key_of(&object), item);
+            }
+            None => {
+                collection.items.remove(&key_of(&object));
+            }
+        },
+        watcher::Event::Delete(object) => {
+            collection.items.remove(&key_of(&object));
+        }
+    }
 }
 
-async fn forward<K>(
+async fn follow<K>(
     api: Api<K>,
-    feed: mpsc::UnboundedSender<Feed>,
+    config: watcher::Config,
     what: &'static str,
-    observe: impl Fn(Change<K>) -> Observation,
+    feed: mpsc::UnboundedSender<Feed>,
+    mut on_event: impl FnMut(watcher::Event<K>),
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     K::DynamicType: Default,
 {
-    let mut stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut stream = watcher(api, config).default_backoff().boxed();
     while let Some(event) = stream.next().await {
-        let message = match event {
-            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
-                Feed::Observed(observe(Change::Applied(object)))
+        match event {
+            Ok(event) => on_event(event),
+            Err(err) => {
+                let _ = feed.send(Feed::Trouble(format!(
+                    "watch of {what} interrupted ({err}); resuming"
+                )));
             }
-            Ok(watcher::Event::Delete(object)) => Feed::Observed(observe(Change::Deleted(object))),
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
-            Err(err) => Feed::Trouble(format!("watch of {what} interrupted ({err}); resuming")),
-        };
-        if feed.send(message).is_err() {
-            return;
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::journal::{self, Journal};
 use crate::kubectl_apply;
 use crate::manifest::{Manifest, ManifestObject, UPGRADE_NAMESPACE};
 use crate::progress::Output;
-use crate::watch::{self, Feed, Watches};
+use crate::watch::{self, ClusterView, Feed};
 use crate::{cluster, collect, ApplyArgs, GlobalArgs, RollbackArgs, WatchArgs};
 
 pub const PROBE_JOB: &str = "astro-upgrade-probe";
@@ -74,7 +74,7 @@ struct Run {
     mirror_warned: bool,
     feed_tx: mpsc::UnboundedSender<Feed>,
     feed_rx: mpsc::UnboundedReceiver<Feed>,
-    watches: Option<Watches>,
+    view: ClusterView,
     /// The newest observation of each watched object, replayed to each new Job watch.
     seen: BTreeMap<(u8, String), Observation>,
     followed: BTreeMap<String, JoinHandle<()>>,
@@ -84,6 +84,7 @@ struct Run {
 impl Run {
     fn new(client: Client, out: Output, journal: Journal) -> Run {
         let (feed_tx, feed_rx) = mpsc::unbounded_channel();
+        let view = ClusterView::start(&client, UPGRADE_NAMESPACE, feed_tx.clone());
         let (interrupt_tx, interrupts) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
@@ -100,7 +101,7 @@ impl Run {
             mirror_warned: false,
             feed_tx,
             feed_rx,
-            watches: None,
+            view,
             seen: BTreeMap::new(),
             followed: BTreeMap::new(),
             interrupts,
@@ -167,16 +168,6 @@ impl Run {
         }
     }
 
-    fn start_watches(&mut self) {
-        if self.watches.is_none() {
-            self.watches = Some(Watches::start(
-                &self.client,
-                UPGRADE_NAMESPACE,
-                self.feed_tx.clone(),
-            ));
-        }
-    }
-
     fn remember(&mut self, observation: &Observation) {
         let key = match observation {
             Observation::Job(job) => (0, job.metadata.name.clone().unwrap_or_default()),
@@ -197,7 +188,6 @@ impl Run {
 
     /// Watches one Job until it succeeds, fails, or (when `interruptible`) Ctrl-C is pressed.
     async fn follow(&mut self, config: JobWatchConfig, interruptible: bool) -> Outcome {
-        self.start_watches();
         let job = config.job.clone();
         self.out.phase(&format!("watching Job {job}"));
         let mut watch = JobWatch::new(config, self.out.elapsed());
@@ -567,7 +557,15 @@ async fn preflight(
 ) -> anyhow::Result<()> {
     run.out
         .phase("re-checking the live cluster against the plan");
-    let facts = collect::collect_facts(connection, &global.namespace).await?;
+    let client = &connection.client;
+    let mut facts = planner::Facts::default();
+    facts.kubernetes.server_version = Some(cluster::server_version(client).await?);
+    tokio::time::timeout(verify::LIST_TIMEOUT, run.view.listed())
+        .await
+        .map_err(|_| anyhow::anyhow!("cannot list the cluster's pods and Helm release Secrets"))?;
+    facts.pods = run.view.pods();
+    facts.helm_releases = collect::newest_releases(&run.view.revisions());
+    facts.permissions = collect::collect_permissions(client, &global.namespace).await?;
     if let Some(warning) = facts
         .kubernetes
         .server_version
@@ -640,7 +638,6 @@ async fn probe(
 ) -> anyhow::Result<Option<Ending>> {
     let probe = probe_job(upgrade_job);
     run.delete_job_and_wait(&probe).await?;
-    run.start_watches();
     run.apply_object(&probe, false).await?;
     let outcome = run
         .follow(
@@ -757,7 +754,7 @@ async fn verify_upgrade(run: &mut Run, context: &FlowContext<'_>) -> anyhow::Res
     run.out
         .phase(&format!("verifying the platform is on {target}"));
     let problems = verify::verify_platform(
-        &run.client,
+        &run.view,
         &run.out,
         &context.namespace,
         context.release.as_deref(),
@@ -897,7 +894,6 @@ async fn roll_back(
             if start == Start::DeleteAndApply {
                 run.delete_job_and_wait(job).await?;
             }
-            run.start_watches();
             run.apply_object(job, false).await?;
             None
         }
@@ -931,7 +927,7 @@ async fn roll_back(
                 LTS_0_16_TO_0_23.from_platform.major, LTS_0_16_TO_0_23.from_platform.minor
             );
             let problems = verify::verify_platform(
-                &run.client,
+                &run.view,
                 &run.out,
                 &context.namespace,
                 context.release.as_deref(),
@@ -1045,9 +1041,12 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
         ),
         args.yes,
     )?;
-    let release = verify::platform_release(&connection.client, &global.namespace).await?;
-    let known_unhealthy = verify::unhealthy_pods(&connection.client, &global.namespace).await?;
     let mut run = Run::new(connection.client.clone(), out, journal);
+    tokio::time::timeout(verify::LIST_TIMEOUT, run.view.listed())
+        .await
+        .map_err(|_| anyhow::anyhow!("cannot list the cluster's pods and Helm release Secrets"))?;
+    let release = verify::platform_release_in(&run.view, &global.namespace);
+    let known_unhealthy = verify::unhealthy_pods(&run.view, &global.namespace);
     let context = FlowContext {
         global,
         release,

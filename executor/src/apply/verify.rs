@@ -1,14 +1,11 @@
 //! Step 7 of the procedure, and `status`: is the platform on the expected version, deployed, with
 //! every pod ready; where does an upgrade stand according to the journal and the cluster.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::StreamExt as _;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::runtime::{watcher, WatchStreamExt as _};
 use kube::{Api, Client, ResourceExt as _};
 use planner::path::{self as upgrade_path, LTS_0_16_TO_0_23};
 use serde_json::json;
@@ -19,6 +16,10 @@ use crate::collect::{self, ReleaseRevision};
 use crate::journal;
 use crate::manifest::UPGRADE_NAMESPACE;
 use crate::progress::Output;
+use crate::watch::ClusterView;
+
+/// How long the first listing of pods and release Secrets may take before giving up.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 use crate::{cluster, exit, GlobalArgs, StatusArgs, VerifyArgs};
 
 /// The newest revision of the platform release in `namespace` (`release` when known, else the
@@ -39,26 +40,24 @@ async fn platform_revision(
         .max_by_key(|r| r.revision))
 }
 
-pub async fn platform_release(client: &Client, namespace: &str) -> anyhow::Result<Option<String>> {
-    Ok(platform_revision(client, namespace, None)
-        .await?
-        .map(|r| r.name))
+/// The platform pods unhealthy right now (`namespace/name`), before a standalone rollback starts.
+pub fn unhealthy_pods(view: &ClusterView, namespace: &str) -> Vec<String> {
+    view.pods()
+        .into_iter()
+        .filter(|p| p.namespace.as_deref() == Some(namespace) && !p.healthy)
+        .map(|p| format!("{namespace}/{}", p.name))
+        .collect()
 }
 
-/// The platform pods unhealthy right now (`namespace/name`), before a standalone rollback starts.
-pub async fn unhealthy_pods(client: &Client, namespace: &str) -> anyhow::Result<Vec<String>> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = api
-        .list(&kube::api::ListParams::default())
-        .await
-        .with_context(|| format!("cannot list the pods of {namespace}"))?;
-    Ok(list
-        .items
-        .iter()
-        .map(collect::pod_fact)
-        .filter(|p| !p.healthy)
-        .map(|p| format!("{namespace}/{}", p.name))
-        .collect())
+/// The name of the platform's release (of the `astronomer` chart) in `namespace`.
+pub fn platform_release_in(view: &ClusterView, namespace: &str) -> Option<String> {
+    view.revisions()
+        .into_iter()
+        .filter(|r| {
+            r.namespace.as_deref() == Some(namespace) && r.chart == LTS_0_16_TO_0_23.platform_chart
+        })
+        .max_by_key(|r| r.revision)
+        .map(|r| r.name)
 }
 
 /// Whether a chart version is on the `expect` minor (`0.23.18` is on `0.23`).
@@ -67,34 +66,33 @@ pub fn on_minor(chart_version: &str, expect: &str) -> bool {
     version == expect || version.starts_with(&format!("{expect}."))
 }
 
-/// Checks the release and waits up to `settle` for every platform pod to be ready or completed.
-/// Pods in `known_unhealthy` (`namespace/name`, unhealthy already when the plan was approved)
-/// do not count. Returns the problems found (empty when the platform is as expected).
-pub async fn verify_platform(
-    client: &Client,
-    out: &Output,
+/// What is wrong with the platform as the view shows it now (empty when it is as expected):
+/// the newest revision of its release must be on `expect` and `deployed`, and every pod of its
+/// namespace ready or completed, except those in `known_unhealthy` (`namespace/name`).
+fn platform_problems(
+    view: &ClusterView,
     namespace: &str,
     release: Option<&str>,
     expect: &str,
-    settle: Duration,
     known_unhealthy: &[String],
-) -> anyhow::Result<Vec<String>> {
+) -> (Vec<String>, Option<ReleaseRevision>) {
     let mut problems = Vec::new();
-    match platform_revision(client, namespace, release).await? {
+    let revision = view
+        .revisions()
+        .into_iter()
+        .filter(|r| r.namespace.as_deref() == Some(namespace))
+        .filter(|r| match release {
+            Some(name) => r.name == name,
+            None => r.chart == LTS_0_16_TO_0_23.platform_chart,
+        })
+        .max_by_key(|r| r.revision);
+    match &revision {
         None => problems.push(format!(
             "no Helm release of the platform in namespace {namespace}"
         )),
         Some(revision) => {
             let version = revision.chart_version.clone().unwrap_or_default();
             let status = revision.status.clone().unwrap_or_default();
-            out.event(
-                "release",
-                &format!(
-                    "Helm release {} revision {}: {}-{version}, {status}",
-                    revision.name, revision.revision, revision.chart
-                ),
-                json!({"release": revision.name, "revision": revision.revision, "chart_version": version, "release_status": status}),
-            );
             if !on_minor(&version, expect) {
                 problems.push(format!(
                     "Helm release {} is on chart {version}, not {expect}.x",
@@ -109,85 +107,92 @@ pub async fn verify_platform(
             }
         }
     }
-    problems.extend(settle_pods(client, out, namespace, settle, known_unhealthy).await?);
-    Ok(problems)
+    for pod in view.pods() {
+        let name = format!(
+            "{}/{}",
+            pod.namespace.as_deref().unwrap_or_default(),
+            pod.name
+        );
+        if pod.namespace.as_deref() == Some(namespace)
+            && !pod.healthy
+            && !known_unhealthy.contains(&name)
+        {
+            problems.push(format!(
+                "pod {name} is {} ({})",
+                pod.status,
+                pod.ready.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    (problems, revision)
 }
 
-/// Watches the namespace's pods until all are ready or completed, or `settle` runs out.
-async fn settle_pods(
-    client: &Client,
+/// Waits up to `settle` for the platform to be as expected; returns what is still wrong then.
+pub async fn verify_platform(
+    view: &ClusterView,
     out: &Output,
     namespace: &str,
+    release: Option<&str>,
+    expect: &str,
     settle: Duration,
     known_unhealthy: &[String],
 ) -> anyhow::Result<Vec<String>> {
-    let counts = |pod: &planner::facts::Pod| {
-        !pod.healthy && !known_unhealthy.contains(&format!("{namespace}/{}", pod.name))
-    };
-    out.phase(&format!("waiting for the pods of {namespace} to be ready"));
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let mut stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    let mut pods: BTreeMap<String, planner::facts::Pod> = BTreeMap::new();
-    let mut listing: BTreeMap<String, planner::facts::Pod> = BTreeMap::new();
-    let mut listed = false;
+    out.phase(&format!(
+        "waiting for the release and the pods of {namespace} to settle on {expect}"
+    ));
+    tokio::time::timeout(LIST_TIMEOUT, view.listed())
+        .await
+        .map_err(|_| anyhow::anyhow!("cannot list the pods and Helm release Secrets"))?;
     let deadline = tokio::time::sleep(settle);
     tokio::pin!(deadline);
     loop {
-        tokio::select! {
-            event = stream.next() => {
-                match event {
-                    Some(Ok(watcher::Event::Init)) => listing.clear(),
-                    Some(Ok(watcher::Event::InitApply(pod))) => {
-                        listing.insert(pod.name_any(), collect::pod_fact(&pod));
-                    }
-                    Some(Ok(watcher::Event::InitDone)) => {
-                        pods = std::mem::take(&mut listing);
-                        listed = true;
-                    }
-                    Some(Ok(watcher::Event::Apply(pod))) => {
-                        pods.insert(pod.name_any(), collect::pod_fact(&pod));
-                    }
-                    Some(Ok(watcher::Event::Delete(pod))) => {
-                        pods.remove(&pod.name_any());
-                    }
-                    Some(Err(err)) => {
-                        out.event("watch-resumed", &format!("note: watch of pods interrupted ({err}); resuming"), json!({"message": err.to_string()}));
-                    }
-                    None => break,
-                }
-                if listed && !pods.values().any(counts) {
-                    let known = pods.values().filter(|p| !p.healthy).count();
-                    let note = if known > 0 { format!(" ({known} unhealthy already when the plan was approved)") } else { String::new() };
-                    out.event("pods", &format!("all {} pods of {namespace} are ready or completed{note}", pods.len() - known), json!({"namespace": namespace, "pods": pods.len(), "known_unhealthy": known}));
-                    return Ok(Vec::new());
-                }
+        let changed = view.changed();
+        let (problems, revision) =
+            platform_problems(view, namespace, release, expect, known_unhealthy);
+        let settled = problems.is_empty();
+        let timed_out = !settled && deadline.is_elapsed();
+        if settled || timed_out {
+            if let Some(revision) = revision {
+                let version = revision.chart_version.clone().unwrap_or_default();
+                let status = revision.status.clone().unwrap_or_default();
+                out.event(
+                    "release",
+                    &format!(
+                        "Helm release {} revision {}: {}-{version}, {status}",
+                        revision.name, revision.revision, revision.chart
+                    ),
+                    json!({"release": revision.name, "revision": revision.revision, "chart_version": version, "release_status": status}),
+                );
             }
-            () = &mut deadline => break,
+            if settled {
+                let pods = view
+                    .pods()
+                    .iter()
+                    .filter(|p| p.namespace.as_deref() == Some(namespace))
+                    .count();
+                out.event(
+                    "pods",
+                    &format!("the {pods} pods of {namespace} are ready or completed (or known unhealthy before the run)"),
+                    json!({"namespace": namespace, "pods": pods}),
+                );
+            }
+            return Ok(problems);
+        }
+        tokio::select! {
+            () = changed => {}
+            () = &mut deadline => {}
         }
     }
-    Ok(pods
-        .values()
-        .filter(|p| counts(p))
-        .map(|p| {
-            format!(
-                "pod {namespace}/{} is {} ({}) after {}s",
-                p.name,
-                p.status,
-                p.ready.as_deref().unwrap_or("?"),
-                settle.as_secs()
-            )
-        })
-        .collect())
 }
 
 pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<u8> {
     let settle = duration_arg("--settle", &args.settle)?;
     let out = Output::new(global.output);
     let connection = cluster::connect(global).await?;
+    let (feed, _ignored) = tokio::sync::mpsc::unbounded_channel();
+    let view = ClusterView::start(&connection.client, UPGRADE_NAMESPACE, feed);
     let mut problems = verify_platform(
-        &connection.client,
+        &view,
         &out,
         &global.namespace,
         None,

@@ -722,3 +722,60 @@ async fn a_claim_that_never_binds_stops_at_the_probe() {
         "the upgrade Job is never created"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_on_a_large_cluster_lists_and_watches_each_kind_once() {
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 100.0, |scenario| {
+        scenario.generate = Some(kube_sim::scenario::GenerateSpec {
+            pods: vec![kube_sim::scenario::GeneratedPods {
+                namespace: "astronomer-quasaric-sun-9051".into(),
+                name_prefix: "quasaric-sun-9051-worker".into(),
+                count: 5000,
+                image: "quay.io/astronomer/ap-airflow:1.10.12-1-buster-onbuild".into(),
+                labels: Default::default(),
+                crash_every: 0,
+            }],
+        });
+    })
+    .await;
+    let plan = cluster.approved_plan(&[]).await;
+    let before = cluster.sim.requests().len();
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+
+    let mut per_kind: std::collections::BTreeMap<String, (usize, usize, usize)> =
+        Default::default();
+    for request in &cluster.sim.requests()[before..] {
+        let is_collection = request.watch || request.query.contains("limit=");
+        if request.method != "GET" || !is_collection {
+            continue;
+        }
+        let kind = request
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let counts = per_kind.entry(kind).or_default();
+        if request.watch {
+            counts.1 += 1;
+        } else if request.query.contains("continue=") {
+            counts.2 += 1;
+        } else {
+            counts.0 += 1;
+        }
+    }
+    eprintln!("during apply, per kind (lists, watches, further pages): {per_kind:?}");
+    for (kind, (lists, watches, _pages)) in &per_kind {
+        assert!(
+            *lists <= 1 && *watches <= 1,
+            "{kind}: {lists} lists and {watches} watches during apply: {per_kind:?}"
+        );
+    }
+    assert!(
+        per_kind
+            .get("pods")
+            .is_some_and(|(_, _, pages)| *pages >= 10),
+        "the 5,000 pods are listed in pages of 500: {per_kind:?}"
+    );
+}

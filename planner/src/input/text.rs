@@ -315,34 +315,41 @@ const BARE_COMMAND_WORDS: &[&str] = &[
 /// command lines that start with a known tool (`kubectl …`, `helm …`).
 pub fn command_of(line: &str) -> Option<&str> {
     let line = line.trim();
-    let (rest, strong) = match strip_prompt(line) {
-        Some(found) => found,
-        None => (line, false),
-    };
+    let prompt = strip_prompt(line);
+    let (rest, strong) = prompt.unwrap_or((line, false));
     let rest = rest.trim();
-    let first = rest.split_whitespace().next()?;
+    let mut words = rest.split_whitespace();
+    let first = words.next()?;
+    let second = words.next();
     let env_prefixed = first.contains('=') && is_env_assignment(rest);
-    // Without a prompt, a sentence that starts with a tool's name is prose, not a command.
-    let sentence =
-        rest.ends_with([':', '.', '?', '!', ',']) || rest.contains('`') || rest.contains(": ");
-    // ... and a table row whose first cell is a tool's name (namespace `astro`) is output.
-    let table_row =
-        rest.contains("  ") || rest.contains('\t') || rest.split_whitespace().any(is_ratio);
-    let bare_ok = !sentence
-        && !table_row
-        && (env_prefixed || (BARE_COMMAND_WORDS.contains(&first) && rest.len() > first.len()));
-    if (strong && (env_prefixed || COMMAND_WORDS.contains(&first))) || bare_ok {
-        return Some(rest);
-    }
-    if strong
-        && first
+    let known_tool = env_prefixed || COMMAND_WORDS.contains(&first);
+    if strong {
+        let plausible = first
             .bytes()
             .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
-    {
-        return Some(rest);
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+        return (known_tool || plausible).then_some(rest);
     }
-    None
+    // A sentence that starts with a tool's name is prose, not a command.
+    let sentence =
+        rest.ends_with([':', '.', '?', '!', ',']) || rest.contains('`') || rest.contains(": ");
+    if prompt.is_some() {
+        // `# `, `% `, `> `: also a comment, a heading or a quote unless a tool follows
+        return (known_tool && !sentence).then_some(rest);
+    }
+    // Without any prompt only a tool with a subcommand counts; a table row whose first cell is
+    // a tool's name (namespace `astro`) and a version line (`oc v3.11.0`) are output.
+    let table_row =
+        rest.contains("  ") || rest.contains('\t') || rest.split_whitespace().any(is_ratio);
+    let subcommand = second.is_some_and(|w| !looks_like_version(w));
+    let bare = env_prefixed || (BARE_COMMAND_WORDS.contains(&first) && subcommand);
+    (bare && !sentence && !table_row).then_some(rest)
+}
+
+/// `v3.11.0`, `1.16`: a version, not a subcommand.
+fn looks_like_version(word: &str) -> bool {
+    let digits = word.strip_prefix('v').unwrap_or(word);
+    digits.bytes().next().is_some_and(|b| b.is_ascii_digit())
 }
 
 /// `1/2`: a READY cell.
@@ -690,6 +697,12 @@ mod tests {
             ("helm upgrade fails with this error:", None),
             ("astro    astro-houston-abc   1/1   Running   0   1d", None),
             ("astro astro-houston-abc 1/1 Running 0 1d", None),
+            ("oc v3.11.0+0cbc58b", None),
+            (
+                "# kubectl  get pods -n kube-system -o wide",
+                Some("kubectl  get pods -n kube-system -o wide"),
+            ),
+            ("# Source: astronomer/templates/houston.yaml", None),
             ("kubectl get pods shows everything is fine.", None),
             (
                 "KUBECONFIG=x.yaml kubectl get pods",

@@ -58,6 +58,9 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
     let lines: Vec<Line> = text::lines(text, first_line).collect();
     let mut found = Found::default();
     let mut section = Side::Other;
+    // `oc version` of OpenShift 3 prints `kubernetes v1.11.0+d4cacc0` for the client, then
+    // `Server https://…` and the server's `kubernetes …` line.
+    let mut openshift3_side = Side::Client;
     let mut i = 0;
     while i < lines.len() {
         let number = lines[i].number;
@@ -117,6 +120,17 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         }
         if let Some(error) = connection_error(line) {
             found.set_error(error, number);
+            continue;
+        }
+        if line.starts_with("Server http") {
+            openshift3_side = Side::Server;
+            continue;
+        }
+        if let Some(v) = line
+            .strip_prefix("kubernetes v")
+            .and_then(|rest| version_token(&format!("v{rest}")))
+        {
+            found.set(openshift3_side, v, number);
             continue;
         }
         if line.contains("version.BuildInfo{") || line.contains("&version.Version{") {

@@ -27,6 +27,9 @@ struct Found {
     kubernetes: Option<(String, u32)>,
     error: Option<(ConnectionError, u32)>,
     helm_decoy: Option<u32>,
+    /// An error only kubectl's log lines told (`E1127 … couldn't get current server API group
+    /// list: … connection refused`), for pastes cut before kubectl's own message.
+    logged_error: Option<(ConnectionError, u32)>,
 }
 
 impl Found {
@@ -122,6 +125,10 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
             found.set_error(error, number);
             continue;
         }
+        if let Some(error) = logged_connection_error(line) {
+            found.logged_error.get_or_insert((error, number));
+            continue;
+        }
         if line.starts_with("Server http") {
             openshift3_side = Side::Server;
             continue;
@@ -153,7 +160,7 @@ fn finish(name: &str, text: &str, first_line: u32, command: Option<&str>, found:
     if let Some((v, line)) = found.kubernetes.or(found.server) {
         k.server_version = Some(v);
         k.server_at = Some(At::new(name, line));
-    } else if let Some((error, line)) = found.error {
+    } else if let Some((error, line)) = found.error.or(found.logged_error) {
         k.error = Some(error);
         k.error_at = Some(At::new(name, line));
     }
@@ -404,6 +411,25 @@ fn connection_error(line: &str) -> Option<ConnectionError> {
         ConnectionError::Other
     };
     Some(error)
+}
+
+/// The failure a klog error line of kubectl reports (`E1127 10:01:02.123456  12345
+/// memcache.go:265] couldn't get current server API group list: … connection refused`).
+fn logged_connection_error(line: &str) -> Option<ConnectionError> {
+    let bytes = line.as_bytes();
+    let klog = bytes.len() > 6 && bytes[0] == b'E' && bytes[1..5].iter().all(u8::is_ascii_digit);
+    if !klog {
+        return None;
+    }
+    let message = line.split_once("] ")?.1;
+    let cause = message.strip_prefix("couldn't get current server API group list")?;
+    Some(if cause.contains("connection refused") {
+        ConnectionError::ConnectionRefused
+    } else if cause.contains("Unauthorized") || cause.contains("provide credentials") {
+        ConnectionError::Unauthorized
+    } else {
+        ConnectionError::UnableToConnect
+    })
 }
 
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).

@@ -694,6 +694,11 @@ fn apply_transition(shared: &Shared, transition: &TransitionSpec, job_name: &str
                 }
             }
             if changed {
+                // The rollout finishes at once, so `kubectl rollout status` sees it observed.
+                let generation = workload
+                    .pointer("/metadata/generation")
+                    .and_then(Value::as_i64);
+                workload["status"]["observedGeneration"] = json!(generation.unwrap_or(1) + 1);
                 let _ = store.update(served, workload);
             }
         }

@@ -838,3 +838,58 @@ async fn get_nodes_shows_ready_nodes_with_the_server_version() {
         run.stdout
     );
 }
+
+#[tokio::test]
+async fn platform_rollout_after_the_upgrade_is_complete() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 600.0).await;
+    assert_eq!(
+        cluster
+            .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+            .await
+            .code,
+        0
+    );
+    let run = cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=complete",
+            "job/upgrade-astronomer",
+            "--timeout=60s",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster
+        .kubectl(&[
+            "rollout",
+            "status",
+            "deployment/astronomer-houston",
+            "-n",
+            "astronomer",
+            "--timeout=10s",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("successfully rolled out"),
+        "{}",
+        run.stdout
+    );
+    let run = cluster
+        .kubectl(&[
+            "get",
+            "deployment",
+            "astronomer-houston",
+            "-n",
+            "astronomer",
+            "-o",
+            "wide",
+        ])
+        .await;
+    let houston = row(&run.stdout, "astronomer-houston");
+    assert_eq!(houston[1..4], ["2/2", "2", "2"], "{}", run.stdout);
+    assert_eq!(
+        houston[6], "quay.io/astronomer/ap-houston-api:0.23.24",
+        "{}",
+        run.stdout
+    );
+}

@@ -294,23 +294,20 @@ pub fn follow_logs(
                 Ok(stream) => {
                     let mut lines = stream.lines();
                     let mut index = 0usize;
-                    loop {
-                        match lines.try_next().await {
-                            Ok(Some(line)) => {
-                                index += 1;
-                                if index > sent {
-                                    sent = index;
-                                    failures = 0;
-                                    let observation = Observation::LogLine {
-                                        pod: pod.clone(),
-                                        line,
-                                    };
-                                    if feed.send(Feed::Observed(observation)).is_err() {
-                                        return;
-                                    }
-                                }
+                    // A dropped connection ends the stream like the container's exit does;
+                    // the check below tells them apart.
+                    while let Ok(Some(line)) = lines.try_next().await {
+                        index += 1;
+                        if index > sent {
+                            sent = index;
+                            failures = 0;
+                            let observation = Observation::LogLine {
+                                pod: pod.clone(),
+                                line,
+                            };
+                            if feed.send(Feed::Observed(observation)).is_err() {
+                                return;
                             }
-                            Ok(None) | Err(_) => break,
                         }
                     }
                 }

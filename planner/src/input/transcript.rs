@@ -222,6 +222,16 @@ impl Session<'_> {
         first_line: u32,
     ) {
         let mut piece = read_as(kind, self.name, body, first_line, cmd);
+        let mut kind = kind;
+        if cmd.is_some() && !has_evidence(kind, &piece) {
+            // A prose line that starts like a command (`helm list shows nothing`) went before
+            // output of another kind; read that output for what it is.
+            let (other, score) = sniff_kind(body);
+            if other != kind && score >= IGNORED_COMMAND_RESCUE {
+                piece = read_as(other, self.name, body, first_line, None);
+                kind = other;
+            }
+        }
         if kind == EvidenceKind::Pods {
             let listed_all = cmd.is_some_and(|c| {
                 text::command_words(c)
@@ -298,6 +308,26 @@ fn blocks(body: &str, first_line: u32) -> Vec<(usize, usize, u32)> {
     }
     out.extend(current);
     out
+}
+
+/// Whether a reader of `kind` found anything in its piece (an empty pod listing counts).
+fn has_evidence(kind: EvidenceKind, facts: &Facts) -> bool {
+    match kind {
+        EvidenceKind::KubectlVersion => {
+            let k = &facts.kubernetes;
+            k.client_version.is_some() || k.server_version.is_some() || k.error.is_some()
+        }
+        EvidenceKind::Pods => facts.pods_listed,
+        EvidenceKind::CanI => !facts.permissions.is_empty(),
+        EvidenceKind::Images => !facts.images.is_empty(),
+        EvidenceKind::HelmList | EvidenceKind::HelmHistory => {
+            !facts.helm_releases.is_empty() || !facts.helm_history.is_empty()
+        }
+        EvidenceKind::StorageClass => !facts.storage_classes.is_empty(),
+        EvidenceKind::Contexts => !facts.contexts.is_empty(),
+        EvidenceKind::Connection => facts.database_connection.is_some(),
+        EvidenceKind::Transcript | EvidenceKind::Bundle => true,
+    }
 }
 
 /// A kubectl/helm table header: `NAME`, `NAMESPACE` or `CURRENT` then upper-case column names.

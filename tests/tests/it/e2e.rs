@@ -221,6 +221,17 @@ impl Cluster {
         )
     }
 
+    fn platform_revisions(&self) -> usize {
+        self.sim
+            .objects("v1", "Secret", Some("astronomer"))
+            .iter()
+            .filter(|s| {
+                s["metadata"]["labels"]["owner"] == "helm"
+                    && s["metadata"]["labels"]["name"] == "astronomer"
+            })
+            .count()
+    }
+
     /// Objects the upgrade manifest creates, as `Kind/name`.
     fn upgrade_objects(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -777,5 +788,113 @@ async fn apply_on_a_large_cluster_lists_and_watches_each_kind_once() {
             .get("pods")
             .is_some_and(|(_, _, pages)| *pages >= 10),
         "the 5,000 pods are listed in pages of 500: {per_kind:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auto_rollback_a_failure_names_the_rollback_command_which_then_works() {
+    let cluster = Cluster::start("upgrade-job-fails", 100.0).await;
+    let plan = cluster
+        .approved_plan(&["known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt"])
+        .await;
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 6, "{}", run.text());
+    assert!(
+        run.text()
+            .contains("astro-upgrade rollback --rollback-manifest"),
+        "{}",
+        run.text()
+    );
+    let revisions_before = cluster.platform_revisions();
+
+    let manifest = workspace_file("manifests/rollback-0.16-to-0.23.yaml");
+    let rollback = cluster
+        .run(&[
+            "rollback",
+            "--rollback-manifest",
+            manifest.to_str().expect("utf-8 path"),
+            "--yes",
+            "--settle",
+            "20s",
+        ])
+        .await;
+    assert_eq!(rollback.code, 0, "{}", rollback.text());
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+    assert_eq!(
+        cluster.platform_revisions(),
+        revisions_before + 1,
+        "the rollback wrote the platform's new revision"
+    );
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), "rollback-astronomer")
+        .expect("the rollback Job was created");
+    assert_eq!(job["status"]["conditions"][0]["type"], "Complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_watching_and_leaves_the_job_running() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 10.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let args = cluster.apply_args(&plan, &[]);
+    let child = cluster
+        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .spawn()
+        .expect("astro-upgrade starts");
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the upgrade Job is created");
+    let pid = child.id().expect("the child runs").to_string();
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(signal.success());
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("astro-upgrade stops after Ctrl-C")
+        .expect("its output is read");
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    assert!(text.contains("keeps running in the cluster"), "{text}");
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+        .expect("the Job is left alone");
+    assert!(job["metadata"]["deletionTimestamp"].is_null());
+    let journal = std::fs::read_to_string(cluster.path("astro-upgrade-journal.jsonl"))
+        .expect("the journal is written");
+    assert!(journal.contains("\"event\":\"interrupted\""), "{journal}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_persists_nothing() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let run = cluster.apply(&plan, &["--dry-run"]).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+    assert!(
+        run.text().contains("nothing was persisted"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(cluster.upgrade_objects(), Vec::<String>::new());
+    let writes: Vec<_> = cluster
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && !r.path.contains("accessreviews"))
+        .collect();
+    assert!(
+        writes.iter().all(|r| r.query.contains("dryRun=All")),
+        "every write is a dry run: {writes:?}"
     );
 }

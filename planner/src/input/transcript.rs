@@ -9,6 +9,10 @@ const SNIFF_THRESHOLD: u32 = 30;
 /// Output of a command we do not know is read only when its content is this clearly one kind.
 const UNKNOWN_COMMAND_THRESHOLD: u32 = 50;
 
+/// What a paste nobody recognises is told.
+const UNRECOGNISED: &str =
+    "could not tell what this is; paste it with the command that printed it, or name its kind";
+
 /// Output of a command we do not read is still read when its content is this certain.
 const IGNORED_COMMAND_RESCUE: u32 = 90;
 
@@ -141,42 +145,29 @@ impl Session<'_> {
             _ if blank => None,
             // A command we do not read, yet its output is unmistakably evidence (a pod table
             // after `helm upgrade fails like this`): read it anyway.
-            Route::Ignore if sniff_kind(body).1 >= IGNORED_COMMAND_RESCUE => {
-                Some(sniff_kind(body).0)
-            }
-            Route::Ignore => {
-                self.note(
+            Route::Ignore => self.recognise(
+                facts,
+                body,
+                IGNORED_COMMAND_RESCUE,
+                (cmd, command_line),
+                "the planner does not read it",
+            ),
+            Route::Unknown => match self.hint {
+                Some(kind) => Some(kind),
+                None => self.recognise(
                     facts,
-                    command_line,
-                    Severity::Info,
-                    format!(
-                        "ignored the output of `{}`: the planner does not read it",
-                        short(cmd)
-                    ),
-                );
-                None
-            }
-            Route::Unknown => {
-                match self.hint {
-                    Some(kind) => Some(kind),
-                    None => {
-                        match sniff_kind(body) {
-                            (kind, score) if score >= UNKNOWN_COMMAND_THRESHOLD => Some(kind),
-                            _ => {
-                                self.note(facts, command_line, Severity::Info, format!("ignored the output of `{}`: not a command the planner reads", short(cmd)));
-                                None
-                            }
-                        }
-                    }
-                }
-            }
+                    body,
+                    UNKNOWN_COMMAND_THRESHOLD,
+                    (cmd, command_line),
+                    "not a command the planner reads",
+                ),
+            },
         };
-        match kind {
-            Some(kind) => self.read_kind(facts, kind, Some(cmd), body, first_line),
-            None => self.note_namespace_messages(body),
-        }
-        if kind.is_some_and(|kind| kind != EvidenceKind::Pods) {
+        if kind != Some(EvidenceKind::Pods) {
             self.note_namespace_messages(body);
+        }
+        if let Some(kind) = kind {
+            self.read_kind(facts, kind, Some(cmd), body, first_line);
         }
     }
 
@@ -204,7 +195,7 @@ impl Session<'_> {
                 _ => {
                     self.note_namespace_messages(block);
                     let line = first_nonblank_line(block, line);
-                    self.note(facts, line, Severity::Warning, "could not tell what this is; paste it with the command that printed it, or name its kind".to_string());
+                    self.note(facts, line, Severity::Warning, UNRECOGNISED.to_string());
                 }
             }
         }
@@ -251,6 +242,26 @@ impl Session<'_> {
             self.pods.append(&mut piece.pods);
         }
         facts.merge(piece);
+    }
+
+    /// The kind `body` surely is (sniffed at `threshold` or above); otherwise notes that the
+    /// output of `command` was ignored, and why.
+    fn recognise(
+        &self,
+        facts: &mut Facts,
+        body: &str,
+        threshold: u32,
+        (command, line): (&str, u32),
+        why: &str,
+    ) -> Option<EvidenceKind> {
+        match sniff_kind(body) {
+            (kind, score) if score >= threshold => Some(kind),
+            _ => {
+                let message = format!("ignored the output of `{}`: {why}", short(command));
+                self.note(facts, line, Severity::Info, message);
+                None
+            }
+        }
     }
 
     fn note(&self, facts: &mut Facts, line: u32, severity: Severity, message: String) {

@@ -483,9 +483,39 @@ impl Ending {
     }
 }
 
-/// After a failed upgrade: roll back only when asked and when there is something to apply.
-pub fn should_roll_back(auto_rollback: bool, has_rollback_manifest: bool) -> bool {
-    auto_rollback && has_rollback_manifest
+/// What to do after the upgrade Job failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// The upgrader never started (image not pulled, claim not bound, pod not scheduled): the
+    /// platform is untouched. Delete the Job so a fixed re-run starts clean; never roll back,
+    /// because the rollback would restore whatever backup is newest, possibly an old one.
+    DeleteUnstartedJob,
+    /// The upgrader ran and failed: roll back, as asked.
+    RollBack,
+    /// Leave everything as it is and tell the operator (no rollback asked for, or the Job may
+    /// still be running: a rollback beside a running upgrade would race it).
+    Report,
+}
+
+pub fn after_failure(
+    failure: &Failure,
+    auto_rollback: bool,
+    has_rollback_manifest: bool,
+) -> AfterFailure {
+    match failure {
+        Failure::ImagePull { .. }
+        | Failure::ClaimUnbound { .. }
+        | Failure::Unschedulable { .. } => AfterFailure::DeleteUnstartedJob,
+        Failure::ContainerFailed { .. } | Failure::JobFailed { .. }
+            if auto_rollback && has_rollback_manifest =>
+        {
+            AfterFailure::RollBack
+        }
+        Failure::ContainerFailed { .. }
+        | Failure::JobFailed { .. }
+        | Failure::Deadline { .. }
+        | Failure::JobDeleted { .. } => AfterFailure::Report,
+    }
 }
 
 /// Parses durations as people write them: `90s`, `45m`, `1h30m`, `2h`, `500ms`; a bare number is seconds.

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::engine::{
-    self, Ending, Failure, JobWatch, JobWatchConfig, Observation, Progress, Start,
+    self, AfterFailure, Ending, Failure, JobWatch, JobWatchConfig, Observation, Progress, Start,
 };
 use super::{confirm, duration_arg, read_approved_plan, read_manifest, rollback_command, verify};
 use crate::exit::Exit;
@@ -794,35 +794,90 @@ async fn after_failure(
     context: &FlowContext<'_>,
     failure: Option<Failure>,
 ) -> anyhow::Result<Ending> {
-    if let Some(failure) = &failure {
-        run.record(
-            "upgrade-job",
-            "failed",
-            &format!("upgrade failed: {failure}"),
-            json!({"failure": failure.kind(), "message": failure.to_string()}),
-        )
-        .await;
-    }
-    let rollback = context
-        .rollback_manifest
-        .filter(|_| engine::should_roll_back(context.auto_rollback, true));
-    let Some(rollback) = rollback else {
-        run.out.say(&format!(
-            "\nThe upgrade failed and was not rolled back. State:\n  - Job {ns}/{job}: failed (kept for its logs: kubectl logs -n {ns} job/{job})\n  - ServiceAccount {sa} and PVC {pvc} (the backups) are kept: the rollback needs them\nNext:\n  {cmd}",
-            ns = UPGRADE_NAMESPACE,
-            job = upgrade_path::UPGRADE_JOB,
-            sa = upgrade_path::SERVICE_ACCOUNT,
-            pvc = upgrade_path::BACKUP_PVC,
-            cmd = rollback_command(context.rollback_path, context.global),
-        ));
-        return Ok(Ending::UpgradeFailed);
+    let failure = match failure {
+        Some(failure) => {
+            run.record(
+                "upgrade-job",
+                "failed",
+                &format!("upgrade failed: {failure}"),
+                json!({"failure": failure.kind(), "message": failure.to_string()}),
+            )
+            .await;
+            failure
+        }
+        None => Failure::JobFailed {
+            job: upgrade_path::UPGRADE_JOB.to_string(),
+            reason: "Failed".to_string(),
+            message: "found failed by this run".to_string(),
+        },
     };
-    let back = roll_back(run, rollback, false, &context.bounds, context).await?;
-    Ok(if back {
-        Ending::RolledBack
-    } else {
-        Ending::RollbackFailed
-    })
+    let action = engine::after_failure(
+        &failure,
+        context.auto_rollback,
+        context.rollback_manifest.is_some(),
+    );
+    match (action, context.rollback_manifest) {
+        (AfterFailure::RollBack, Some(rollback)) => {
+            let back = roll_back(run, rollback, false, &context.bounds, context).await?;
+            Ok(if back {
+                Ending::RolledBack
+            } else {
+                Ending::RollbackFailed
+            })
+        }
+        (AfterFailure::DeleteUnstartedJob, _) => {
+            let jobs: Api<Job> = Api::namespaced(run.client.clone(), UPGRADE_NAMESPACE);
+            let deleted = jobs
+                .delete(
+                    upgrade_path::UPGRADE_JOB,
+                    &DeleteParams {
+                        propagation_policy: Some(PropagationPolicy::Background),
+                        ..DeleteParams::default()
+                    },
+                )
+                .await;
+            let (event, state) = match deleted {
+                Ok(_) => ("deleted-unstarted", "deleted (it never ran)".to_string()),
+                Err(err) => (
+                    "delete-failed",
+                    format!(
+                        "never ran, but could not be deleted ({err}): kubectl delete job -n {UPGRADE_NAMESPACE} {}",
+                        upgrade_path::UPGRADE_JOB
+                    ),
+                ),
+            };
+            run.record(
+                "upgrade-job",
+                event,
+                &format!(
+                    "\nThe upgrader never started, so the platform was not touched and nothing is rolled back. State:\n  - Job {UPGRADE_NAMESPACE}/{}: {state}\n  - ServiceAccount, PVC and RBAC objects of the manifest stay\nNext: fix the cause above, then run the same `astro-upgrade apply` again.",
+                    upgrade_path::UPGRADE_JOB
+                ),
+                json!({"job": upgrade_path::UPGRADE_JOB}),
+            )
+            .await;
+            Ok(Ending::UpgradeFailed)
+        }
+        (AfterFailure::Report, _) if matches!(failure, Failure::Deadline { .. }) => {
+            run.out.say(&format!(
+                "\nThe deadline passed but the Job {ns}/{job} may still be running; it was not stopped and nothing was rolled back (a rollback beside a running upgrade would race it). Next:\n  astro-upgrade status                 # where it stands\n  kubectl logs -n {ns} job/{job} -f    # follow it\n  astro-upgrade apply … (the same command) re-attaches to it",
+                ns = UPGRADE_NAMESPACE,
+                job = upgrade_path::UPGRADE_JOB,
+            ));
+            Ok(Ending::UpgradeFailed)
+        }
+        _ => {
+            run.out.say(&format!(
+                "\nThe upgrade failed and was not rolled back. State:\n  - Job {ns}/{job}: failed (kept for its logs: kubectl logs -n {ns} job/{job})\n  - ServiceAccount {sa} and PVC {pvc} (the backups) are kept: the rollback needs them\nNext:\n  {cmd}",
+                ns = UPGRADE_NAMESPACE,
+                job = upgrade_path::UPGRADE_JOB,
+                sa = upgrade_path::SERVICE_ACCOUNT,
+                pvc = upgrade_path::BACKUP_PVC,
+                cmd = rollback_command(context.rollback_path, context.global),
+            ));
+            Ok(Ending::UpgradeFailed)
+        }
+    }
 }
 
 /// Applies the rollback manifest, watches its Job and verifies the platform is back on 0.16.

@@ -418,7 +418,7 @@ async fn an_image_pull_failure_is_reported_by_name_within_two_simulated_seconds(
     let time_scale = 5.0;
     let cluster = Cluster::start("image-pull-fails", time_scale).await;
     let plan = cluster.approved_plan(&[]).await;
-    let args = cluster.apply_args(&plan, &["-o", "json"]);
+    let args = cluster.apply_args(&plan, &["-o", "json", "--auto-rollback"]);
     let mut child = cluster
         .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
         .spawn()
@@ -473,10 +473,20 @@ async fn an_image_pull_failure_is_reported_by_name_within_two_simulated_seconds(
         "names the image: {message}"
     );
     let status = child.wait().await.expect("astro-upgrade ends");
-    assert_eq!(
-        status.code(),
-        Some(6),
-        "no auto-rollback: a person must act"
+    assert_eq!(status.code(), Some(6), "a person must fix the image source");
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .is_none_or(|job| !job["metadata"]["deletionTimestamp"].is_null()),
+        "the upgrade Job that never ran is deleted, so a fixed re-run starts clean"
+    );
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), "rollback-astronomer")
+            .is_none(),
+        "nothing ran, so nothing is rolled back (it would restore an older backup)"
     );
 }
 

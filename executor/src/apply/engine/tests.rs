@@ -284,7 +284,35 @@ fn exit_codes_follow_the_ending() {
     assert_eq!(Ending::RolledBack.exit_code(), 5);
     assert_eq!(Ending::RollbackFailed.exit_code(), 6);
     assert_eq!(Ending::UpgradeFailed.exit_code(), 6);
-    assert!(should_roll_back(true, true));
-    assert!(!should_roll_back(true, false));
-    assert!(!should_roll_back(false, true));
+}
+
+#[test]
+fn only_an_upgrader_that_ran_and_failed_is_rolled_back() {
+    let pull = Failure::ImagePull {
+        pod: "p".into(),
+        image: "i".into(),
+        reason: "ErrImagePull".into(),
+        message: String::new(),
+    };
+    let failed = Failure::JobFailed {
+        job: "upgrade-astronomer".into(),
+        reason: "BackoffLimitExceeded".into(),
+        message: String::new(),
+    };
+    let deadline = Failure::Deadline {
+        job: "upgrade-astronomer".into(),
+        waited: Duration::from_secs(2700),
+    };
+    assert_eq!(
+        after_failure(&pull, true, true),
+        AfterFailure::DeleteUnstartedJob
+    );
+    assert_eq!(after_failure(&failed, true, true), AfterFailure::RollBack);
+    assert_eq!(after_failure(&failed, true, false), AfterFailure::Report);
+    assert_eq!(after_failure(&failed, false, true), AfterFailure::Report);
+    assert_eq!(
+        after_failure(&deadline, true, true),
+        AfterFailure::Report,
+        "never a rollback beside a running upgrade"
+    );
 }

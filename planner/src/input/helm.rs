@@ -93,7 +93,26 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         }
         i += 1;
     }
-    reader.facts
+    let mut facts = reader.facts;
+    for release in &mut facts.helm_releases {
+        without_v(&mut release.chart_version);
+        without_v(&mut release.app_version);
+    }
+    for revision in &mut facts.helm_history {
+        without_v(&mut revision.chart_version);
+        without_v(&mut revision.app_version);
+    }
+    facts
+}
+
+/// Versions are reported without a leading `v` (`cert-manager-v1.5.3`, APP VERSION `v2.1.1`),
+/// like Kubernetes versions; other values (`amd64-v0.2.0`, `latest`) stay verbatim.
+fn without_v(version: &mut Option<String>) {
+    if let Some(v) = version.as_mut() {
+        if v.starts_with('v') && v[1..].starts_with(|c: char| c.is_ascii_digit()) {
+            v.remove(0);
+        }
+    }
 }
 
 /// The first line of a `-o json` document; Helm 2's debug lines (`[storage] 2017/08/16 …`) also
@@ -683,6 +702,21 @@ mod tests {
                 Some("0.16.9".into()),
                 Some(HelmGeneration::Helm2)
             )]
+        );
+    }
+
+    #[test]
+    fn versions_lose_a_leading_v_only_before_a_digit() {
+        let text = "NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\n\
+                    cm\tcert-manager\t2\t2021-06-01 10:00:00.1 +0000 UTC\tdeployed\tcert-manager-v1.5.3\tv1.5.3\n\
+                    radarr\tdefault\t17\t2020-01-28 15:55:02.4 +0000 UTC\tdeployed\tradarr-3.0.0\tamd64-v0.2.0\n";
+        let got: Vec<_> = releases(text).into_iter().map(|r| (r.5, r.6)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("1.5.3".into()), Some("1.5.3".into())),
+                (Some("3.0.0".into()), Some("amd64-v0.2.0".into()))
+            ]
         );
     }
 

@@ -5,6 +5,8 @@
 //! offsets: every column up to RESTARTS is a single word, and pasted tables often lose their
 //! alignment. A later row of the same pod replaces the earlier one (`--watch`).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::facts::{At, Diagnostic, Facts, Pod, Severity};
@@ -220,33 +222,34 @@ impl TableReader<'_> {
 }
 
 /// `--watch` prints a pod again on every change: its last row wins, at the place of its first
-/// row. Sorting indexes by key finds repeats without hashing or copying names.
+/// row. Keys borrow the rows, so finding repeats copies no names.
 fn keep_last_row_of_each_pod(pods: &mut Vec<Pod>) {
-    fn key(pod: &Pod) -> (Option<&str>, &str) {
-        (pod.namespace.as_deref(), pod.name.as_str())
-    }
-    let mut order: Vec<usize> = (0..pods.len()).collect();
-    order.sort_by(|&a, &b| key(&pods[a]).cmp(&key(&pods[b])).then(a.cmp(&b)));
-    let mut drop = vec![false; pods.len()];
-    let mut swaps = Vec::new();
-    for group in order.chunk_by(|&a, &b| key(&pods[a]) == key(&pods[b])) {
-        if let [first, .., last] = *group {
-            swaps.push((first, last));
-            for &i in &group[1..] {
-                drop[i] = true;
-            }
+    let mut first_row: HashMap<(Option<&str>, &str), usize> = HashMap::with_capacity(pods.len());
+    // for a pod's first row: the index of its latest row
+    let mut latest: Vec<usize> = (0..pods.len()).collect();
+    let mut repeated = vec![false; pods.len()];
+    for (i, pod) in pods.iter().enumerate() {
+        let key = (pod.namespace.as_deref(), pod.name.as_str());
+        if let Some(&first) = first_row.get(&key) {
+            latest[first] = i;
+            repeated[i] = true;
+        } else {
+            first_row.insert(key, i);
         }
     }
-    if !swaps.is_empty() {
-        for (first, last) in swaps {
+    if !repeated.contains(&true) {
+        return;
+    }
+    for (first, &last) in latest.iter().enumerate() {
+        if last != first && !repeated[first] {
             pods.swap(first, last);
         }
-        let mut i = 0;
-        pods.retain(|_| {
-            i += 1;
-            !drop[i - 1]
-        });
     }
+    let mut i = 0;
+    pods.retain(|_| {
+        i += 1;
+        !repeated[i - 1]
+    });
 }
 
 /// A table header: pod tables have READY and STATUS; other `NAME …` headers start other tables.

@@ -204,6 +204,7 @@ impl Session<'_> {
         }
     }
 
+    /// Reads one piece as `kind`, fills in the session's namespace for its pods and merges it.
     fn read_kind(
         &mut self,
         facts: &mut Facts,

@@ -336,3 +336,71 @@ async fn still_running(api: &Api<Pod>, pod: &str) -> bool {
         Err(_) => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(namespace: &str, name: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": namespace, "name": name},
+        }))
+        .unwrap()
+    }
+
+    fn names(collection: &Collection<String>) -> Vec<&str> {
+        collection.items.values().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_relist_replaces_the_items_only_when_complete() {
+        let mut pods: Collection<String> = Collection::default();
+        let reduce = |p: &Pod| Some(p.name_any());
+        apply_event(&mut pods, watcher::Event::Init, reduce);
+        apply_event(
+            &mut pods,
+            watcher::Event::InitApply(pod("a", "one")),
+            reduce,
+        );
+        assert!(!pods.listed, "not listed before InitDone");
+        apply_event(&mut pods, watcher::Event::InitDone, reduce);
+        apply_event(&mut pods, watcher::Event::Apply(pod("a", "two")), reduce);
+        assert_eq!(names(&pods), ["one", "two"]);
+
+        // After 410 Gone the watcher lists again; "one" was deleted meanwhile.
+        apply_event(&mut pods, watcher::Event::Init, reduce);
+        apply_event(
+            &mut pods,
+            watcher::Event::InitApply(pod("a", "two")),
+            reduce,
+        );
+        assert_eq!(
+            names(&pods),
+            ["one", "two"],
+            "the old items stand until the relist ends"
+        );
+        apply_event(&mut pods, watcher::Event::InitDone, reduce);
+        assert_eq!(names(&pods), ["two"]);
+        apply_event(&mut pods, watcher::Event::Delete(pod("a", "two")), reduce);
+        assert!(names(&pods).is_empty());
+    }
+
+    #[test]
+    fn objects_that_do_not_reduce_are_dropped() {
+        let mut secrets: Collection<String> = Collection::default();
+        apply_event(
+            &mut secrets,
+            watcher::Event::Apply(pod("a", "x")),
+            |p: &Pod| Some(p.name_any()),
+        );
+        apply_event(
+            &mut secrets,
+            watcher::Event::Apply(pod("a", "x")),
+            |_: &Pod| None,
+        );
+        assert!(
+            names(&secrets).is_empty(),
+            "an undecodable update removes the stale item"
+        );
+    }
+}

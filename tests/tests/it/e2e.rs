@@ -908,3 +908,51 @@ async fn a_dry_run_persists_nothing() {
         "every write is a dry run: {writes:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_only_yes_confirms() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let args: Vec<String> = cluster
+        .apply_args(&plan, &[])
+        .into_iter()
+        .filter(|a| a != "--yes")
+        .collect();
+    let run = cluster
+        .run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(run.text().contains("pass --yes"), "{}", run.text());
+    assert_eq!(cluster.upgrade_objects(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_mirror_that_fails_is_said_and_does_not_stop_the_upgrade() {
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 100.0, |scenario| {
+        for method in ["POST", "PATCH"] {
+            scenario
+                .faults
+                .requests
+                .push(kube_sim::scenario::RequestFault {
+                    when: kube_sim::scenario::RequestMatch {
+                        method: Some(method.into()),
+                        path_prefix: Some("/api/v1/namespaces/default/configmaps".into()),
+                        after_requests: 0,
+                        count: None,
+                    },
+                    respond: 403,
+                });
+        }
+    })
+    .await;
+    let plan = cluster.approved_plan(&[]).await;
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+    assert_eq!(
+        run.text().matches("cannot mirror the journal").count(),
+        1,
+        "said once: {}",
+        run.text()
+    );
+    assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
+}

@@ -122,6 +122,8 @@ pub fn read_sources(sources: &[Source]) -> Facts {
 /// command tells nothing are read as the given kind.
 pub fn read_source(source: &Source) -> Facts {
     let (name, text) = (source.name.as_str(), source.text.as_str());
+    let wished = text::without_expected_sections(text);
+    let text = wished.as_deref().unwrap_or(text);
     match source.kind {
         Some(EvidenceKind::Bundle) => bundle::read(name, text, 1, None),
         Some(EvidenceKind::Transcript) => transcript::read(name, text, 1, None),

@@ -628,9 +628,76 @@ pub fn command_namespace(command: &str) -> Option<&str> {
     None
 }
 
+/// Issue templates' "What you expected to happen" sections hold output the reporter wished
+/// for, not what the cluster printed. Returns `text` with the lines of such sections blanked
+/// (line numbers kept), or `None` when it has none.
+pub fn without_expected_sections(text: &str) -> Option<String> {
+    if !text.contains("xpect") {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_expected = false;
+    let mut blanked = false;
+    for line in text.split_inclusive('\n') {
+        if let Some(heading) = heading_text(line) {
+            in_expected = EXPECTED_HEADINGS
+                .iter()
+                .any(|start| heading.starts_with(start));
+            out.push_str(line);
+            continue;
+        }
+        if in_expected && !line.trim().is_empty() {
+            blanked = true;
+            let body = line.trim_end_matches(['\n', '\r']);
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    blanked.then_some(out)
+}
+
+/// How issue templates title the section of what should have happened.
+const EXPECTED_HEADINGS: [&str; 7] = [
+    "what you expected",
+    "what did you expect",
+    "what you expect",
+    "expected behavio",
+    "expected result",
+    "expected output",
+    "what should happen",
+];
+
+/// The lower-cased text of a markdown heading (`### Title`) or bold label line
+/// (`**Title**:`), else `None`.
+fn heading_text(line: &str) -> Option<String> {
+    let trimmed = line.trim();
+    let title = if let Some(rest) = trimmed.strip_prefix('#') {
+        let rest = rest.trim_start_matches('#');
+        rest.starts_with(' ').then_some(rest)?
+    } else {
+        let rest = trimmed.strip_prefix("**")?;
+        let (title, after) = rest.split_once("**")?;
+        let after = after.trim();
+        (after.is_empty() || after.ends_with(':')).then_some(title)?
+    };
+    Some(title.trim().trim_end_matches(':').to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blanks_what_you_expected_sections_only() {
+        let text = "**What happened**:\n```\n$ kubectl auth can-i create pods\nyes\n```\n\n\
+                    **What you expected to happen**:\n```\n$ kubectl auth can-i create pods\nno\n```\n\
+                    **How to reproduce it**:\nrun it\n";
+        let cleaned = without_expected_sections(text).expect("has an expected section");
+        assert_eq!(line_count(&cleaned), line_count(text));
+        assert!(cleaned.contains("yes") && !cleaned.contains("no\n") && cleaned.contains("run it"));
+        assert_eq!(without_expected_sections("**What happened**:\nyes\n"), None);
+    }
 
     #[test]
     fn splits_every_line_ending_and_numbers_lines() {

@@ -30,7 +30,8 @@ const deflated = Uint8Array.fromBase64
   : Uint8Array.from(atob(packed), (c) => c.charCodeAt(0));
 const wasmBytes = await new Response(
   new Blob([deflated]).stream().pipeThrough(new DecompressionStream('deflate-raw')),
-).arrayBuffer();`;
+).arrayBuffer();
+performance.mark('wasm-inflated');`;
 
 const boot = `import init from './web.js';
 ${decode}

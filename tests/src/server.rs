@@ -693,6 +693,20 @@ fn resource_list(group: &str, version: &str) -> Response {
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);
         }
+        // The members of the `all` category (`kubectl get all`) on a real server.
+        const ALL: &[&str] = &[
+            "pods",
+            "services",
+            "daemonsets",
+            "deployments",
+            "replicasets",
+            "statefulsets",
+            "jobs",
+            "cronjobs",
+        ];
+        if ALL.contains(&r.plural) {
+            entry["categories"] = json!(["all"]);
+        }
         entries.push(entry);
         for sub in r.subresources {
             let verbs: &[&str] = if *sub == "log" {

@@ -85,6 +85,13 @@ fn columns(resource: &Resource) -> Vec<Value> {
             column("Kernel-Version", "string", 1, "Kernel version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
             column("Container-Runtime", "string", 1, "Container runtime version reported by the node through runtime remote API (e.g. docker://1.5.0)."),
         ],
+        "StatefulSet" => vec![
+            name,
+            column("Ready", "string", 0, "Number of the pod with ready state"),
+            age,
+            column("Containers", "string", 1, "Names of each container in the template."),
+            column("Images", "string", 1, "Images referenced by each container in the template."),
+        ],
         "StorageClass" => vec![
             name,
             column("Provisioner", "string", 0, "Indicates the type of the provisioner."),
@@ -307,6 +314,25 @@ fn cells(resource: &Resource, object: &Value) -> Vec<Value> {
                 json!(names),
                 json!(images),
                 json!(selector_text(object)),
+            ]
+        }
+        "StatefulSet" => {
+            let number = |p: &str| object.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+            let (names, images) = container_names_and_images(
+                object
+                    .pointer("/spec/template/spec")
+                    .unwrap_or(&Value::Null),
+            );
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    number("/status/readyReplicas"),
+                    number("/spec/replicas")
+                )),
+                json!(age(object)),
+                json!(names),
+                json!(images),
             ]
         }
         "Node" => {

@@ -893,3 +893,24 @@ async fn platform_rollout_after_the_upgrade_is_complete() {
         run.stdout
     );
 }
+
+#[tokio::test]
+async fn get_all_lists_workloads_with_their_printer_columns() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds.yaml", 1.0).await;
+    let run = cluster
+        .kubectl(&["get", "all", "-n", "astronomer-quasaric-sun-9051"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        row(&run.stdout, "deployment.apps/quasaric-sun-9051-scheduler")[1..],
+        ["1/1", "1", "1", "30d"]
+    );
+    assert_eq!(
+        row(&run.stdout, "statefulset.apps/quasaric-sun-9051-worker")[1..],
+        ["2/2", "30d"]
+    );
+    assert_eq!(
+        row(&run.stdout, "pod/quasaric-sun-9051-worker-1")[1..],
+        ["1/1", "Running", "0", "30d"]
+    );
+}

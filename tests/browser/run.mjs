@@ -367,6 +367,20 @@ test('the print stylesheet keeps the verdict and checks and drops the inputs', a
   await page.close();
 });
 
+test('a reader\'s diagnostics appear beside the box they came from', async () => {
+  const page = await openPage();
+  await page.fill('section.box[data-file="kubectl-version.txt"] textarea', 'hello world\nthis is not kubectl\n');
+  await settle(page);
+  const notes = await page.evaluate(() =>
+    [...document.querySelectorAll('section.box .diagnostics li')].map((li) => [li.closest('section.box').dataset.file, li.textContent]));
+  assert(notes.length > 0, 'no diagnostic shown for an unreadable kubectl version paste');
+  for (const [file, text] of notes) {
+    assertEqual(file, 'kubectl-version.txt', `box of the diagnostic "${text}"`);
+  }
+  assert(notes.some(([, text]) => text.includes('line 1')), `no diagnostic names its line: ${JSON.stringify(notes)}`);
+  await page.close();
+});
+
 test('acknowledgements turn INCOMPLETE into GO', async () => {
   assert(goExample, 'no GO example');
   const page = await openPage();

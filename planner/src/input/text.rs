@@ -315,6 +315,9 @@ const BARE_COMMAND_WORDS: &[&str] = &[
 /// command lines that start with a known tool (`kubectl …`, `helm …`).
 pub fn command_of(line: &str) -> Option<&str> {
     let line = line.trim();
+    if plainly_output(line) {
+        return None;
+    }
     let prompt = strip_prompt(line);
     let (rest, strong) = prompt.unwrap_or((line, false));
     let rest = rest.trim();
@@ -344,6 +347,27 @@ pub fn command_of(line: &str) -> Option<&str> {
     let subcommand = second.is_some_and(|w| !looks_like_version(w));
     let bare = env_prefixed || (BARE_COMMAND_WORDS.contains(&first) && subcommand);
     (bare && !sentence && !table_row).then_some(rest)
+}
+
+/// The longest prompt looked for before a command.
+const MAX_PROMPT: usize = 80;
+
+/// A cheap test that passes most output lines (table rows) by: no prompt sigil near the start,
+/// and a first word that is neither a tool, a `user@host`/`C:\` prompt nor `NAME=value`.
+fn plainly_output(line: &str) -> bool {
+    let starts_plain = line
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric());
+    if !starts_plain {
+        return false;
+    }
+    let first = line.split_ascii_whitespace().next().unwrap_or(line);
+    let special_first = first.contains(['@', '=', ':', '\\'])
+        || first == "PS"
+        || BARE_COMMAND_WORDS.contains(&first);
+    let head = &line.as_bytes()[..line.len().min(MAX_PROMPT)];
+    !special_first && !head.iter().any(|b| matches!(b, b'$' | b'#' | b'%' | b'>'))
 }
 
 /// `v3.11.0`, `1.16`: a version, not a subcommand.
@@ -484,7 +508,6 @@ fn user_host_prompt(line: &str) -> Option<(&str, bool)> {
 /// Prompts of every other shape (`root:~# `, `master $ `, `user@mac ~ % `, `/ # `, `$kubectl`,
 /// `PS> `): a short prefix ending in `$`, `#`, `%` or `>` that is followed by a tool we know.
 fn any_prompt_before_tool(line: &str) -> Option<(&str, bool)> {
-    const MAX_PROMPT: usize = 80;
     let head = &line.as_bytes()[..line.len().min(MAX_PROMPT)];
     for (at, &b) in head.iter().enumerate() {
         if !matches!(b, b'$' | b'#' | b'%' | b'>') {

@@ -127,4 +127,12 @@ mod tests {
             assert_eq!(read_ssar(bytes), None);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_bytes(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = read_ssar(&tail);
+            let _ = read_ssar(&[MAGIC, &tail].concat());
+        }
+    }
 }

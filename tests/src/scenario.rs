@@ -501,6 +501,8 @@ pub enum OutageMode {
     ServiceUnavailable,
     /// Connections are accepted and closed at once, without an answer.
     Reset,
+    /// Nothing listens: connecting is refused.
+    Refuse,
 }
 
 /// Facts a reader of the real kubectl's output must find.

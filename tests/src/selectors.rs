@@ -227,4 +227,17 @@ mod tests {
                 .matches(&event)
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_any_text_never_panics(text in "\\PC{0,64}") {
+            let pod = json!({"metadata": {"name": "p", "labels": {"a": "b"}}});
+            if let Ok(selector) = LabelSelector::parse(&text) {
+                let _ = selector.matches(&pod);
+            }
+            if let Ok(selector) = FieldSelector::parse(&text, "Pod") {
+                let _ = selector.matches(&pod);
+            }
+        }
+    }
 }

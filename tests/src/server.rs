@@ -275,7 +275,8 @@ impl Sim {
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let (shutdown, shutdown_signal) = tokio::sync::oneshot::channel::<()>();
         let listener = OutageListener {
-            inner: listener,
+            inner: Some(listener),
+            address,
             shared: shared.clone(),
         };
         let server = tokio::spawn(async move {
@@ -377,9 +378,11 @@ impl Drop for Sim {
     }
 }
 
-/// Accepts connections, but during a `reset` outage closes them at once.
+/// Accepts connections, except during a `reset` outage (they are closed at once) or a `refuse`
+/// outage (the listening socket is closed, so connecting is refused, and opened again after).
 struct OutageListener {
-    inner: tokio::net::TcpListener,
+    inner: Option<tokio::net::TcpListener>,
+    address: SocketAddr,
     shared: Arc<Shared>,
 }
 
@@ -389,21 +392,40 @@ impl axum::serve::Listener for OutageListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.inner.accept().await {
-                Ok((stream, address)) => {
+            let outage = self.shared.outage_now();
+            if outage == Some(OutageMode::Refuse) {
+                self.inner = None;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            let listener = match &self.inner {
+                Some(listener) => listener,
+                None => match tokio::net::TcpListener::bind(self.address).await {
+                    Ok(listener) => self.inner.insert(listener),
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    }
+                },
+            };
+            // Wake up now and then: a refuse window may open while nobody connects.
+            let accepted = tokio::time::timeout(Duration::from_millis(20), listener.accept()).await;
+            match accepted {
+                Ok(Ok((stream, address))) => {
                     if self.shared.outage_now() == Some(OutageMode::Reset) {
                         drop(stream);
                         continue;
                     }
                     return (stream, address);
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(_) => {}
             }
         }
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
+        Ok(self.address)
     }
 }
 

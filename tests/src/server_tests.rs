@@ -214,6 +214,34 @@ async fn reset_outage_closes_connections() {
 }
 
 #[tokio::test]
+async fn refuse_outage_refuses_connections_then_listens_again() {
+    let sim = start(
+        "faults:\n  api_unavailable: {from_s: 0.2, for_s: 0.4, mode: refuse}\n",
+        1.0,
+    )
+    .await;
+    let fresh = || {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let url = format!("{}/version", sim.url());
+    assert_eq!(
+        fresh().get(&url).send().await.unwrap().status().as_u16(),
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let error = fresh().get(&url).send().await.unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        fresh().get(&url).send().await.unwrap().status().as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn server_side_apply_is_refused_like_1_14() {
     let sim = start("", 1.0).await;
     let response = client()

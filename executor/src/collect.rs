@@ -339,6 +339,7 @@ pub async fn collect_permissions(
             namespace,
             allowed: answer.status.map(|s| s.allowed).unwrap_or(false),
             all_namespaces: false,
+            as_user: None,
             at: at("selfsubjectaccessreviews"),
         });
     }

@@ -102,6 +102,9 @@ pub struct Permission {
     /// True when asked with `-A`/`--all-namespaces`.
     #[serde(default)]
     pub all_namespaces: bool,
+    /// The user asked about with `--as USER`: the answer is about someone else, so rules ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_user: Option<String>,
     #[serde(flatten)]
     pub at: At,
 }

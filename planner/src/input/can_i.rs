@@ -251,7 +251,7 @@ fn parse_command(command: &str) -> Option<Asked> {
             namespace
         };
         questions.push(Question {
-            verb: verb.to_ascii_lowercase(),
+            verb: verb.to_string(), // kubectl matches verbs case-sensitively: keep them as typed
             unresolved: verb.contains('$') || resource.contains('$'),
             resource,
             namespace: scoped_namespace,
@@ -430,7 +430,6 @@ impl Reader<'_> {
                 Severity::Info,
                 format!("this answer is for `--as {user}`, not for the person running the upgrade"),
             );
-            return;
         }
         self.facts.permissions.push(Permission {
             verb: question.verb,
@@ -442,6 +441,7 @@ impl Reader<'_> {
             },
             allowed,
             all_namespaces: question.all_namespaces,
+            as_user: question.impersonated,
             at: At::new(self.name, number),
         });
     }
@@ -477,6 +477,7 @@ impl Reader<'_> {
                 namespace: namespace.clone(),
                 allowed: true,
                 all_namespaces,
+                as_user: None,
                 at: At::new(self.name, number),
             });
         }
@@ -614,7 +615,10 @@ mod tests {
             1,
             Some("kubectl auth can-i create pods --as system:serviceaccount:a:b"),
         );
-        assert!(facts.permissions.is_empty());
+        assert_eq!(
+            facts.permissions[0].as_user.as_deref(),
+            Some("system:serviceaccount:a:b")
+        );
     }
 
     #[test]

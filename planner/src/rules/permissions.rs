@@ -150,7 +150,8 @@ fn best_answer<'p>(
     context_ns: Option<&str>,
 ) -> Option<(&'p Permission, Rank)> {
     let mut best: Option<(&Permission, Rank)> = None;
-    for answer in answers {
+    // An answer asked `--as` someone else says nothing about the person running the upgrade.
+    for answer in answers.iter().filter(|answer| answer.as_user.is_none()) {
         let Some(rank) = rank(answer, need, namespace, context_ns) else {
             continue;
         };

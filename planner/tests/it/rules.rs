@@ -52,6 +52,7 @@ fn permission(resource: &str, namespace: Option<&str>, allowed: bool, line: u32)
         namespace: namespace.map(Into::into),
         allowed,
         all_namespaces: false,
+        as_user: None,
         at: at("can-i.txt", line),
     }
 }
@@ -691,6 +692,7 @@ fn permissions_cases() {
         namespace: None,
         allowed: true,
         all_namespaces: false,
+        as_user: None,
         at: at("can-i.txt", 3),
     };
     facts.permissions = vec![wildcard.clone()];
@@ -1532,4 +1534,20 @@ fn the_upgrade_path_is_data() {
     let later = evaluate_path(&next_hop, &facts, &acks(), &[]);
     assert_eq!(status_of(&later, "kubernetes-version"), Status::Pass);
     assert_eq!(status_of(&later, "platform-version"), Status::Pass);
+}
+
+#[test]
+fn permissions_ignore_answers_asked_as_someone_else() {
+    let mut facts = healthy();
+    // The operator's own "no" stands even when a `--as` answer for another user says yes.
+    let last = facts.permissions.len() - 1;
+    facts.permissions[last].allowed = false;
+    let mut impersonated = facts.permissions[last].clone();
+    impersonated.allowed = true;
+    impersonated.as_user = Some("system:serviceaccount:default:ci".into());
+    facts.permissions.push(impersonated);
+    assert_eq!(check_with(&facts, "permissions"), Status::Fail);
+    // And a right known only from a `--as` answer is not known at all.
+    facts.permissions.remove(last);
+    assert_eq!(check_with(&facts, "permissions"), Status::Unknown);
 }

@@ -106,6 +106,14 @@ impl Output {
         );
     }
 
+    /// Runs `f` with the spinner hidden, for a prompt on the terminal.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.spinner {
+            Some(spinner) => spinner.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(spinner) = &self.spinner {
             spinner.finish_and_clear();

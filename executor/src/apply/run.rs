@@ -480,7 +480,7 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
             watch_upgrade(&mut run, &context, upgrade_job).await?
         }
         Start::Apply | Start::DeleteAndApply => {
-            preflight(&mut run, &connection, global, &plan).await?;
+            preflight(&mut run, &connection, &context.namespace, &plan).await?;
             let question = format!(
                 "Apply {} to namespace {UPGRADE_NAMESPACE} of context {} and start the upgrade of {}?",
                 args.manifest.display(),
@@ -488,7 +488,7 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
                 context.release.as_deref().unwrap_or("the platform")
             );
             if !args.dry_run {
-                confirm(&question, args.yes)?;
+                run.out.suspend(|| confirm(&question, args.yes))?;
                 run.mirror = true;
             }
             if start == Start::DeleteAndApply {
@@ -552,7 +552,7 @@ fn short(digest: &str) -> &str {
 async fn preflight(
     run: &mut Run,
     connection: &cluster::Cluster,
-    global: &GlobalArgs,
+    platform_namespace: &str,
     plan: &planner::Plan,
 ) -> anyhow::Result<()> {
     run.out
@@ -565,7 +565,7 @@ async fn preflight(
         .map_err(|_| anyhow::anyhow!("cannot list the cluster's pods and Helm release Secrets"))?;
     facts.pods = run.view.pods();
     facts.helm_releases = collect::newest_releases(&run.view.revisions());
-    facts.permissions = collect::collect_permissions(client, &global.namespace).await?;
+    facts.permissions = collect::collect_permissions(client, platform_namespace).await?;
     if let Some(warning) = facts
         .kubernetes
         .server_version
@@ -1088,14 +1088,16 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
         out.warn(warning);
     }
     let connection = cluster::connect(global).await?;
-    confirm(
-        &format!(
-            "Apply {} to namespace {UPGRADE_NAMESPACE} of context {} and roll the platform back to 0.16?",
-            args.rollback_manifest.display(),
-            connection.context
-        ),
-        args.yes,
-    )?;
+    out.suspend(|| {
+        confirm(
+            &format!(
+                "Apply {} to namespace {UPGRADE_NAMESPACE} of context {} and roll the platform back to 0.16?",
+                args.rollback_manifest.display(),
+                connection.context
+            ),
+            args.yes,
+        )
+    })?;
     let mut run = Run::new(connection.client.clone(), out, journal);
     tokio::time::timeout(verify::LIST_TIMEOUT, run.view.listed())
         .await

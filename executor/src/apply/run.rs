@@ -446,7 +446,8 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
         known_unhealthy: plan.cluster_fingerprint.unhealthy_pods.clone(),
     };
 
-    let ending = match start {
+    let outcome = async {
+        Ok::<Ending, anyhow::Error>(match start {
         Start::ReportFinished { complete } => {
             run.record(
                 "upgrade-job",
@@ -527,8 +528,23 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
                 }
             }
         }
-    };
-    finish(&mut run, ending).await
+    })
+    }
+    .await;
+    match outcome {
+        Ok(ending) => finish(&mut run, ending).await,
+        Err(err) => {
+            run.record(
+                "finished",
+                "error",
+                "",
+                json!({"error": format!("{err:#}"), "exit_code": crate::exit::code_for_error(&err)}),
+            )
+            .await;
+            run.out.finish();
+            Err(err)
+        }
+    }
 }
 
 /// What the upgrade flow needs beyond the run itself.

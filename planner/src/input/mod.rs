@@ -158,7 +158,7 @@ pub fn read_as(
 
 /// How much of a paste content recognition looks at: its head tells what it is, and sniffing
 /// a 10,000-row table whole would cost more than reading it.
-const SNIFF_HEAD_BYTES: usize = 16 * 1024;
+const SNIFF_HEAD_BYTES: usize = 8 * 1024;
 
 /// The first [`SNIFF_HEAD_BYTES`] of `text`, cut at a line end when there is one.
 fn sniff_head(text: &str) -> &str {

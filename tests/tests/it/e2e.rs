@@ -956,3 +956,54 @@ async fn a_journal_mirror_that_fails_is_said_and_does_not_stop_the_upgrade() {
     );
     assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_reads_the_evidence_and_keeps_no_secret() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let text = cluster.collect().await;
+    assert!(
+        !text.contains("s3cr3t-pw"),
+        "the bootstrap password is dropped"
+    );
+    assert!(!text.contains("astro_admin"), "so is the database user");
+    let bundle: Value = serde_json::from_str(&text).expect("bundle JSON");
+    assert_eq!(bundle["astro_upgrade_bundle"], 1);
+    assert_eq!(bundle["context"], "kube-sim");
+    let facts = &bundle["facts"];
+    assert_eq!(facts["kubernetes"]["server_version"], "1.16.15-eks-ad4801");
+    let pods = cluster.sim.objects("v1", "Pod", None).len();
+    assert_eq!(facts["pods"].as_array().map(Vec::len), Some(pods));
+    let permissions = facts["permissions"].as_array().expect("permissions");
+    assert_eq!(permissions.len(), 8);
+    assert!(permissions.iter().all(|p| p["allowed"] == true));
+    let platform = facts["helm_releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .find(|r| r["name"] == "astronomer")
+        .expect("the platform release");
+    assert_eq!(platform["chart_version"], "0.16.9");
+    assert_eq!(platform["status"], "deployed");
+    assert_eq!(platform["revision"], 4);
+    let history = facts["helm_history"].as_array().expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .filter(|r| r["release"] == "astronomer")
+            .count(),
+        4,
+        "every stored revision"
+    );
+    assert_eq!(
+        facts["database_connection"]["host"],
+        "astro-db.cluster-abc.us-east-1.rds.amazonaws.com"
+    );
+    assert_eq!(facts["database_connection"]["has_port"], true);
+    assert_eq!(facts["storage_classes"][0]["default"], true);
+    assert_eq!(facts["upgrade_resources"]["service_account"], false);
+    assert!(facts["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .any(|i| i["certified"]["airflow_version"] == "1.10.12"));
+}

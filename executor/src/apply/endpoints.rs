@@ -52,7 +52,7 @@ pub async fn check(out: &Output, domain: &str) -> Vec<String> {
             Ok(uri) => tokio::time::timeout(TIMEOUT, client.get(uri))
                 .await
                 .map_err(|_| format!("no answer within {}s", TIMEOUT.as_secs()))
-                .and_then(|r| r.map_err(|err| format!("{err:?}"))),
+                .and_then(|r| r.map_err(|err| causes(&err))),
             Err(err) => Err(err.to_string()),
         };
         match answer {
@@ -81,6 +81,18 @@ pub async fn check(out: &Output, domain: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+/// An error and its causes, innermost last (`client error (Connect): dns error: failed to lookup…`).
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

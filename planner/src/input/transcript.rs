@@ -75,14 +75,14 @@ pub fn read_with_hint(
         let line_start = raw.as_ptr() as usize - text.as_ptr() as usize;
         let body = &text[body_start..line_start];
         let command = command.to_string();
-        session.read_piece(&mut facts, current.take(), body, body_first_line);
+        session.read_output(&mut facts, current.take(), body, body_first_line);
         current = Some((command, number));
         let line_end = line_start + raw.len();
         body_start = next_line_start(text, line_end);
         body_first_line = number.saturating_add(1);
     }
     let body = &text[body_start.min(text.len())..];
-    session.read_piece(&mut facts, current, body, body_first_line);
+    session.read_output(&mut facts, current, body, body_first_line);
     if session.pod_pieces > 1 {
         facts.merge(Facts {
             pods: session.pods,
@@ -120,6 +120,33 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// Reads what follows a command line up to the next one. The command's output may end
+    /// earlier, at a fence or a blank line after which something else was pasted (a Dockerfile
+    /// after a can-i answer): that tail is read for what its content is.
+    fn read_output(
+        &mut self,
+        facts: &mut Facts,
+        command: Option<(String, u32)>,
+        body: &str,
+        first_line: u32,
+    ) {
+        let split = command.as_ref().and_then(|(cmd, _)| {
+            let own = match classify(cmd) {
+                Route::Read(kind) => Some(kind),
+                Route::Unknown => self.hint,
+                Route::Ignore => None,
+            };
+            end_of_output(body, first_line, own)
+        });
+        match split {
+            Some((offset, line)) => {
+                self.read_piece(facts, command, &body[..offset], first_line);
+                self.read_piece(facts, None, &body[offset..], line);
+            }
+            None => self.read_piece(facts, command, body, first_line),
+        }
+    }
+
     fn read_piece(
         &mut self,
         facts: &mut Facts,
@@ -284,6 +311,57 @@ impl Session<'_> {
             }
         }
     }
+}
+
+/// How many fences and blank lines of one command's output are tried as its end: each try
+/// sniffs what follows, and a long listing with blank lines between its rows must stay cheap.
+const MAX_OUTPUT_END_TRIES: usize = 32;
+
+/// Where a command's output ends before the next command line, as (byte offset, line number):
+/// at a fence or blank line after some output, when what follows is on its own clearly
+/// evidence of another kind than `own` (the command's kind; `None` for a command not read).
+/// Output of the same kind (a pod table whose header follows a blank line) is not cut.
+fn end_of_output(body: &str, first_line: u32, own: Option<EvidenceKind>) -> Option<(usize, u32)> {
+    let threshold = if own.is_some() {
+        UNKNOWN_COMMAND_THRESHOLD
+    } else {
+        IGNORED_COMMAND_RESCUE
+    };
+    let mut seen_output = false;
+    let mut after_boundary = false;
+    let mut tries = 0;
+    for (number, raw) in text::raw_lines(body, first_line) {
+        let cleaned = text::clean_line(raw);
+        if !cleaned.trim().is_empty() {
+            seen_output = true;
+            after_boundary = false;
+            continue;
+        }
+        if !seen_output || after_boundary {
+            continue;
+        }
+        after_boundary = true;
+        tries += 1;
+        if tries > MAX_OUTPUT_END_TRIES {
+            return None;
+        }
+        let start = raw.as_ptr() as usize - body.as_ptr() as usize;
+        let rest = &body[start..];
+        if rest.trim().is_empty() {
+            return None;
+        }
+        let (kind, score) = sniff_kind(rest);
+        if score >= threshold && !same_evidence(Some(kind), own) {
+            return Some((start, number));
+        }
+    }
+    None
+}
+
+/// Helm list and history are one reader's.
+fn same_evidence(a: Option<EvidenceKind>, b: Option<EvidenceKind>) -> bool {
+    let helm = |k| matches!(k, Some(EvidenceKind::HelmList | EvidenceKind::HelmHistory));
+    a == b || (helm(a) && helm(b))
 }
 
 /// Blocks of non-blank lines: (start byte, end byte, first line number); a block's range

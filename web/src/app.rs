@@ -193,6 +193,7 @@ fn header(props: &HeaderProps) -> Html {
                 <strong>{ "Nothing leaves this page:" }</strong>
                 { " it makes no network request, and keeps nothing unless you ask it to." }
             </p>
+            <p class="skip"><a href="#verdict">{ "Jump to the verdict and checks" }</a></p>
             <div class="toolbar">
                 <div class="examples" role="group" aria-label="Examples">
                     <span class="toolbar-label">{ "Try an example:" }</span>

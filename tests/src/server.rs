@@ -440,6 +440,15 @@ fn json_response(status: u16, body: &Value) -> Response {
     response
 }
 
+/// A 200 answer with an already serialised JSON body.
+fn json_bytes_response(body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
 fn error_response(error: &ApiError) -> Response {
     json_response(error.code, &error.status_body())
 }
@@ -852,15 +861,12 @@ async fn resource_request(
             if wants_table(headers) {
                 let include = IncludeObject::parse(query.get("includeObject").map(String::as_str));
                 let rv = str_at(&object, "/metadata/resourceVersion");
-                return Ok(json_response(
-                    200,
-                    &table::table(
-                        resource,
-                        &[&object],
-                        include,
-                        json!({"resourceVersion": rv}),
-                    ),
-                ));
+                return Ok(json_bytes_response(table::table(
+                    resource,
+                    &[&object],
+                    include,
+                    json!({"resourceVersion": rv}),
+                )));
             }
             Ok(json_response(200, &object))
         }
@@ -1017,10 +1023,12 @@ fn list(
     }
     if wants_table(headers) {
         let include = IncludeObject::parse(query.get("includeObject").map(String::as_str));
-        return Ok(json_response(
-            200,
-            &table::table(path.resource, &page, include, metadata),
-        ));
+        return Ok(json_bytes_response(table::table(
+            path.resource,
+            &page,
+            include,
+            metadata,
+        )));
     }
     let list = ListBody {
         kind: format!("{}List", path.resource.kind),
@@ -1028,12 +1036,9 @@ fn list(
         metadata,
         items: &page,
     };
-    let body = serde_json::to_vec(&list).expect("JSON serialises");
-    let mut response = Response::new(Body::from(body));
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    Ok(response)
+    Ok(json_bytes_response(
+        serde_json::to_vec(&list).expect("JSON serialises"),
+    ))
 }
 
 /// A list response serialised straight from the stored objects (no copies): items carry no

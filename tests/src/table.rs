@@ -426,40 +426,68 @@ fn cells(resource: &Resource, object: &Value) -> Vec<Value> {
     }
 }
 
-fn partial_metadata(object: &Value) -> Value {
-    json!({
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
-    })
-}
-
-/// A Table of these objects.
+/// A Table of these objects, serialised straight from the stored objects (no copies).
 pub fn table(
     resource: &Resource,
     objects: &[&Value],
     include: IncludeObject,
     metadata: Value,
-) -> Value {
-    let rows: Vec<Value> = objects
+) -> Vec<u8> {
+    let rows: Vec<Row> = objects
         .iter()
-        .map(|object| {
-            let mut row = json!({"cells": cells(resource, object)});
-            match include {
-                IncludeObject::None => {}
-                IncludeObject::Metadata => row["object"] = partial_metadata(object),
-                IncludeObject::Object => row["object"] = (*object).clone(),
-            }
-            row
+        .map(|object| Row {
+            cells: cells(resource, object),
+            object: match include {
+                IncludeObject::None => None,
+                IncludeObject::Metadata => Some(RowObject::Metadata(PartialObjectMetadata {
+                    kind: "PartialObjectMetadata",
+                    api_version: "meta.k8s.io/v1",
+                    metadata: object.get("metadata").unwrap_or(&Value::Null),
+                })),
+                IncludeObject::Object => Some(RowObject::Object(object)),
+            },
         })
         .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": metadata,
-        "columnDefinitions": columns(resource),
-        "rows": rows,
-    })
+    let body = TableBody {
+        kind: "Table",
+        api_version: "meta.k8s.io/v1",
+        metadata,
+        column_definitions: columns(resource),
+        rows,
+    };
+    serde_json::to_vec(&body).expect("JSON serialises")
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TableBody<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: Value,
+    column_definitions: Vec<Value>,
+    rows: Vec<Row<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    cells: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<RowObject<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum RowObject<'a> {
+    Metadata(PartialObjectMetadata<'a>),
+    Object(&'a Value),
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PartialObjectMetadata<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: &'a Value,
 }
 
 #[cfg(test)]

@@ -602,6 +602,14 @@ pub fn classify(command: &str) -> Route {
                 Route::Unknown
             }
         }
+        // `kubens NS` prints the context it changed, `kubens -c` the current namespace.
+        "kubens"
+            if args
+                .first()
+                .is_some_and(|a| !a.starts_with('-') || *a == "-c" || *a == "--current") =>
+        {
+            Route::Read(EvidenceKind::Contexts)
+        }
         "kubens" | "kubectx" | "cd" | "export" | "echo" | "ls" | "clear" | "astro" | "source"
         | "set" | "unset" | "alias" | "history" | "exit" | "which" | "mkdir" | "vi" | "vim"
         | "nano" | "kind" | "k3d" | "minikube" | "uname" | "fission" | "gcloud" | "aws" | "az"
@@ -618,6 +626,9 @@ fn classify_kubectl(command: &str, args: &[&str]) -> Route {
         ["version", ..] => Route::Read(EvidenceKind::KubectlVersion),
         ["auth", "can-i", ..] => Route::Read(EvidenceKind::CanI),
         ["config", "get-contexts" | "view" | "current-context", ..] => {
+            Route::Read(EvidenceKind::Contexts)
+        }
+        ["config", "set-context", ..] if args.contains(&"--current") => {
             Route::Read(EvidenceKind::Contexts)
         }
         ["get", resources, ..] => {
@@ -655,7 +666,22 @@ fn classify_kubectl(command: &str, args: &[&str]) -> Route {
             }
             route
         }
-        ["describe", ..] => Route::Read(EvidenceKind::Images),
+        ["describe", resource, rest @ ..] => {
+            let (resource, named) = match resource.split_once('/') {
+                Some((resource, name)) => (resource, Some(name)),
+                None => (*resource, rest.first().copied()),
+            };
+            match resource.to_ascii_lowercase().as_str() {
+                "storageclass" | "storageclasses" | "sc" => Route::Read(EvidenceKind::StorageClass),
+                // Only the platform's bootstrap secret is evidence; `describe` shows its shape.
+                "secret" | "secrets" if named == Some("astronomer-bootstrap") => {
+                    Route::Read(EvidenceKind::Connection)
+                }
+                "secret" | "secrets" => Route::Ignore,
+                _ => Route::Read(EvidenceKind::Images),
+            }
+        }
+        ["describe"] => Route::Read(EvidenceKind::Images),
         [] => Route::Unknown,
         _ => Route::Ignore,
     }
@@ -713,6 +739,29 @@ mod tests {
             ("kubectl get deploy -n astronomer", Route::Ignore),
             ("kubectl get pods -o jsonpath='{..image}'", Route::Read(EvidenceKind::Images)),
             ("kubectl describe pod x", Route::Read(EvidenceKind::Images)),
+            ("kubectl describe sc", Route::Read(EvidenceKind::StorageClass)),
+            ("kubectl describe storageclass gp2", Route::Read(EvidenceKind::StorageClass)),
+            (
+                "kubectl -n astronomer describe secret astronomer-bootstrap",
+                Route::Read(EvidenceKind::Connection),
+            ),
+            ("kubectl describe secrets/astronomer-bootstrap", Route::Read(EvidenceKind::Connection)),
+            ("kubectl describe secret astronomer-tls", Route::Ignore),
+            (
+                "kubectl get secret astronomer-bootstrap -o yaml",
+                Route::Read(EvidenceKind::Connection),
+            ),
+            ("kubens -c", Route::Read(EvidenceKind::Contexts)),
+            ("kubens astronomer", Route::Read(EvidenceKind::Contexts)),
+            ("kubens", Route::Ignore),
+            (
+                "kubectl config set-context --current --namespace=astronomer",
+                Route::Read(EvidenceKind::Contexts),
+            ),
+            (
+                "kubectl config view --minify -o jsonpath='{..namespace}'",
+                Route::Read(EvidenceKind::Contexts),
+            ),
             ("kind version", Route::Ignore),
             ("./collect.sh", Route::Unknown),
         ];

@@ -20,6 +20,17 @@ struct Columns {
     ready: usize,
     status: usize,
     restarts: Option<usize>,
+    /// How many cells a full row has (0 when there is no header to tell).
+    cells: usize,
+}
+
+/// A row shorter than its header: the terminal may have wrapped it onto the next line.
+struct ShortRow {
+    line: String,
+    number: u32,
+    missing: usize,
+    /// Whether it was read as a pod row on its own (wrapped after the columns the reader needs).
+    read: bool,
 }
 
 /// What the current table is.
@@ -51,6 +62,7 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         facts: Facts::default(),
     };
     let mut table = Table::None;
+    let mut short_row: Option<ShortRow> = None;
     for (number, raw) in text::raw_lines(text, first_line) {
         let cleaned = text::clean_line(raw);
         let mut line = cleaned.trim();
@@ -68,6 +80,7 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         let mut buffer = [""; MAX_TOKENS];
         let tokens = tokenize(line, &mut buffer);
         if let Some(next) = header(tokens) {
+            reader.not_a_row(short_row.take());
             table = next;
             if matches!(table, Table::Pods(_)) {
                 reader.facts.pods_listed = true;
@@ -75,16 +88,49 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
             continue;
         }
         if reader.message(line, number) {
+            reader.not_a_row(short_row.take());
             continue;
         }
         match table {
             Table::Pods(columns) => {
-                if !reader.row(tokens, columns, number) {
-                    reader.note(
-                        number,
-                        Severity::Warning,
-                        format!("not a pod row: {}", shorten(line)),
-                    );
+                let cells = row_cells(tokens);
+                if reader.row(tokens, columns, number) {
+                    reader.not_a_row(short_row.take());
+                    if cells < columns.cells {
+                        short_row = Some(ShortRow {
+                            line: String::new(),
+                            number,
+                            missing: columns.cells - cells,
+                            read: true,
+                        });
+                    }
+                    continue;
+                }
+                match short_row.take() {
+                    // the tail of a row already read: nothing it adds is needed
+                    Some(wrapped) if wrapped.missing == cells && wrapped.read => {}
+                    Some(wrapped) if wrapped.missing == cells => {
+                        let joined = format!("{} {line}", wrapped.line);
+                        let mut buffer = [""; MAX_TOKENS];
+                        let joined_tokens = tokenize(&joined, &mut buffer);
+                        if !reader.row(joined_tokens, columns, wrapped.number) {
+                            reader.not_a_row(Some(wrapped));
+                            reader.not_a_row_at(line, number);
+                        }
+                    }
+                    wrapped => {
+                        reader.not_a_row(wrapped);
+                        if cells < columns.cells {
+                            short_row = Some(ShortRow {
+                                line: line.to_string(),
+                                number,
+                                missing: columns.cells - cells,
+                                read: false,
+                            });
+                        } else {
+                            reader.not_a_row_at(line, number);
+                        }
+                    }
                 }
             }
             Table::None => {
@@ -95,6 +141,7 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
             Table::Other => {}
         }
     }
+    reader.not_a_row(short_row);
     reader.finish(text, first_line)
 }
 
@@ -159,6 +206,21 @@ impl TableReader<'_> {
         };
         self.push(pod);
         true
+    }
+
+    /// Warns about a short line that no following line completed into a pod row.
+    fn not_a_row(&mut self, short_row: Option<ShortRow>) {
+        if let Some(row) = short_row.filter(|r| !r.read) {
+            self.not_a_row_at(&row.line, row.number);
+        }
+    }
+
+    fn not_a_row_at(&mut self, line: &str, number: u32) {
+        self.note(
+            number,
+            Severity::Warning,
+            format!("not a pod row: {}", shorten(line)),
+        );
     }
 
     fn push(&mut self, pod: Pod) {
@@ -262,6 +324,11 @@ fn header(tokens: &[&str]) -> Option<Table> {
         return None;
     }
     let find = |name: &str| tokens.iter().position(|t| *t == name);
+    // `NOMINATED NODE` and `READINESS GATES` are one column each
+    let two_word_names = tokens
+        .windows(2)
+        .filter(|w| matches!(w, ["NOMINATED", "NODE"] | ["READINESS", "GATES"]))
+        .count();
     let table = match (find("NAME"), find("READY"), find("STATUS")) {
         (Some(name), Some(ready), Some(status)) => Table::Pods(Columns {
             namespace: find("NAMESPACE"),
@@ -269,6 +336,7 @@ fn header(tokens: &[&str]) -> Option<Table> {
             ready,
             status,
             restarts: find("RESTARTS"),
+            cells: tokens.len() - two_word_names,
         }),
         _ => Table::Other,
     };
@@ -298,6 +366,7 @@ fn headerless_columns(tokens: &[&str]) -> Option<Columns> {
             ready: 1,
             status: 2,
             restarts: Some(3),
+            cells: 0,
         }),
         2 => Some(Columns {
             namespace: Some(0),
@@ -305,9 +374,15 @@ fn headerless_columns(tokens: &[&str]) -> Option<Columns> {
             ready: 2,
             status: 3,
             restarts: Some(4),
+            cells: 0,
         }),
         _ => None,
     }
+}
+
+/// How many cells a row's tokens make: RESTARTS `3 (2m ago)` is one cell.
+fn row_cells(tokens: &[&str]) -> usize {
+    tokens.len() - 2 * tokens.iter().filter(|t| **t == "ago)").count()
 }
 
 /// READY as `n/m`.

@@ -187,7 +187,9 @@ fn strip_quote_marks(text: &str) -> &str {
 /// True for a markdown code fence line (```` ``` ````, ```` ```bash ````, `~~~`).
 fn is_fence(text: &str) -> bool {
     let t = text.trim();
-    (t.starts_with("```") || t.starts_with("~~~")) && !t[3..].contains('`') && !t[3..].contains(' ')
+    // the info string may follow a space (```` ``` bash ````)
+    let info = t.get(3..).unwrap_or("").trim_start();
+    (t.starts_with("```") || t.starts_with("~~~")) && !info.contains('`') && !info.contains(' ')
 }
 
 /// Drops ANSI CSI/OSC sequences and control characters other than tab.
@@ -737,6 +739,7 @@ mod tests {
         assert_eq!(clean_line("\u{1b}]0;title\u{7}$ kubectl"), "$ kubectl");
         assert_eq!(clean_line("> > NAME  READY"), "NAME  READY");
         assert_eq!(clean_line("```bash"), "");
+        assert_eq!(clean_line("``` bash"), "");
         assert_eq!(
             clean_line("**Server Version**: v1.16.3"),
             "Server Version: v1.16.3"

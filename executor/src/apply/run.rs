@@ -579,7 +579,19 @@ async fn preflight(
     tokio::time::timeout(verify::LIST_TIMEOUT, run.view.listed())
         .await
         .map_err(|_| anyhow::anyhow!("cannot list the cluster's pods and Helm release Secrets"))?;
-    facts.pods = run.view.pods();
+    // The pods of this tool's own Jobs (a failed upgrade before a --rerun) are not drift.
+    facts.pods = run
+        .view
+        .pods()
+        .into_iter()
+        .filter(|pod| {
+            !is_own_pod(&format!(
+                "{}/{}",
+                pod.namespace.as_deref().unwrap_or_default(),
+                pod.name
+            ))
+        })
+        .collect();
     facts.helm_releases = collect::newest_releases(&run.view.revisions());
     facts.permissions = collect::collect_permissions(client, platform_namespace).await?;
     if let Some(warning) = facts
@@ -591,7 +603,9 @@ async fn preflight(
         run.out.warn(&warning);
     }
     let now = ClusterFingerprint::from_facts(&facts);
-    let differences = plan.cluster_fingerprint.diff(&now);
+    let mut planned = plan.cluster_fingerprint.clone();
+    planned.unhealthy_pods.retain(|pod| !is_own_pod(pod));
+    let differences = planned.diff(&now);
     if !differences.is_empty() {
         run.record(
             "drift-check",
@@ -644,6 +658,25 @@ async fn preflight(
     )
     .await;
     Ok(())
+}
+
+/// A pod of the probe, upgrade or rollback Job (named `<job>-<suffix>` in `default`), given
+/// as `namespace/name`.
+fn is_own_pod(qualified: &str) -> bool {
+    let Some(name) = qualified.strip_prefix("default/") else {
+        return false;
+    };
+    [
+        PROBE_JOB,
+        upgrade_path::UPGRADE_JOB,
+        upgrade_path::ROLLBACK_JOB,
+    ]
+    .iter()
+    .any(|job| {
+        name.strip_prefix(job)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|suffix| !suffix.is_empty() && !suffix.contains('-'))
+    })
 }
 
 /// Runs the probe Job; `Some(ending)` when it failed and the upgrade must not start.
@@ -1169,6 +1202,16 @@ spec:
       - name: backups
         persistentVolumeClaim: {claimName: astronomer-upgrades-backup}
 "#;
+
+    #[test]
+    fn only_the_pods_of_this_tools_jobs_are_its_own() {
+        assert!(is_own_pod("default/upgrade-astronomer-6b4ns"));
+        assert!(is_own_pod("default/astro-upgrade-probe-x2x9q"));
+        assert!(is_own_pod("default/rollback-astronomer-mjkpk"));
+        assert!(!is_own_pod("astronomer/upgrade-astronomer-6b4ns"));
+        assert!(!is_own_pod("default/upgrade-astronomer-extra-6b4ns"));
+        assert!(!is_own_pod("default/upgrade-astronomer"));
+    }
 
     #[test]
     fn the_probe_borrows_image_account_and_claim_but_runs_nothing() {

@@ -1007,3 +1007,50 @@ async fn collect_reads_the_evidence_and_keeps_no_secret() {
         .iter()
         .any(|i| i["certified"]["airflow_version"] == "1.10.12"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_is_reported_and_only_rerun_recreates_it() {
+    let cluster = Cluster::start("upgrade-job-fails", 100.0).await;
+    let plan = cluster
+        .approved_plan(&["known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt"])
+        .await;
+    let first = cluster.apply(&plan, &[]).await;
+    assert_eq!(first.code, 6, "{}", first.text());
+    let uid = |cluster: &Cluster| {
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .expect("the failed Job is kept for its logs")["metadata"]["uid"]
+            .clone()
+    };
+    let failed_uid = uid(&cluster);
+    let posts = cluster.job_posts();
+
+    let again = cluster.apply(&plan, &[]).await;
+    assert_eq!(again.code, 6, "{}", again.text());
+    assert!(
+        again.text().contains("already exists and has failed"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(cluster.job_posts(), posts, "reported, not re-created");
+
+    let rerun = cluster.apply(&plan, &["--rerun"]).await;
+    assert_eq!(
+        rerun.code,
+        6,
+        "the scripted upgrade fails again: {}",
+        rerun.text()
+    );
+    assert!(
+        rerun.text().contains("--rerun: deleting the finished Job"),
+        "{}",
+        rerun.text()
+    );
+    assert_eq!(
+        cluster.job_posts(),
+        posts + 2,
+        "a new probe and a new upgrade Job"
+    );
+    assert_ne!(uid(&cluster), failed_uid, "the Job was re-created");
+}

@@ -421,7 +421,7 @@ fn strip_prompt(line: &str) -> Option<(&str, bool)> {
     if line == "$" || line == "#" {
         return Some(("", true));
     }
-    for sigil in ["❯ ", "λ ", "→ "] {
+    for sigil in ["❯ ", "λ ", "→ ", "⇒ ", "» ", "▶ "] {
         if let Some(rest) = line.strip_prefix(sigil) {
             return Some((rest, true));
         }
@@ -765,6 +765,10 @@ mod tests {
                 Some("kubectl version --short"),
             ),
             ("❯ k get po", Some("k get po")),
+            (
+                "⇒  helm history vetoed-sponge",
+                Some("helm history vetoed-sponge"),
+            ),
             (
                 "➜  astro git:(main) ✗ kubectl get pods",
                 Some("kubectl get pods"),

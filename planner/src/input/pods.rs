@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::facts::{At, Diagnostic, Facts, Pod, Severity};
-use crate::input::text;
+use crate::input::{text, yaml_lite};
 
 /// Token indexes of the columns a pod row needs.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +49,23 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
     let command_namespace = command.and_then(text::command_namespace);
     if let Some(json_start) = json_start(text) {
         return read_json(name, text, first_line, json_start, command_namespace);
+    }
+    if let Some(yaml_start) = yaml_start(text) {
+        let document = yaml_lite::parse(&text[yaml_start..]);
+        let mut facts = Facts::default();
+        let found = |pod_name: &str, from: usize| {
+            let key = text[from..].find("name: ")?;
+            let at = from + key + "name: ".len();
+            text[at..].find(pod_name).map(|i| (at + i, pod_name.len()))
+        };
+        push_pods(
+            &mut facts,
+            &document,
+            (name, text, first_line, yaml_start),
+            command_namespace,
+            found,
+        );
+        return facts;
     }
     let all_namespaces = command.is_some_and(|c| {
         text::command_words(c)
@@ -474,9 +491,43 @@ fn read_json(
         }
         None => return facts,
     };
+    let found = |pod_name: &str, from: usize| {
+        let needle = format!("\"{pod_name}\"");
+        text[from..].find(&needle).map(|i| (from + i, needle.len()))
+    };
+    push_pods(
+        &mut facts,
+        &document,
+        (name, text, first_line, start),
+        command_namespace,
+        found,
+    );
+    facts
+}
+
+/// Byte offset of a `-o yaml` pod document (a `kind: List`/`PodList` of pods, or one Pod).
+fn yaml_start(text: &str) -> Option<usize> {
+    let start = text.find(|c: char| !c.is_whitespace())?;
+    let head = prefix(&text[start..], 4000);
+    let pods = head
+        .lines()
+        .any(|l| matches!(l.trim(), "kind: Pod" | "kind: PodList"));
+    (head.starts_with("apiVersion:") && pods).then_some(start)
+}
+
+/// The pods of a PodList, List or Pod object; `found(name, from)` locates a pod's name in the
+/// text at or after `from` (byte offset and length), for its line number.
+fn push_pods(
+    facts: &mut Facts,
+    document: &Value,
+    (name, text, first_line, start): (&str, &str, u32, usize),
+    command_namespace: Option<&str>,
+    found: impl Fn(&str, usize) -> Option<(usize, usize)>,
+) {
+    let line_at = |offset: usize| text::line_of_offset(text, offset, first_line);
     let items: Vec<&Value> = match document.get("items").and_then(Value::as_array) {
         Some(items) => items.iter().collect(),
-        None if document.get("kind").and_then(Value::as_str) == Some("Pod") => vec![&document],
+        None if document.get("kind").and_then(Value::as_str) == Some("Pod") => vec![document],
         None => Vec::new(),
     };
     facts.pods_listed = true;
@@ -492,10 +543,9 @@ fn read_json(
         let Some(pod_name) = item.pointer("/metadata/name").and_then(Value::as_str) else {
             continue;
         };
-        let needle = format!("\"{pod_name}\"");
-        let found = text[search_from..].find(&needle).map(|i| search_from + i);
-        let offset = found.unwrap_or(search_from);
-        search_from = found.map_or(search_from, |i| i + needle.len());
+        let located = found(pod_name, search_from);
+        let offset = located.map_or(search_from, |(at, _)| at);
+        search_from = located.map_or(search_from, |(at, len)| at + len);
         let (ready, status, restarts) = kubectl_pod_status(item);
         let namespace = item
             .pointer("/metadata/namespace")
@@ -513,7 +563,6 @@ fn read_json(
             at: At::new(name, line_at(offset)),
         });
     }
-    facts
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -636,6 +685,9 @@ pub fn sniff(text: &str) -> u32 {
         {
             score = score.max(55);
         }
+    }
+    if yaml_start(text).is_some() {
+        score = score.max(90);
     }
     if let Some(start) = json_start(text) {
         let head = prefix(&text[start..], 2000);

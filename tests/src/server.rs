@@ -1290,6 +1290,21 @@ fn delete(
     Ok(deleted)
 }
 
+/// Resolves when an API outage window is open (checked every 20 ms).
+async fn outage_begins(shared: &Shared) {
+    while shared.outage_now().is_none() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sleeps until the deadline, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 fn channel_body(receiver: mpsc::Receiver<Bytes>) -> Body {
     let mut receiver = receiver;
     Body::from_stream(futures::stream::poll_fn(move |cx| {
@@ -1360,6 +1375,7 @@ fn watch_objects(
         text.push(b'\n');
         Bytes::from(text)
     };
+    let watching = shared.clone();
     shared.spawn(async move {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut sent = 0u64;
@@ -1394,14 +1410,11 @@ fn watch_objects(
             if cut_after.is_some_and(|c| sent >= c) {
                 return;
             }
-            let next = match deadline {
-                Some(deadline) => {
-                    match tokio::time::timeout_at(deadline, start.live.recv()).await {
-                        Ok(next) => next,
-                        Err(_) => return,
-                    }
-                }
-                None => start.live.recv().await,
+            // An API outage also ends the streams that were open when it began.
+            let next = tokio::select! {
+                next = start.live.recv() => next,
+                _ = sleep_until(deadline) => return,
+                _ = outage_begins(&watching) => return,
             };
             let Ok(event) = next else { return };
             if !matches(&event) {
@@ -1507,8 +1520,9 @@ fn pod_log(
         }
         let mut position = total;
         loop {
-            if changes.changed().await.is_err() {
-                return;
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                _ = outage_begins(&shared2) => return,
             }
             let (more, finished) = {
                 let logs = shared2.logs.lock().expect("logs lock");

@@ -203,6 +203,34 @@ async fn outage_answers_503_then_recovers() {
 }
 
 #[tokio::test]
+async fn an_outage_ends_open_watch_streams() {
+    let sim = start(
+        "faults:\n  api_unavailable: {from_s: 0.3, for_s: 60}\n",
+        1.0,
+    )
+    .await;
+    let watch = client()
+        .get(format!(
+            "{}/api/v1/namespaces/default/pods?watch=true",
+            sim.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        watch.status().as_u16(),
+        200,
+        "the watch starts before the outage"
+    );
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), watch.text()).await;
+    assert!(ended.is_ok(), "the stream ends when the outage begins");
+    assert_eq!(
+        get_json(&sim, "/api/v1/namespaces/default/pods").await.0,
+        503
+    );
+}
+
+#[tokio::test]
 async fn reset_outage_closes_connections() {
     let sim = start(
         "faults:\n  api_unavailable: {from_s: 0, for_s: 3600, mode: reset}\n",

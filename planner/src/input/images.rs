@@ -500,7 +500,12 @@ impl<'n> Scan<'n> {
         for span in content.split('`').skip(1).step_by(2) {
             let span = span.trim();
             if let Some(parsed) = parse_reference(span) {
-                if span.contains('/') && (parsed.tag.is_some() || parsed.digest.is_some()) {
+                // `name:1.19` in inline code is an image; `localhost:8080` is not
+                let versioned_tag = parsed.tag.as_deref().is_some_and(|t| {
+                    t.bytes().any(|b| b.is_ascii_digit()) && !t.bytes().all(|b| b.is_ascii_digit())
+                });
+                let pinned = parsed.tag.is_some() || parsed.digest.is_some();
+                if (span.contains('/') && pinned) || versioned_tag {
                     found.push((span.to_owned(), Origin::Guessed));
                 }
             }
@@ -1019,6 +1024,15 @@ mod tests {
     fn prose_and_bare_words_are_not_images() {
         let text = "| web-1 | 1/1 | Running |\n2/2\nIdentify the latest patch (e.g. `2.3.0-5`).\nnginx\nSuccessfully tagged hello-astro/airflow:latest\nSee https://quay.io/repository/astronomer/ap-airflow?tab=tags\n";
         assert!(references(text).is_empty());
+    }
+
+    #[test]
+    fn inline_code_with_a_versioned_tag_is_an_image() {
+        let text = "Use `astro-runtime:5.0.4-base` and `nginx:1.19`, not `localhost:8080` or `kube-system:default`.\n";
+        assert_eq!(
+            references(text),
+            vec![r("astro-runtime:5.0.4-base", 1), r("nginx:1.19", 1)]
+        );
     }
 
     #[test]

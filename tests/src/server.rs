@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -661,19 +661,11 @@ async fn route_request(
                 .insert("content-type", HeaderValue::from_static("application/json"));
             response
         }
-        Route::NotFound => {
-            let mut response = json_response(
-                404,
-                &ApiError::new(
-                    404,
-                    "NotFound",
-                    "the server could not find the requested resource",
-                )
-                .status_body(),
-            );
-            *response.status_mut() = StatusCode::NOT_FOUND;
-            response
-        }
+        Route::NotFound => error_response(&ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )),
         Route::Resource(path) => {
             match resource_request(shared, &path, method, query, headers, body).await {
                 Ok(response) => response,
@@ -1604,10 +1596,4 @@ fn access_review(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Re
             "status": status,
         }),
     ))
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        error_response(&self)
-    }
 }

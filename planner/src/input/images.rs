@@ -513,6 +513,10 @@ impl<'n> Scan<'n> {
         if found.len() > before || REPEATS_AN_IMAGE.iter().any(|m| content.contains(m)) {
             return;
         }
+        if let Some(references) = listed_references(content) {
+            found.extend(references.into_iter().map(|r| (r, Origin::Guessed)));
+            return;
+        }
         for word in content.split_whitespace() {
             if word.starts_with(['"', '\'']) {
                 continue;
@@ -708,6 +712,37 @@ fn names_more_than_a_word(word: &str) -> bool {
         || word
             .split_once(':')
             .is_some_and(|(name, _)| name.bytes().any(|b| b.is_ascii_lowercase()))
+}
+
+/// A list item made only of image references with version tags, joined by arrows or commas
+/// (`1. ap-airflow:2.2.5 -> ap-airflow:2.3.0`): an upgrade plan written as a list.
+fn listed_references(content: &str) -> Option<Vec<String>> {
+    let mut words = content.split_whitespace();
+    let marker = words.next()?;
+    let numbered = marker.len() > 1
+        && marker.ends_with(['.', ')'])
+        && marker[..marker.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit());
+    if !(numbered || matches!(marker, "-" | "*" | "+")) {
+        return None;
+    }
+    let mut references = Vec::new();
+    for word in words {
+        if matches!(word, "->" | "→" | "=>" | "," | "to" | "and") {
+            continue;
+        }
+        let word = word.trim_end_matches([',', ';']);
+        let parsed = parse_reference(word)?;
+        let versioned = parsed.tag.as_deref().is_some_and(|t| {
+            t.bytes().any(|b| b.is_ascii_digit()) && !t.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !versioned {
+            return None;
+        }
+        references.push(word.to_owned());
+    }
+    (!references.is_empty()).then_some(references)
 }
 
 /// A word of prose that can only be an image: it names a registry host or an `ap-airflow`
@@ -1024,6 +1059,15 @@ mod tests {
     fn prose_and_bare_words_are_not_images() {
         let text = "| web-1 | 1/1 | Running |\n2/2\nIdentify the latest patch (e.g. `2.3.0-5`).\nnginx\nSuccessfully tagged hello-astro/airflow:latest\nSee https://quay.io/repository/astronomer/ap-airflow?tab=tags\n";
         assert!(references(text).is_empty());
+    }
+
+    #[test]
+    fn a_list_of_references_is_read() {
+        let text = "1. ap-airflow:2.2.5 -> ap-airflow:2.3.0\n- see nginx:1.19 for details\n2. v1.2 -> v1.3\n";
+        assert_eq!(
+            references(text),
+            vec![r("ap-airflow:2.2.5", 1), r("ap-airflow:2.3.0", 1)]
+        );
     }
 
     #[test]

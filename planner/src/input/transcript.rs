@@ -331,8 +331,9 @@ fn end_of_output(body: &str, first_line: u32, own: Option<EvidenceKind>) -> Opti
     let mut after_boundary = false;
     let mut tries = 0;
     for (number, raw) in text::raw_lines(body, first_line) {
-        let cleaned = text::clean_line(raw);
-        if !cleaned.trim().is_empty() {
+        // only blank lines and fences can end the output; most lines are neither
+        let maybe_end = raw.trim().is_empty() || raw.contains("```") || raw.contains("~~~");
+        if !maybe_end || !text::clean_line(raw).trim().is_empty() {
             seen_output = true;
             after_boundary = false;
             continue;

@@ -1054,3 +1054,41 @@ async fn a_failed_job_is_reported_and_only_rerun_recreates_it() {
     );
     assert_ne!(uid(&cluster), failed_uid, "the Job was re-created");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_never_cuts_off_a_running_rollback() {
+    let cluster = Cluster::start("upgrade-job-fails", 40.0).await;
+    let plan = cluster
+        .approved_plan(&["known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt"])
+        .await;
+    let args = cluster.apply_args(&plan, &["--auto-rollback"]);
+    let child = cluster
+        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .spawn()
+        .expect("astro-upgrade starts");
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), "rollback-astronomer")
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the rollback Job is created");
+    let pid = child.id().expect("the child runs").to_string();
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(signal.success());
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("astro-upgrade finishes the rollback")
+        .expect("its output is read");
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("Ctrl-C ignored"), "{text}");
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+}

@@ -156,6 +156,7 @@ pub struct PlanArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct CollectArgs {
     /// Write the bundle to FILE (default: standard output)
     #[arg(long, value_name = "FILE")]
@@ -163,6 +164,7 @@ pub struct CollectArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct ApplyArgs {
     /// The approved plan (JSON from `astro-upgrade plan`)
     #[arg(long, value_name = "FILE")]
@@ -207,6 +209,7 @@ pub struct WatchArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct RollbackArgs {
     /// The rollback manifest (rollback-0.16-to-0.23.yaml at tag v0.23.18)
     #[arg(long, value_name = "FILE")]
@@ -228,6 +231,7 @@ pub struct RollbackArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct StatusArgs {
     /// Journal file (default: ./astro-upgrade-journal.jsonl)
     #[arg(long, value_name = "FILE")]
@@ -235,6 +239,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = EXIT_CODES_HELP)]
 pub struct VerifyArgs {
     /// The platform's base domain; checks https://app.BASEDOMAIN and https://houston.BASEDOMAIN
     #[arg(long, value_name = "DOMAIN")]

@@ -370,6 +370,12 @@ async fn a_failed_upgrade_rolls_back_to_0_16_and_exits_5() {
         .await;
     assert_eq!(run.code, 5, "{}", run.text());
     let events = run.events();
+    assert_eq!(
+        events.len(),
+        run.stdout.lines().count(),
+        "with -o json every stdout line is one JSON event: {}",
+        run.stdout
+    );
     assert!(
         events.iter().any(|e| e["event"] == "job-failed"
             && e["job"] == UPGRADE_JOB

@@ -435,8 +435,16 @@ fn logged_connection_error(line: &str) -> Option<ConnectionError> {
 /// How strongly `text` looks like this reader's input, 0 (not at all) to 100 (certainly).
 pub fn sniff(text: &str) -> u32 {
     let mut score = 0;
+    // `oc version` of OpenShift 3: `oc v3.9.30` then `kubernetes v1.9.1+a0ce1bc657`
+    let mut oc_seen = false;
     for line in text::lines(text, 1).take(200) {
         let t = strip_bullet(line.text.trim());
+        let v_digit = |prefix: &str| t.strip_prefix(prefix).is_some_and(starts_with_v_digit);
+        if v_digit("oc ") || v_digit("openshift ") {
+            oc_seen = true;
+        } else if v_digit("kubernetes ") && oc_seen {
+            score = score.max(85);
+        }
         let labelled_version = labelled(t).is_some_and(|(_, rest, _)| {
             let rest = rest.trim();
             version_token(rest).is_some() || rest.contains("GitVersion:")

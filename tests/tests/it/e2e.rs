@@ -421,7 +421,7 @@ async fn a_failed_upgrade_rolls_back_to_0_16_and_exits_5() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_pull_failure_is_reported_by_name_within_two_simulated_seconds() {
-    let time_scale = 5.0;
+    let time_scale = 2.0;
     let cluster = Cluster::start("image-pull-fails", time_scale).await;
     let plan = cluster.approved_plan(&[]).await;
     let args = cluster.apply_args(&plan, &["-o", "json", "--auto-rollback"]);

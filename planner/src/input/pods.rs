@@ -80,16 +80,31 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
     };
     let mut table = Table::None;
     let mut short_row: Option<ShortRow> = None;
+    let mut indexed = false;
     for (number, raw) in text::raw_lines(text, first_line) {
         let cleaned = text::clean_line(raw);
         let mut line = cleaned.trim();
         let piped;
-        if line.starts_with('|') {
+        if line.starts_with(['╭', '├', '╰', '┌', '└', '╞', '+']) {
+            // borders of box-drawn tables (nushell, psql-style)
+            continue;
+        }
+        if line.starts_with(['|', '│']) {
             if line.starts_with("|-") || line.starts_with("| -") || line.starts_with("|:") {
                 continue;
             }
-            piped = line.replace('|', " ");
+            piped = line.replace(['|', '│'], " ");
             line = piped.trim();
+            // nushell numbers its rows in a `#` column
+            if let Some(rest) = line.strip_prefix("# ") {
+                indexed = true;
+                line = rest.trim_start();
+            } else if indexed {
+                let index_end = line.find(' ').unwrap_or(line.len());
+                if line[..index_end].bytes().all(|b| b.is_ascii_digit()) {
+                    line = line[index_end..].trim_start();
+                }
+            }
         }
         if line.is_empty() || is_elision(line) {
             continue;
@@ -673,8 +688,15 @@ fn kubectl_pod_status(pod: &Value) -> (String, String, u32) {
 pub fn sniff(text: &str) -> u32 {
     let mut score = 0;
     for line in text::lines(text, 1).take(400) {
+        let unpiped;
+        let mut content: &str = &line.text;
+        if content.trim_start().starts_with(['|', '│']) {
+            unpiped = content.replace(['|', '│'], " ");
+            content = unpiped.trim_start();
+            content = content.strip_prefix("# ").unwrap_or(content);
+        }
         let mut buffer = [""; MAX_TOKENS];
-        let tokens = tokenize(&line.text, &mut buffer);
+        let tokens = tokenize(content, &mut buffer);
         match header(tokens) {
             Some(Table::Pods(columns)) if columns.restarts.is_some() => return 95,
             Some(Table::Pods(_)) => score = score.max(70),

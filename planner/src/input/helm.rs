@@ -83,7 +83,12 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         } else if starts_json(trimmed) {
             i = reader.json(&lines, i);
             continue;
-        } else if trimmed.starts_with("- ") && reader.table.is_none() {
+        } else if reader.table.is_none()
+            && (trimmed.starts_with("- ")
+                // a pasted item that lost its `- ` but kept its indentation
+                || (content.starts_with("  ")
+                    && (trimmed.starts_with("app_version:") || trimmed.starts_with("AppVersion:"))))
+        {
             i = reader.yaml(&lines, i);
             continue;
         } else if let Some(table) = Table::from_header(content) {

@@ -234,6 +234,22 @@ pub enum Severity {
 }
 
 impl Facts {
+    /// Records what a reader could not read, or wants a person to know, about line `line` of `source`.
+    pub fn diagnose(
+        &mut self,
+        source: &str,
+        line: u32,
+        severity: Severity,
+        message: impl Into<String>,
+    ) {
+        self.diagnostics.push(Diagnostic {
+            source: source.to_owned(),
+            line: Some(line),
+            severity,
+            message: message.into(),
+        });
+    }
+
     /// Later evidence of a pod replaces earlier rows and moves to the end, in one pass
     /// (a 10,000-pod paste must not cost 10,000 scans of the list).
     fn merge_pods(&mut self, incoming: Vec<Pod>) {

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use crate::facts::{At, Diagnostic, Facts, Permission, Severity};
+use crate::facts::{At, Facts, Permission, Severity};
 use crate::input::text;
 
 /// Short names and singulars kubectl accepts, as the plural resource the API server checks.
@@ -340,12 +340,7 @@ struct Reader<'n> {
 
 impl Reader<'_> {
     fn diagnostic(&mut self, line: u32, severity: Severity, message: String) {
-        self.facts.diagnostics.push(Diagnostic {
-            source: self.name.to_owned(),
-            line: Some(line),
-            severity,
-            message,
-        });
+        self.facts.diagnose(self.name, line, severity, message);
     }
 
     fn ask(&mut self, command: &str) {

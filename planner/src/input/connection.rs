@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use crate::facts::{At, DatabaseConnection, Diagnostic, Facts, Severity};
+use crate::facts::{At, DatabaseConnection, Facts, Severity};
 use crate::input::text;
 
 /// Standard base64 (with or without padding); `None` on any other character.
@@ -195,12 +195,7 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
     let _ = command;
     let mut facts = Facts::default();
     let note = |facts: &mut Facts, line: u32, severity: Severity, message: &str| {
-        facts.diagnostics.push(Diagnostic {
-            source: name.to_owned(),
-            line: Some(line),
-            severity,
-            message: message.to_owned(),
-        });
+        facts.diagnose(name, line, severity, message);
     };
     for line in text::lines(text, first_line) {
         let content: &str = &line.text;

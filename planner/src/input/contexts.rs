@@ -8,7 +8,7 @@
 //! namespace, and becomes an info diagnostic, not a context. A namespace printed without its
 //! context's name gives a context named `""`.
 
-use crate::facts::{At, Context, Diagnostic, Facts, Severity};
+use crate::facts::{At, Context, Facts, Severity};
 use crate::input::storageclass::yaml_entries;
 use crate::input::text;
 
@@ -127,12 +127,7 @@ struct Reader<'n> {
 
 impl Reader<'_> {
     fn diagnostic(&mut self, line: u32, severity: Severity, message: String) {
-        self.facts.diagnostics.push(Diagnostic {
-            source: self.name.to_owned(),
-            line: Some(line),
-            severity,
-            message,
-        });
+        self.facts.diagnose(self.name, line, severity, message);
     }
 
     fn current(&mut self, context: String, namespace: Option<&str>, line: u32) {

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex_lite::Regex;
 use serde_json::Value;
 
-use crate::facts::{At, Diagnostic, Facts, HelmGeneration, HelmRelease, HelmRevision, Severity};
+use crate::facts::{At, Facts, HelmGeneration, HelmRelease, HelmRevision, Severity};
 use crate::input::text;
 
 /// Helm 2's and `helm history`'s UPDATED: Go's ANSIC layout.
@@ -282,12 +282,7 @@ impl Reader<'_> {
     }
 
     fn diagnostic(&mut self, line: u32, severity: Severity, message: String) {
-        self.facts.diagnostics.push(Diagnostic {
-            source: self.name.to_owned(),
-            line: Some(line),
-            severity,
-            message,
-        });
+        self.facts.diagnose(self.name, line, severity, message);
     }
 
     fn row(&mut self, content: &str, number: u32) {

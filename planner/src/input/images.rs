@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use crate::facts::{At, Certified, CertifiedForm, Diagnostic, Facts, Image, Severity};
+use crate::facts::{At, Certified, CertifiedForm, Facts, Image, Severity};
 use crate::input::text;
 
 /// A reference split by the docker/distribution grammar; placeholders such as `<your-registry>`
@@ -638,12 +638,7 @@ impl<'n> Scan<'n> {
     }
 
     fn diagnostic(&mut self, line: u32, severity: Severity, message: String) {
-        self.facts.diagnostics.push(Diagnostic {
-            source: self.name.to_owned(),
-            line: Some(line),
-            severity,
-            message,
-        });
+        self.facts.diagnose(self.name, line, severity, message);
     }
 }
 

@@ -290,12 +290,7 @@ impl TableReader<'_> {
     }
 
     fn note(&mut self, line: u32, severity: Severity, message: String) {
-        self.facts.diagnostics.push(Diagnostic {
-            source: self.name.to_string(),
-            line: Some(line),
-            severity,
-            message,
-        });
+        self.facts.diagnose(self.name, line, severity, message);
     }
 
     fn finish(mut self, text: &str, first_line: u32) -> Facts {

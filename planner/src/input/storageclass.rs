@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::facts::{At, Diagnostic, Facts, Severity, StorageClass};
+use crate::facts::{At, Facts, Severity, StorageClass};
 use crate::input::text;
 
 const DEFAULT_ANNOTATIONS: [&str; 2] = [
@@ -151,12 +151,7 @@ pub fn sniff(text: &str) -> u32 {
 }
 
 fn diagnostic(facts: &mut Facts, name: &str, line: u32, severity: Severity, message: &str) {
-    facts.diagnostics.push(Diagnostic {
-        source: name.to_owned(),
-        line: Some(line),
-        severity,
-        message: message.to_owned(),
-    });
+    facts.diagnose(name, line, severity, message);
 }
 
 fn read_table(name: &str, text: &str, first_line: u32, facts: &mut Facts) {

@@ -1,7 +1,7 @@
 //! A whole terminal session: cut at its command lines, each piece read by the reader its command
 //! implies (or, for output without a command, by the reader most confident about its content).
 
-use crate::facts::{Diagnostic, Facts, Pod, Severity};
+use crate::facts::{Facts, Pod, Severity};
 use crate::input::{read_as, sniff as sniff_kind, text, EvidenceKind};
 
 /// Below this confidence a paste without a command is not read by any reader.
@@ -293,12 +293,7 @@ impl Session<'_> {
     }
 
     fn note(&self, facts: &mut Facts, line: u32, severity: Severity, message: String) {
-        facts.diagnostics.push(Diagnostic {
-            source: self.name.to_string(),
-            line: Some(line),
-            severity,
-            message,
-        });
+        facts.diagnose(self.name, line, severity, message);
     }
 
     /// kubens prints `Active namespace is "X".` after switching.

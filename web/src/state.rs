@@ -246,7 +246,7 @@ impl State {
         };
         self.texts = vec![AttrValue::default(); BOXES.len()];
         self.bundle = None;
-        for (name, text) in example.files {
+        for (name, text) in example.files() {
             if let Some(box_index) = box_for_file_name(name) {
                 self.texts[box_index] = AttrValue::Static(text);
             }

@@ -101,6 +101,10 @@ pub static BOXES: [EvidenceBox; 10] = [
     },
 ];
 
+/// The indexes of [`BOXES`] in file-name order, the order the CLI reads a paste folder in. Spelled
+/// out rather than sorted at run time: a sort is a few KB of wasm for each element type.
+pub const BY_FILE_NAME: [usize; 10] = [3, 9, 8, 6, 5, 4, 1, 2, 7, 0];
+
 /// The box a paste-folder file name belongs to (`pods.txt`, `Pods.log` → the pods box).
 pub fn box_for_file_name(file_name: &str) -> Option<usize> {
     let kind = EvidenceKind::from_file_name(&file_name.to_ascii_lowercase())?;
@@ -145,6 +149,14 @@ mod tests {
         assert!(can_i
             .commands
             .contains(&"kubectl auth can-i create clusterrolebindings"));
+    }
+
+    #[test]
+    fn by_file_name_lists_every_box_once_in_file_name_order() {
+        let names: Vec<&str> = BY_FILE_NAME.iter().map(|&i| BOXES[i].file_name).collect();
+        let mut sorted: Vec<&str> = BOXES.iter().map(|b| b.file_name).collect();
+        sorted.sort();
+        assert_eq!(names, sorted);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use yew::{AttrValue, Reducible};
 
 use crate::browser;
-use crate::evidence::{box_for_file_name, BOXES, TRANSCRIPT};
+use crate::evidence::{box_for_file_name, BOXES, BY_FILE_NAME, TRANSCRIPT};
 use crate::examples::EXAMPLES;
 use crate::secrets::mask;
 
@@ -168,9 +168,9 @@ impl State {
     /// The planner's sources, built as the CLI builds them from a paste folder: one per
     /// non-empty box, named by its file name, sorted by file name; a dropped bundle last.
     pub fn sources(&self) -> Vec<Source> {
-        let mut sources: Vec<Source> = BOXES
+        let mut sources: Vec<Source> = BY_FILE_NAME
             .iter()
-            .zip(&self.texts)
+            .filter_map(|&index| Some((BOXES.get(index)?, self.texts.get(index)?)))
             .filter(|(_, text)| !text.trim().is_empty())
             .map(|(evidence_box, text)| {
                 Source::new(
@@ -180,7 +180,6 @@ impl State {
                 )
             })
             .collect();
-        sources.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(bundle) = &self.bundle {
             sources.push(Source::new(
                 bundle.name.as_str(),

@@ -388,6 +388,27 @@ fn job_of<'m>(manifest: &'m Manifest, name: &str) -> anyhow::Result<&'m Manifest
         .with_context(|| format!("the manifest has no Job {name}"))
 }
 
+/// The start shared by `apply` and `rollback`: open the journal and say where it is, show the
+/// manifest's warnings, and connect to the cluster.
+async fn open_journal_and_connect(
+    global: &GlobalArgs,
+    journal_path: Option<&Path>,
+    manifest: &Manifest,
+) -> anyhow::Result<(Output, Journal, cluster::Cluster)> {
+    let out = Output::new(global.output);
+    let journal = Journal::open(journal_path)?;
+    out.event(
+        "journal",
+        &format!("journal: {}", journal.path().display()),
+        json!({"path": journal.path().display().to_string()}),
+    );
+    for warning in &manifest.warnings {
+        out.warn(warning);
+    }
+    let connection = cluster::connect(global).await?;
+    Ok((out, journal, connection))
+}
+
 pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u8> {
     let plan = read_approved_plan(&args.plan)?;
     let bounds = Bounds::read(&args.timeout, &args.watch)?;
@@ -402,17 +423,8 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
             "--auto-rollback needs --rollback-manifest rollback-0.16-to-0.23.yaml",
         ));
     }
-    let out = Output::new(global.output);
-    let journal = Journal::open(args.journal.as_deref())?;
-    out.event(
-        "journal",
-        &format!("journal: {}", journal.path().display()),
-        json!({"path": journal.path().display().to_string()}),
-    );
-    for warning in &manifest.warnings {
-        out.warn(warning);
-    }
-    let connection = cluster::connect(global).await?;
+    let (out, journal, connection) =
+        open_journal_and_connect(global, args.journal.as_deref(), &manifest).await?;
     let mut run = Run::new(connection.client.clone(), out, journal);
     run.record(
         "apply",
@@ -1126,17 +1138,8 @@ async fn finish(run: &mut Run, ending: Ending) -> anyhow::Result<u8> {
 pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Result<u8> {
     let bounds = Bounds::read(&args.timeout, &args.watch)?;
     let manifest = read_manifest(&args.rollback_manifest, &LTS_0_16_TO_0_23.rollback_manifest)?;
-    let out = Output::new(global.output);
-    let journal = Journal::open(args.journal.as_deref())?;
-    out.event(
-        "journal",
-        &format!("journal: {}", journal.path().display()),
-        json!({"path": journal.path().display().to_string()}),
-    );
-    for warning in &manifest.warnings {
-        out.warn(warning);
-    }
-    let connection = cluster::connect(global).await?;
+    let (out, journal, connection) =
+        open_journal_and_connect(global, args.journal.as_deref(), &manifest).await?;
     out.suspend(|| {
         confirm(
             &format!(

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use kube_sim::{Options, Scenario, Sim};
+use kube_sim::{Scenario, Sim};
 use serde_json::Value;
 
 pub(crate) fn repo_root() -> PathBuf {
@@ -54,19 +54,7 @@ impl Cluster {
     }
 
     pub async fn start_scenario(scenario: Scenario, time_scale: f64) -> Cluster {
-        let sim = Sim::start(
-            scenario,
-            Options {
-                time_scale,
-                ..Options::default()
-            },
-        )
-        .await
-        .expect("kube-sim starts");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig)
-            .expect("kubeconfig written");
+        let (sim, dir, kubeconfig) = crate::support::start_sim(scenario, time_scale).await;
         Cluster {
             sim,
             kubeconfig,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use kube_sim::{Options, Scenario, Sim};
+use kube_sim::{Scenario, Sim};
 use planner::{Acknowledgements, EvidenceKind, Source};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
@@ -74,19 +74,7 @@ impl Cluster {
         let path = workspace_file(&format!("scenarios/{scenario}.yaml"));
         let mut scenario = Scenario::from_file(&path).expect("the scenario reads");
         change(&mut scenario);
-        let sim = Sim::start(
-            scenario,
-            Options {
-                time_scale,
-                ..Options::default()
-            },
-        )
-        .await
-        .expect("kube-sim starts");
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let kubeconfig = dir.path().join("kubeconfig.yaml");
-        sim.write_kubeconfig(&kubeconfig)
-            .expect("the kubeconfig is written");
+        let (sim, dir, kubeconfig) = crate::support::start_sim(scenario, time_scale).await;
         Cluster {
             sim,
             dir,

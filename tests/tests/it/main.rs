@@ -4,3 +4,4 @@
 mod conformance;
 mod e2e;
 mod roundtrip;
+mod support;

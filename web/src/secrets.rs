@@ -106,4 +106,74 @@ mod tests {
             "postgres://db.internal:5432/astronomer"
         );
     }
+
+    fn unchanged(text: &str) {
+        assert!(
+            matches!(mask(text), std::borrow::Cow::Borrowed(_)),
+            "changed: {text}"
+        );
+    }
+
+    #[test]
+    fn keeps_the_url_user_and_masks_only_a_password() {
+        assert_eq!(
+            mask("a postgres://u:p@h1/x and mysql://v:q:r@h2"),
+            "a postgres://u:****@h1/x and mysql://v:****@h2"
+        );
+        assert_eq!(
+            mask("postgresql+psycopg2://astro:pa55@db"),
+            "postgresql+psycopg2://astro:****@db"
+        );
+        unchanged("clone https://admin@git.example.com/repo");
+        unchanged("https://host/path@v1.2");
+        unchanged("postgres://u:@db");
+        assert_eq!(mask("é x://ü:p@h"), "é x://ü:****@h");
+    }
+
+    #[test]
+    fn masks_every_key_spelling_after_a_word_boundary() {
+        for (text, masked) in [
+            ("api_key=abc", "api_key=****"),
+            ("API-KEY: abc", "API-KEY: ****"),
+            ("apikey=abc", "apikey=****"),
+            ("client_secret=abc,x", "client_secret=****,x"),
+            ("clientsecret: 'abc'", "clientsecret: '****'"),
+            ("access-key=abc", "access-key=****"),
+            ("aws.access_key=abc", "aws.access_key=****"),
+            (r#"{"passwd": "x"}"#, r#"{"passwd": "****"}"#),
+            ("pwd = 'x y'", "pwd = '**** y'"),
+            ("secret=a;b", "secret=****;b"),
+            ("my-token=abc", "my-token=****"),
+            ("password=秘密 é", "password=**** é"),
+        ] {
+            assert_eq!(mask(text), masked, "{text}");
+        }
+        unchanged("mytoken=abc");
+        unchanged("tokens: 3");
+        unchanged("secretName: astronomer-bootstrap");
+        unchanged("password = ");
+        unchanged("password_hash=abc");
+    }
+
+    #[test]
+    fn masks_flag_values_and_bearer_tokens_keeping_the_spacing() {
+        assert_eq!(mask("--PASSWORD  a,b"), "--PASSWORD  ****");
+        assert_eq!(mask("x --token\tabc def"), "x --token\t**** def");
+        assert_eq!(mask("bearer  abc/def="), "bearer  ****");
+        assert_eq!(mask("(BEARER x)"), "(BEARER ****)");
+        unchanged("--token");
+        unchanged("xbearer abc");
+        unchanged("Bearer: abc");
+    }
+
+    #[test]
+    fn masks_json_web_tokens_of_a_minimum_length() {
+        assert_eq!(
+            mask("sa eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrdWJl.c2ln-_x end"),
+            "sa **** end"
+        );
+        assert_eq!(mask("eyJ12345678.12345678."), "****");
+        unchanged("eyJ1234567.abcdefgh.ijk");
+        unchanged("EYJhbGciOiJSUzI1NiJ9.abcdefghij.c2ln");
+    }
 }

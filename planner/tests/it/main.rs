@@ -4,3 +4,4 @@ mod examples;
 mod fixtures;
 mod props;
 mod rules;
+mod secrets;

@@ -1,5 +1,6 @@
 //! The planner's one integration-test binary.
 
+mod bundle;
 mod examples;
 mod fixtures;
 mod props;

@@ -19,20 +19,27 @@ use crate::facts::{
     StorageClass, UpgradeResources,
 };
 
-/// Where a value could not be read and what was wanted there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a value could not be read, and why.
+#[derive(Debug)]
 pub struct Unreadable {
     /// Innermost segment first: the path is built as the error travels outwards.
     path: Vec<Segment>,
-    expected: &'static str,
-    /// What stood there instead; `None` when the key was missing.
-    found: Option<&'static str>,
+    problem: Problem,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum Segment {
     Key(&'static str),
     Index(usize),
+}
+
+#[derive(Debug)]
+enum Problem {
+    Missing,
+    Expected {
+        expected: &'static str,
+        found: &'static str,
+    },
 }
 
 impl Unreadable {
@@ -47,16 +54,14 @@ impl Unreadable {
         };
         Unreadable {
             path: Vec::new(),
-            expected,
-            found: Some(found),
+            problem: Problem::Expected { expected, found },
         }
     }
 
     fn missing(key: &'static str) -> Self {
         Unreadable {
             path: vec![Segment::Key(key)],
-            expected: "a value",
-            found: None,
+            problem: Problem::Missing,
         }
     }
 
@@ -66,7 +71,7 @@ impl Unreadable {
     }
 }
 
-/// `facts.pods[3].ready: expected a string or null, found a number`.
+/// `facts.pods[3].ready: expected a string, found a number`.
 impl fmt::Display for Unreadable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
@@ -79,9 +84,11 @@ impl fmt::Display for Unreadable {
                 Segment::Index(index) => write!(f, "[{index}]")?,
             }
         }
-        match self.found {
-            Some(found) => write!(f, ": expected {}, found {found}", self.expected),
-            None => f.write_str(": missing"),
+        match self.problem {
+            Problem::Missing => f.write_str(": missing"),
+            Problem::Expected { expected, found } => {
+                write!(f, ": expected {expected}, found {found}")
+            }
         }
     }
 }
@@ -185,7 +192,7 @@ pub fn bundle(value: &Value) -> Result<(u32, Facts), Unreadable> {
     ))
 }
 
-pub fn facts(value: &Value) -> Result<Facts, Unreadable> {
+fn facts(value: &Value) -> Result<Facts, Unreadable> {
     let fields = Fields::of(value)?;
     Ok(Facts {
         kubernetes: fields.required("kubernetes", kubernetes)?,

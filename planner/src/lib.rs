@@ -13,6 +13,7 @@ pub mod path;
 pub mod render;
 pub mod report;
 pub mod rules;
+mod scan;
 
 pub use acks::Acknowledgements;
 pub use facts::Facts;

@@ -6,12 +6,10 @@
 //! reported, not guessed.
 
 use std::collections::VecDeque;
-use std::sync::LazyLock;
-
-use regex_lite::Regex;
 
 use crate::facts::{At, Facts, Permission, Severity};
 use crate::input::text;
+use crate::scan;
 
 /// Short names and singulars kubectl accepts, as the plural resource the API server checks.
 const RESOURCE_NAMES: &[(&str, &str)] = &[
@@ -262,12 +260,37 @@ fn parse_command(command: &str) -> Option<Asked> {
     (!questions.is_empty()).then_some(Asked::Questions(questions))
 }
 
-static LIST_ROW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\S+)\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s*$").expect("valid regex")
-});
-static NOT_NAMESPACED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^warning: resource '([^']+)' is not namespace scoped").expect("valid regex")
-});
+/// A `kubectl auth can-i --list` row: `Resources  [Non-Resource URLs]  [Resource Names]  [Verbs]`,
+/// as the resource and the insides of the three bracketed cells.
+fn list_row(row: &str) -> Option<(&str, [&str; 3])> {
+    let (0, resource) = scan::words(row).next()? else {
+        return None;
+    };
+    let mut rest = &row[resource.len()..];
+    let mut cells = [""; 3];
+    for cell in &mut cells {
+        let spaces = rest.bytes().take_while(|b| scan::is_space(*b)).count();
+        if spaces == 0 {
+            return None;
+        }
+        let (inside, after) = rest[spaces..].strip_prefix('[')?.split_once(']')?;
+        *cell = inside;
+        rest = after;
+    }
+    rest.bytes()
+        .all(scan::is_space)
+        .then_some((resource, cells))
+}
+
+/// kubectl's warning for `can-i … -n NS` on a cluster-scoped resource.
+fn is_not_namespaced_warning(line: &str) -> bool {
+    scan::strip_prefix_ignore_case(line, "warning: resource '")
+        .and_then(|rest| rest.split_once('\''))
+        .is_some_and(|(resource, after)| {
+            !resource.is_empty()
+                && scan::strip_prefix_ignore_case(after, " is not namespace scoped").is_some()
+        })
+}
 
 /// `yes`, `no`, `no - RBAC: …` (the reason kubectl prints after a denial).
 fn answer(line: &str) -> Option<bool> {
@@ -313,7 +336,7 @@ pub fn sniff(text: &str) -> u32 {
         {
             return 95;
         }
-        if answer(content).is_some() || NOT_NAMESPACED.is_match(content) {
+        if answer(content).is_some() || is_not_namespaced_warning(content) {
             answers += 1;
         } else {
             others += 1;
@@ -368,7 +391,7 @@ impl Reader<'_> {
             self.ask(command);
             return;
         }
-        if NOT_NAMESPACED.is_match(trimmed) {
+        if is_not_namespaced_warning(trimmed) {
             self.cluster_scoped_warning = true;
             return;
         }
@@ -447,7 +470,7 @@ impl Reader<'_> {
         if content.starts_with([' ', '\t']) {
             return; // a non-resource URL row
         }
-        let Some(caps) = LIST_ROW.captures(content.trim()) else {
+        let Some((resource, [_, names, verbs])) = list_row(content.trim()) else {
             self.diagnostic(
                 number,
                 Severity::Warning,
@@ -455,17 +478,17 @@ impl Reader<'_> {
             );
             return;
         };
-        if !caps[3].trim().is_empty() {
+        if !names.trim().is_empty() {
             return;
         }
         let (namespace, all_namespaces) = self.list.clone().unwrap_or((None, false));
-        let resource = canonical_resource(&caps[1]);
+        let resource = canonical_resource(resource);
         let namespace = if CLUSTER_SCOPED.contains(&resource.as_str()) {
             None
         } else {
             namespace
         };
-        for verb in caps[4].split_whitespace() {
+        for verb in verbs.split_whitespace() {
             self.facts.permissions.push(Permission {
                 verb: verb.to_owned(),
                 resource: resource.clone(),
@@ -641,5 +664,76 @@ mod tests {
         assert!(sniff("$ kubectl auth can-i create pods\nyes\n") >= 90);
         assert!(sniff("yes\nno - RBAC: denied\n") >= 50);
         assert_eq!(sniff("NAME  READY\nweb  1/1\n"), 0);
+    }
+}
+
+#[cfg(test)]
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+    use regex_lite::Regex;
+
+    fn mutated(rows: &'static [&'static str]) -> impl Strategy<Value = String> {
+        let piece: &'static [&'static str] = &[
+            " ", "\t", "\n", "\u{b}", "\u{a0}", "é", "日", "x", "W", "'", "[", "]", "[]", "İ", "K",
+            "ſ",
+        ];
+        (
+            prop::sample::select(rows),
+            prop::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    0usize..3,
+                    prop::sample::select(piece),
+                ),
+                0..4,
+            ),
+        )
+            .prop_map(|(row, edits)| {
+                let mut row = row.to_owned();
+                for (at, kind, piece) in edits {
+                    let mut i = at.index(row.len() + 1);
+                    while !row.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    match kind {
+                        0 => row.insert_str(i, piece),
+                        1 => {
+                            if let Some(c) = row[i..].chars().next() {
+                                row.replace_range(i..i + c.len_utf8(), piece);
+                            }
+                        }
+                        _ => {
+                            if let Some(c) = row[i..].chars().next() {
+                                row.replace_range(i..i + c.len_utf8(), "");
+                            }
+                        }
+                    }
+                }
+                row
+            })
+    }
+
+    const LINES: &[&str] = &[
+        "pods.apps   []   []   [get list watch]",
+        "*.*  [] [] [*]",
+        "deployments.apps [] [astronomer] [get]",
+        "Warning: resource 'namespaces' is not namespace scoped",
+        "WARNING: RESOURCE 'nodes' IS NOT NAMESPACE SCOPED in group",
+        "warning: resource '' is not namespace scoped",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(30000))]
+        #[test]
+        fn rows_as_the_regexes(line in prop_oneof![mutated(LINES), any::<String>()]) {
+            let list = Regex::new(r"^(\S+)\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s*$").unwrap();
+            let warning = Regex::new(r"(?i)^warning: resource '([^']+)' is not namespace scoped").unwrap();
+            let old = list.captures(&line).map(|c| (c[1].to_owned(), [c[2].to_owned(), c[3].to_owned(), c[4].to_owned()]));
+            if old.is_some() { eprintln!("HITR"); }
+            prop_assert_eq!(old, list_row(&line).map(|(r, c)| (r.to_owned(), c.map(str::to_owned))));
+            if warning.is_match(&line) { eprintln!("HITW"); }
+            prop_assert_eq!(warning.is_match(&line), is_not_namespaced_warning(&line));
+        }
     }
 }

@@ -8,47 +8,203 @@
 //! Statuses are stored lower-cased with Helm 2's `_` spelt `-` (`PENDING_UPGRADE` →
 //! `pending-upgrade`), so rules compare one spelling.
 
-use std::sync::LazyLock;
-
-use regex_lite::Regex;
 use serde_json::Value;
 
 use crate::facts::{At, Facts, HelmGeneration, HelmRelease, HelmRevision, Severity};
 use crate::input::text;
+use crate::scan;
 
-/// Helm 2's and `helm history`'s UPDATED: Go's ANSIC layout.
-const ANSIC: &str = r"[A-Z][a-z]{2}\s+[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}\s+\d{4}";
-/// Helm 3's UPDATED: Go's `time.Time.String()`.
-const GO_TIME: &str = r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}(?:\.\d+)?\s+[+-]\d{4}\s+\S+";
+/// One `helm list` / `helm history` row split into words, each with its byte offset; none when
+/// the row starts with whitespace (rows are read from their first cell).
+fn row_words(row: &str) -> Option<Vec<(usize, &str)>> {
+    if row.bytes().next().is_none_or(scan::is_space) {
+        return None;
+    }
+    Some(scan::words(row).take(12).collect())
+}
 
-static HELM2_ROW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        r"^(\S+)\s+(\d+)\s+({ANSIC})\s+([A-Z][A-Z_]*)\s+(\S+)(?:\s+(\S+))?(?:\s+(\S+))?\s*$"
-    ))
-    .expect("valid regex")
-});
-static HELM3_ROW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        r"^(\S+)\s+(\S+)\s+(\d+)\s+({GO_TIME})\s+([a-z][a-z-]*)\s+(\S+)(?:\s+(\S.*?))?\s*$"
-    ))
-    .expect("valid regex")
-});
-static HISTORY_ROW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        r"^(\d+)\s+(?:{ANSIC}|{GO_TIME})\s+([A-Za-z][A-Za-z_-]*)\s+(\S+)(?:\s+(\S.*?))?\s*$"
-    ))
-    .expect("valid regex")
-});
-static CHART_VERSION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^v?\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?$").expect("valid regex")
-});
+/// The free text from `start` to the end of `row`, without trailing whitespace; none when it
+/// spans a line break (a cell is on one line).
+fn rest_of_row(row: &str, start: usize) -> Option<&str> {
+    let rest = row[start..].trim_end_matches(|c: char| c.is_ascii() && scan::is_space(c as u8));
+    (!rest.contains('\n')).then_some(rest)
+}
+
+/// A word of one letter from `first` followed by letters from `rest`.
+fn shaped(word: &str, first: fn(&u8) -> bool, rest: fn(&u8) -> bool) -> bool {
+    let mut bytes = word.bytes();
+    bytes.next().is_some_and(|b| first(&b)) && bytes.all(|b| rest(&b))
+}
+
+/// `HH:MM:SS`, with `.fraction` when `fraction` allows it.
+fn is_clock(word: &str, fraction: bool) -> bool {
+    let rest = scan::after_digits(word, 2)
+        .and_then(|r| r.strip_prefix(':'))
+        .and_then(|r| scan::after_digits(r, 2))
+        .and_then(|r| r.strip_prefix(':'))
+        .and_then(|r| scan::after_digits(r, 2));
+    match rest {
+        Some("") => true,
+        Some(rest) => fraction && rest.strip_prefix('.').is_some_and(scan::all_digits),
+        None => false,
+    }
+}
+
+/// Helm 2's and `helm history`'s UPDATED: Go's ANSIC layout (`Mon May  6 14:37:34 2019`).
+fn is_ansic(words: &[(usize, &str)]) -> bool {
+    let short_name =
+        |w: &str| w.len() == 3 && shaped(w, u8::is_ascii_uppercase, u8::is_ascii_lowercase);
+    matches!(words, [(_, weekday), (_, month), (_, day), (_, clock), (_, year)]
+        if short_name(weekday)
+            && short_name(month)
+            && day.len() <= 2
+            && scan::all_digits(day)
+            && is_clock(clock, false)
+            && year.len() == 4
+            && scan::all_digits(year))
+}
+
+/// Helm 3's UPDATED: Go's `time.Time.String()` (`2020-04-27 17:14:43.1608753 +0000 UTC`).
+fn is_go_time(words: &[(usize, &str)]) -> bool {
+    let is_date = |w: &str| {
+        scan::after_digits(w, 4)
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| scan::after_digits(r, 2))
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| scan::after_digits(r, 2))
+            == Some("")
+    };
+    let is_offset = |w: &str| {
+        w.strip_prefix(['+', '-'])
+            .is_some_and(|r| r.len() == 4 && scan::all_digits(r))
+    };
+    matches!(words, [(_, date), (_, clock), (_, offset), _]
+        if is_date(date) && is_clock(clock, true) && is_offset(offset))
+}
+
+/// A Helm 2 row: NAME REVISION UPDATED STATUS CHART, then APP VERSION and/or NAMESPACE.
+struct Helm2Row<'a> {
+    name: &'a str,
+    revision: &'a str,
+    status: &'a str,
+    chart: &'a str,
+    /// The one or two cells after CHART, with their offsets in the row.
+    trailing: Vec<(usize, &'a str)>,
+}
+
+fn helm2_row(row: &str) -> Option<Helm2Row<'_>> {
+    let words = row_words(row)?;
+    let fits = (9..=11).contains(&words.len())
+        && scan::all_digits(words[1].1)
+        && is_ansic(&words[2..7])
+        && shaped(words[7].1, u8::is_ascii_uppercase, |b| {
+            b.is_ascii_uppercase() || *b == b'_'
+        });
+    fits.then(|| Helm2Row {
+        name: words[0].1,
+        revision: words[1].1,
+        status: words[7].1,
+        chart: words[8].1,
+        trailing: words[9..].to_vec(),
+    })
+}
+
+/// A Helm 3 row: NAME NAMESPACE REVISION UPDATED STATUS CHART [APP VERSION].
+struct Helm3Row<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    revision: &'a str,
+    status: &'a str,
+    chart: &'a str,
+    app_version: Option<&'a str>,
+}
+
+fn helm3_row(row: &str) -> Option<Helm3Row<'_>> {
+    let words = row_words(row)?;
+    let fits = words.len() >= 9
+        && scan::all_digits(words[2].1)
+        && is_go_time(&words[3..7])
+        && shaped(words[7].1, u8::is_ascii_lowercase, |b| {
+            b.is_ascii_lowercase() || *b == b'-'
+        });
+    if !fits {
+        return None;
+    }
+    let app_version = match words.get(9) {
+        Some(&(start, _)) => Some(rest_of_row(row, start)?),
+        None => None,
+    };
+    Some(Helm3Row {
+        name: words[0].1,
+        namespace: words[1].1,
+        revision: words[2].1,
+        status: words[7].1,
+        chart: words[8].1,
+        app_version,
+    })
+}
+
+/// A `helm history` row: REVISION UPDATED STATUS CHART, then APP VERSION and/or DESCRIPTION.
+struct HistoryRow<'a> {
+    revision: &'a str,
+    status: &'a str,
+    chart: &'a str,
+    /// The text after CHART, with its offset in the row.
+    rest: Option<(usize, &'a str)>,
+}
+
+fn history_row(row: &str) -> Option<HistoryRow<'_>> {
+    let words = row_words(row)?;
+    if !scan::all_digits(words.first()?.1) {
+        return None;
+    }
+    let status_at = if words.len() > 6 && is_ansic(&words[1..6]) {
+        6
+    } else if words.len() > 5 && is_go_time(&words[1..5]) {
+        5
+    } else {
+        return None;
+    };
+    let (_, status) = words[status_at];
+    let (_, chart) = *words.get(status_at + 1)?;
+    let status_shape = shaped(status, u8::is_ascii_alphabetic, |b| {
+        b.is_ascii_alphabetic() || *b == b'_' || *b == b'-'
+    });
+    if !status_shape {
+        return None;
+    }
+    let rest = match words.get(status_at + 2) {
+        Some(&(start, _)) => Some((start, rest_of_row(row, start)?)),
+        None => None,
+    };
+    Some(HistoryRow {
+        revision: words[0].1,
+        status,
+        chart,
+        rest,
+    })
+}
+
+/// A chart version after the dash of a CHART cell: `1.2.3`, `v0.10`, `1.2.3-rc.1+build`.
+fn is_chart_version(version: &str) -> bool {
+    let version = version.strip_prefix('v').unwrap_or(version);
+    let Some(length) = scan::dotted_version(version) else {
+        return false;
+    };
+    let suffix = &version[length..];
+    suffix.is_empty()
+        || suffix.strip_prefix(['-', '+']).is_some_and(|s| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
+        })
+}
 
 /// Splits a CHART cell (`prometheus-node-exporter-1.2.3`) at the first dash that starts a
 /// version, so dashes inside chart names and pre-release versions both survive.
 pub fn split_chart(cell: &str) -> (String, Option<String>) {
     for (i, _) in cell.match_indices('-') {
         let version = &cell[i + 1..];
-        if i > 0 && CHART_VERSION.is_match(version) {
+        if i > 0 && is_chart_version(version) {
             return (cell[..i].to_owned(), Some(version.to_owned()));
         }
     }
@@ -138,9 +294,9 @@ pub fn sniff(text: &str) -> u32 {
             return 95;
         }
         let trimmed = content.trim();
-        if HELM2_ROW.is_match(trimmed) || HELM3_ROW.is_match(trimmed) {
+        if helm2_row(trimmed).is_some() || helm3_row(trimmed).is_some() {
             score = score.max(80);
-        } else if HISTORY_ROW.is_match(trimmed) {
+        } else if history_row(trimmed).is_some() {
             score = score.max(60);
         } else {
             let lower = trimmed.to_ascii_lowercase();
@@ -301,31 +457,25 @@ impl Reader<'_> {
                 return;
             }
         }
-        if let Some(caps) = HELM3_ROW.captures(trimmed) {
-            let (chart, chart_version) = split_chart(&caps[6]);
+        if let Some(row) = helm3_row(trimmed) {
+            let (chart, chart_version) = split_chart(row.chart);
             self.facts.helm_releases.push(HelmRelease {
-                name: caps[1].to_owned(),
-                namespace: Some(caps[2].to_owned()),
-                revision: caps[3].parse().ok(),
-                status: Some(normalise_status(&caps[5])),
+                name: row.name.to_owned(),
+                namespace: Some(row.namespace.to_owned()),
+                revision: row.revision.parse().ok(),
+                status: Some(normalise_status(row.status)),
                 chart,
                 chart_version,
-                app_version: non_empty(caps.get(7).map(|m| m.as_str())),
+                app_version: non_empty(row.app_version),
                 helm: Some(HelmGeneration::Helm3),
                 at: self.at(number),
             });
-        } else if let Some(caps) = HELM2_ROW.captures(trimmed) {
-            let (chart, chart_version) = split_chart(&caps[5]);
-            let trailing: Vec<&str> = [caps.get(6), caps.get(7)]
-                .into_iter()
-                .flatten()
-                .map(|m| m.as_str())
-                .collect();
-            let (app_version, namespace) = match trailing.as_slice() {
-                [app, namespace] => (Some(*app), Some(*namespace)),
-                [lone] => {
-                    let offset = content.len() - content.trim_start().len()
-                        + caps.get(6).map_or(0, |m| m.start());
+        } else if let Some(row) = helm2_row(trimmed) {
+            let (chart, chart_version) = split_chart(row.chart);
+            let (app_version, namespace) = match row.trailing.as_slice() {
+                [(_, app), (_, namespace)] => (Some(*app), Some(*namespace)),
+                [(start, lone)] => {
+                    let offset = content.len() - content.trim_start().len() + start;
                     let is_namespace = match &table {
                         Some(t) if t.has_app_version => t
                             .in_column(content, offset, "NAMESPACE")
@@ -341,23 +491,22 @@ impl Reader<'_> {
                 _ => (None, None),
             };
             self.facts.helm_releases.push(HelmRelease {
-                name: caps[1].to_owned(),
+                name: row.name.to_owned(),
                 namespace: namespace.map(str::to_owned),
-                revision: caps[2].parse().ok(),
-                status: Some(normalise_status(&caps[4])),
+                revision: row.revision.parse().ok(),
+                status: Some(normalise_status(row.status)),
                 chart,
                 chart_version,
                 app_version: app_version.map(str::to_owned),
                 helm: Some(HelmGeneration::Helm2),
                 at: self.at(number),
             });
-        } else if let Some(caps) = HISTORY_ROW.captures(trimmed) {
-            let (chart, chart_version) = split_chart(&caps[3]);
-            let rest = caps.get(4).map_or("", |m| m.as_str());
+        } else if let Some(row) = history_row(trimmed) {
+            let (chart, chart_version) = split_chart(row.chart);
+            let (rest_start, rest) = row.rest.unwrap_or((0, ""));
             let (app_version, description) = match &table {
                 Some(t) if t.has_app_version => {
-                    let offset = content.len() - content.trim_start().len()
-                        + caps.get(4).map_or(0, |m| m.start());
+                    let offset = content.len() - content.trim_start().len() + rest_start;
                     let first = rest.split_whitespace().next().unwrap_or("");
                     let is_description = t
                         .in_column(content, offset, "DESCRIPTION")
@@ -365,15 +514,15 @@ impl Reader<'_> {
                     if is_description || rest.is_empty() {
                         (None, rest)
                     } else {
-                        (Some(first), rest[first.len()..].trim())
+                        (Some(first), rest.trim_start()[first.len()..].trim())
                     }
                 }
                 _ => (None, rest),
             };
             let revision = HelmRevision {
                 release: self.release.clone(),
-                revision: caps[1].parse().unwrap_or(0),
-                status: normalise_status(&caps[2]),
+                revision: row.revision.parse().unwrap_or(0),
+                status: normalise_status(row.status),
                 chart,
                 chart_version,
                 app_version: non_empty(app_version),
@@ -860,5 +1009,176 @@ mod tests {
         );
         assert!(facts.helm_releases.is_empty());
         assert_eq!(facts.diagnostics[0].line, Some(11));
+    }
+}
+
+#[cfg(test)]
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+    use regex_lite::Regex;
+
+    const ANSIC: &str = r"[A-Z][a-z]{2}\s+[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}\s+\d{4}";
+    const GO_TIME: &str = r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}(?:\.\d+)?\s+[+-]\d{4}\s+\S+";
+
+    fn pieces() -> impl Strategy<Value = String> {
+        let parts: &[&str] = &[
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\u{b}",
+            "\u{a0}",
+            "Mon",
+            "May",
+            "mon",
+            "MAY",
+            "6",
+            "16",
+            "116",
+            "14:37:34",
+            "14:37:34.5",
+            "14:37:3",
+            "2019",
+            "201",
+            "2020-04-27",
+            "2020-4-27",
+            "17:14:43.1608753",
+            "17:14:43.",
+            "+0000",
+            "-0700",
+            "+000",
+            "UTC",
+            "DEPLOYED",
+            "PENDING_UPGRADE",
+            "deployed",
+            "pending-upgrade",
+            "Superseded",
+            "astronomer-0.16.9",
+            "x-v1.2",
+            "1.2.3-rc.1+b",
+            "1.2.3.4",
+            "v0.10",
+            "1.2.",
+            "astronomer",
+            "1",
+            "42",
+            "é",
+            "日本",
+            "Upgrade complete",
+            "-",
+            "_",
+            ".",
+            "0.16.9",
+        ];
+        prop::collection::vec(
+            prop_oneof![8 => prop::sample::select(parts).prop_map(str::to_owned), 1 => any::<String>()],
+            0..16,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    fn templated() -> impl Strategy<Value = String> {
+        let rows: &'static [&'static str] = &[
+            "astronomer\t4\tMon May  6 14:37:34 2019\tDEPLOYED\tastronomer-0.16.9\t0.16.9\tastronomer",
+            "astronomer 4 Mon May 16 14:37:34 2019 PENDING_UPGRADE astronomer-0.16.9 astronomer",
+            "astronomer 4 Mon May 16 14:37:34 2019 FAILED astronomer-0.16.9",
+            "astronomer astronomer 4 2020-04-27 17:14:43.1608753 +0000 UTC deployed astronomer-0.16.9 0.16.9",
+            "astronomer astronomer 12 2020-04-27 17:14:43 -0700 PDT pending-upgrade astronomer-v0.16.9-rc.1",
+            "4 Mon May  6 14:37:34 2019 SUPERSEDED astronomer-0.16.9 0.16.9 Upgrade complete",
+            "4 2020-04-27 17:14:43.1608753 +0000 UTC superseded astronomer-0.16.9 Install complete  ",
+            "4 2020-04-27 17:14:43 +0000 UTC pending_rollback astronomer-0.16.9",
+        ];
+        let piece: &'static [&'static str] = &[
+            " ",
+            "\t",
+            "\n",
+            "\u{b}",
+            "\u{a0}",
+            "é",
+            "日",
+            "x",
+            "X",
+            "1",
+            "12345",
+            ".",
+            ":",
+            "-",
+            "_",
+            "+",
+            "v",
+            "Mon",
+            "2020-04-27",
+            "14:37:34",
+            "+0000",
+            "DEPLOYED",
+            "deployed",
+            "a b",
+        ];
+        (
+            prop::sample::select(rows),
+            prop::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    0usize..3,
+                    prop::sample::select(piece),
+                ),
+                0..4,
+            ),
+        )
+            .prop_map(|(row, edits)| {
+                let mut row = row.to_owned();
+                for (at, kind, piece) in edits {
+                    let mut i = at.index(row.len() + 1);
+                    while !row.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    match kind {
+                        0 => row.insert_str(i, piece),
+                        1 => {
+                            if let Some(c) = row[i..].chars().next() {
+                                row.replace_range(i..i + c.len_utf8(), piece);
+                            }
+                        }
+                        _ => {
+                            if let Some(c) = row[i..].chars().next() {
+                                row.replace_range(i..i + c.len_utf8(), "");
+                            }
+                        }
+                    }
+                }
+                row
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40000))]
+        #[test]
+        fn same_as_the_regexes(row in prop_oneof![pieces(), templated()]) {
+            let helm2 = Regex::new(&format!(r"^(\S+)\s+(\d+)\s+({ANSIC})\s+([A-Z][A-Z_]*)\s+(\S+)(?:\s+(\S+))?(?:\s+(\S+))?\s*$")).unwrap();
+            let helm3 = Regex::new(&format!(r"^(\S+)\s+(\S+)\s+(\d+)\s+({GO_TIME})\s+([a-z][a-z-]*)\s+(\S+)(?:\s+(\S.*?))?\s*$")).unwrap();
+            let history = Regex::new(&format!(r"^(\d+)\s+(?:{ANSIC}|{GO_TIME})\s+([A-Za-z][A-Za-z_-]*)\s+(\S+)(?:\s+(\S.*?))?\s*$")).unwrap();
+            let chart = Regex::new(r"^v?\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?$").unwrap();
+            let old = helm2.captures(&row).map(|c| (c[1].to_owned(), c[2].to_owned(), c[4].to_owned(), c[5].to_owned(), [c.get(6), c.get(7)].into_iter().flatten().map(|m| (m.start(), m.as_str().to_owned())).collect::<Vec<_>>()));
+            let new = helm2_row(&row).map(|r| (r.name.to_owned(), r.revision.to_owned(), r.status.to_owned(), r.chart.to_owned(), r.trailing.iter().map(|(s, w)| (*s, (*w).to_owned())).collect::<Vec<_>>()));
+            if old.is_some() { eprintln!("HIT2"); }
+            prop_assert_eq!(old, new);
+            let old = helm3.captures(&row).map(|c| (c[1].to_owned(), c[2].to_owned(), c[3].to_owned(), c[5].to_owned(), c[6].to_owned(), c.get(7).map(|m| m.as_str().to_owned())));
+            let new = helm3_row(&row).map(|r| (r.name.to_owned(), r.namespace.to_owned(), r.revision.to_owned(), r.status.to_owned(), r.chart.to_owned(), r.app_version.map(str::to_owned)));
+            if old.is_some() { eprintln!("HIT3"); }
+            prop_assert_eq!(old, new);
+            let old = history.captures(&row).map(|c| (c[1].to_owned(), c[2].to_owned(), c[3].to_owned(), c.get(4).map(|m| (m.start(), m.as_str().to_owned()))));
+            let new = history_row(&row).map(|r| (r.revision.to_owned(), r.status.to_owned(), r.chart.to_owned(), r.rest.map(|(s, w)| (s, w.to_owned()))));
+            if old.is_some() { eprintln!("HITH"); }
+            prop_assert_eq!(old, new);
+            prop_assert_eq!(chart.is_match(&row), is_chart_version(&row));
+        }
+
+        #[test]
+        fn chart_versions_as_the_regex(v in "v?[0-9]{0,2}[.]?[0-9]{0,2}[.]?[0-9]{0,2}[.]?[0-9]?[-+.]?[0-9a-zA-Z.+é-]{0,4}") {
+            let chart = Regex::new(r"^v?\d+\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?$").unwrap();
+            if chart.is_match(&v) { eprintln!("HITV"); }
+            prop_assert_eq!(chart.is_match(&v), is_chart_version(&v), "{}", v);
+        }
     }
 }

@@ -16,12 +16,9 @@
 //! - `certified` is read for every repository whose last path component ends in `ap-airflow`
 //!   (so the locally re-built `custom-ap-airflow` too); `ap-airflow-dev` is not a certified image.
 
-use std::sync::LazyLock;
-
-use regex_lite::Regex;
-
 use crate::facts::{At, Certified, CertifiedForm, Facts, Image, Severity};
 use crate::input::text;
+use crate::scan;
 
 /// A reference split by the docker/distribution grammar; placeholders such as `<your-registry>`
 /// are kept verbatim.
@@ -173,15 +170,47 @@ fn is_lower_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-static LEGACY_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\d+\.\d+\.\d+|master)-(\d+\.\d+(?:\.\d+)?)$").expect("valid regex")
-});
-static PINNED_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d+\.\d+(?:\.\d+)?)-(\d+)(?:-([a-z]+[0-9.]*))?$").expect("valid regex")
-});
-static FLOATING_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d+\.\d+(?:\.\d+)?)(?:-([a-z]+[0-9.]*))?$").expect("valid regex")
-});
+/// The Airflow version of a legacy tag: `0.10.3-1.10.5` or `master-1.10.5` (without `-onbuild`).
+fn legacy_tag(base: &str) -> Option<&str> {
+    let airflow = match base.strip_prefix("master-") {
+        Some(airflow) => airflow,
+        None => {
+            let length = scan::dotted_version(base)?;
+            let astronomer = &base[..length];
+            if astronomer.bytes().filter(|b| *b == b'.').count() != 2 {
+                return None;
+            }
+            base[length..].strip_prefix('-')?
+        }
+    };
+    (scan::dotted_version(airflow)? == airflow.len()).then_some(airflow)
+}
+
+/// A distribution suffix: `alpine3.10`, `buster`, `python3.7`.
+fn is_distribution(word: &str) -> bool {
+    let letters = word.bytes().take_while(u8::is_ascii_lowercase).count();
+    letters > 0
+        && word[letters..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+/// `AIRFLOW[-BUILD][-DISTRIBUTION]` (without `-onbuild`): the version, the build number when
+/// there is one, and the distribution.
+fn versioned_tag(base: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
+    let length = scan::dotted_version(base)?;
+    let airflow = &base[..length];
+    let Some(rest) = base[length..].strip_prefix('-') else {
+        return base[length..].is_empty().then_some((airflow, None, None));
+    };
+    let build = scan::digits(rest);
+    let (build, distribution) = match rest[build..].strip_prefix('-') {
+        Some(distribution) if build > 0 => (Some(&rest[..build]), distribution),
+        _ if build > 0 && build == rest.len() => return Some((airflow, Some(rest), None)),
+        _ => (None, rest),
+    };
+    is_distribution(distribution).then_some((airflow, build, Some(distribution)))
+}
 
 /// Reads the Astronomer Certified tag grammar when `repository` is an `ap-airflow` image and an
 /// Airflow version can be read from `tag`. Acceptability of the form is the rules' business.
@@ -195,31 +224,26 @@ pub fn certified(repository: &str, tag: Option<&str>) -> Option<Certified> {
         Some(base) => (base, true),
         None => (tag, tag == "onbuild"),
     };
-    if let Some(caps) = LEGACY_TAG.captures(base) {
+    if let Some(airflow) = legacy_tag(base) {
         return Some(Certified {
-            airflow_version: caps[1].to_owned(),
+            airflow_version: airflow.to_owned(),
             build_number: None,
             distribution: None,
             onbuild,
             form: CertifiedForm::Legacy,
         });
     }
-    if let Some(caps) = PINNED_TAG.captures(base) {
-        return Some(Certified {
-            airflow_version: caps[1].to_owned(),
-            build_number: caps[2].parse().ok(),
-            distribution: caps.get(3).map(|m| m.as_str().to_owned()),
-            onbuild,
-            form: CertifiedForm::Pinned,
-        });
-    }
-    let caps = FLOATING_TAG.captures(base)?;
+    let (airflow, build, distribution) = versioned_tag(base)?;
     Some(Certified {
-        airflow_version: caps[1].to_owned(),
-        build_number: None,
-        distribution: caps.get(2).map(|m| m.as_str().to_owned()),
+        airflow_version: airflow.to_owned(),
+        build_number: build.and_then(|b| b.parse().ok()),
+        distribution: distribution.map(str::to_owned),
         onbuild,
-        form: CertifiedForm::Floating,
+        form: if build.is_some() {
+            CertifiedForm::Pinned
+        } else {
+            CertifiedForm::Floating
+        },
     })
 }
 
@@ -304,12 +328,63 @@ struct Scan<'n> {
     registry: Option<(usize, String)>,
 }
 
-static FROM_INSTRUCTION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[\s`:|(+])FROM\s+(.+)").expect("valid regex"));
-static VALUES_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*(registry|repository|defaultAirflowRepository|tag|defaultAirflowTag):\s*["']?([^"'\s]+)["']?\s*$"#)
-        .expect("valid regex")
-});
+/// The first `FROM` instruction of `content` (at its start, or after a space or one of
+/// `` `:|(+ ``): where it starts (the byte before `FROM` when there is one) and its arguments.
+fn from_instruction(content: &str) -> Option<(usize, &str)> {
+    let bytes = content.as_bytes();
+    content.match_indices("FROM").find_map(|(at, _)| {
+        let starts = at == 0 || matches!(bytes[at - 1], b'`' | b':' | b'|' | b'(' | b'+');
+        if !(starts || scan::is_space(bytes[at - 1])) {
+            return None;
+        }
+        let after = &content[at + 4..];
+        let space = after.bytes().take_while(|b| scan::is_space(*b)).count();
+        if space == 0 {
+            return None;
+        }
+        // the arguments start after the spaces, or on the last of them that is not a line
+        // break when nothing follows
+        let start = if space < after.len() {
+            space
+        } else {
+            (1..space).rev().find(|i| after.as_bytes()[*i] != b'\n')?
+        };
+        let arguments = &after[start..];
+        let arguments = arguments.split('\n').next().unwrap_or(arguments);
+        Some((at.saturating_sub(1), arguments))
+    })
+}
+/// The keys of Helm values that name an image, and the value of such a line:
+/// `  repository: quay.io/astronomer/ap-airflow`, `tag: "1.10.12-1"`.
+fn values_key(line: &str) -> Option<(&str, &str)> {
+    const KEYS: [&str; 5] = [
+        "registry",
+        "repository",
+        "defaultAirflowRepository",
+        "tag",
+        "defaultAirflowTag",
+    ];
+    let line = trim_start_spaces(line);
+    let (key, rest) = line.split_once(':')?;
+    if !KEYS.contains(&key) {
+        return None;
+    }
+    let rest = trim_start_spaces(rest);
+    let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+    let length = rest
+        .bytes()
+        .take_while(|b| !scan::is_space(*b) && *b != b'"' && *b != b'\'')
+        .count();
+    let (value, tail) = rest.split_at(length);
+    let tail = tail.strip_prefix(['"', '\'']).unwrap_or(tail);
+    (length > 0 && tail.bytes().all(scan::is_space)).then_some((key, value))
+}
+
+/// `text` without leading [`scan::is_space`] bytes.
+fn trim_start_spaces(text: &str) -> &str {
+    text.trim_start_matches(|c: char| c.is_ascii() && scan::is_space(c as u8))
+}
+
 /// Lines of logs and events that repeat an image already read from its own line.
 const REPEATS_AN_IMAGE: [&str; 9] = [
     "image \"",
@@ -322,9 +397,31 @@ const REPEATS_AN_IMAGE: [&str; 9] = [
     "Digest: ",
     "Image ID:",
 ];
-static IMAGE_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*(?:-\s+)?"?(?:Image|image)"?:\s*"?([^"\s,]+)"?,?\s*$"#).expect("valid regex")
-});
+/// The value of an `image:` field: YAML (`- image: x`), JSON (`"image": "x",`) or
+/// `kubectl describe` (`Image: x`).
+fn image_field(line: &str) -> Option<&str> {
+    let mut line = trim_start_spaces(line);
+    if let Some(item) = line.strip_prefix('-') {
+        if item.bytes().next().is_some_and(scan::is_space) {
+            line = trim_start_spaces(item);
+        }
+    }
+    let line = line.strip_prefix('"').unwrap_or(line);
+    let rest = line
+        .strip_prefix("Image")
+        .or_else(|| line.strip_prefix("image"))?;
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let rest = trim_start_spaces(rest.strip_prefix(':')?);
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let length = rest
+        .bytes()
+        .take_while(|b| !scan::is_space(*b) && *b != b'"' && *b != b',')
+        .count();
+    let (value, tail) = rest.split_at(length);
+    let tail = tail.strip_prefix('"').unwrap_or(tail);
+    let tail = tail.strip_prefix(',').unwrap_or(tail);
+    (length > 0 && tail.bytes().all(scan::is_space)).then_some(value)
+}
 
 impl<'n> Scan<'n> {
     /// `command` printed `text`; the line before `first_line` is taken to be that command's.
@@ -458,16 +555,15 @@ impl<'n> Scan<'n> {
             Some(_) => self.table = None,
             None => {}
         }
-        if let Some(caps) = FROM_INSTRUCTION.captures(content) {
-            let whole = caps.get(0).map_or(0, |m| m.start());
-            let before = content[..whole].trim();
+        if let Some((start, arguments)) = from_instruction(content) {
+            let before = content[..start].trim();
             let dockerfile_line = before.is_empty() || before.starts_with("Step ");
-            self.base_image(&caps[1], dockerfile_line, found);
+            self.base_image(arguments, dockerfile_line, found);
             return;
         }
-        if let Some(caps) = IMAGE_FIELD.captures(content) {
+        if let Some(reference) = image_field(content) {
             self.strong = true;
-            found.push((caps[1].to_owned(), Origin::Expected));
+            found.push((reference.to_owned(), Origin::Expected));
             return;
         }
         let listed: Vec<&str> = words
@@ -533,13 +629,13 @@ impl<'n> Scan<'n> {
     /// Helm values name an image in two keys: `repository: X` and then `tag: Y` beside it.
     fn values_pair(&mut self, content: &str, number: u32) -> bool {
         let indent = content.len() - content.trim_start().len();
-        if let Some(caps) = VALUES_KEY.captures(content) {
-            let value = caps[2].to_owned();
-            if &caps[1] == "registry" {
+        if let Some((key, value)) = values_key(content) {
+            let value = value.to_owned();
+            if key == "registry" {
                 self.registry = Some((indent, value));
                 return true;
             }
-            if caps[1].ends_with("epository") {
+            if key.ends_with("epository") {
                 let value = match self.registry.take() {
                     Some((registry_indent, registry)) if registry_indent == indent => {
                         format!("{registry}/{value}")
@@ -1148,5 +1244,154 @@ mod tests {
         assert!(
             sniff("standard (default)   kubernetes.io/gce-pd   Delete   Immediate   1d\n") < 30
         );
+    }
+}
+
+#[cfg(test)]
+mod differential {
+    use super::*;
+    use proptest::prelude::*;
+    use regex_lite::Regex;
+
+    fn mutated(rows: &'static [&'static str]) -> impl Strategy<Value = String> {
+        let piece: &'static [&'static str] = &[
+            " ",
+            "\t",
+            "\n",
+            "\u{b}",
+            "\u{a0}",
+            "é",
+            "日",
+            "x",
+            "a",
+            "1",
+            "12",
+            ".",
+            ":",
+            "-",
+            "_",
+            "+",
+            "\"",
+            "'",
+            ",",
+            "`",
+            "|",
+            "(",
+            "FROM",
+            "image",
+            "Image",
+            "master",
+            "onbuild",
+            "-1",
+            "alpine3.10",
+        ];
+        (
+            prop::sample::select(rows),
+            prop::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    0usize..3,
+                    prop::sample::select(piece),
+                ),
+                0..4,
+            ),
+        )
+            .prop_map(|(row, edits)| {
+                let mut row = row.to_owned();
+                for (at, kind, piece) in edits {
+                    let mut i = at.index(row.len() + 1);
+                    while !row.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    match kind {
+                        0 => row.insert_str(i, piece),
+                        1 => {
+                            if let Some(c) = row[i..].chars().next() {
+                                row.replace_range(i..i + c.len_utf8(), piece);
+                            }
+                        }
+                        _ => {
+                            if let Some(c) = row[i..].chars().next() {
+                                row.replace_range(i..i + c.len_utf8(), "");
+                            }
+                        }
+                    }
+                }
+                row
+            })
+    }
+
+    const TAGS: &[&str] = &[
+        "0.10.3-1.10.5",
+        "master-1.10.5",
+        "master-1.10",
+        "1.10.12-1",
+        "1.10.12-1-alpine3.10",
+        "1.10.12-alpine3.10",
+        "1.10.12",
+        "1.10",
+        "2.0.0-3-buster",
+        "1.10.7-15-python3.7",
+        "10.2.3.4",
+    ];
+    const LINES: &[&str] = &[
+        "FROM quay.io/astronomer/ap-airflow:1.10.12-buster-onbuild",
+        "Step 1/5 : FROM x AS y",
+        "`FROM a`",
+        "x|FROM y",
+        "(FROM  \t ",
+        "FROM",
+        "FROM \n y",
+        "aFROM b",
+        "FROM  \n",
+        "+FROM x\ny",
+        "  repository: quay.io/astronomer/ap-airflow",
+        "tag: \"1.10.12-1\"  ",
+        "registry: 'docker.io'",
+        "defaultAirflowTag: 1.10.5",
+        "defaultAirflowRepository:x",
+        "tag: \"\"",
+        "tag: '",
+        "  tag:\"a'",
+        "- image: quay.io/a:b",
+        "    \"image\": \"astronomerinc/ap-houston-api:0.16.9\",",
+        "Image:   postgres:11",
+        "-image: x",
+        "image: x, y",
+        "image: \"x\",",
+        "Image\": \"a\"",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(30000))]
+        #[test]
+        fn tags_as_the_regexes(tag in prop_oneof![mutated(TAGS), any::<String>()]) {
+            let legacy = Regex::new(r"^(?:\d+\.\d+\.\d+|master)-(\d+\.\d+(?:\.\d+)?)$").unwrap();
+            let pinned = Regex::new(r"^(\d+\.\d+(?:\.\d+)?)-(\d+)(?:-([a-z]+[0-9.]*))?$").unwrap();
+            let floating = Regex::new(r"^(\d+\.\d+(?:\.\d+)?)(?:-([a-z]+[0-9.]*))?$").unwrap();
+            let old_legacy = legacy.captures(&tag).map(|c| c[1].to_owned());
+            if old_legacy.is_some() { eprintln!("HITL"); }
+            prop_assert_eq!(old_legacy, legacy_tag(&tag).map(str::to_owned));
+            let old = pinned.captures(&tag).map(|c| (c[1].to_owned(), Some(c[2].to_owned()), c.get(3).map(|m| m.as_str().to_owned())))
+                .or_else(|| floating.captures(&tag).map(|c| (c[1].to_owned(), None, c.get(2).map(|m| m.as_str().to_owned()))));
+            if old.is_some() { eprintln!("HITP"); }
+            prop_assert_eq!(old, versioned_tag(&tag).map(|(a, b, d)| (a.to_owned(), b.map(str::to_owned), d.map(str::to_owned))));
+        }
+
+        #[test]
+        fn lines_as_the_regexes(line in prop_oneof![mutated(LINES), any::<String>()]) {
+            let from = Regex::new(r"(?:^|[\s`:|(+])FROM\s+(.+)").unwrap();
+            let values = Regex::new(r#"^\s*(registry|repository|defaultAirflowRepository|tag|defaultAirflowTag):\s*["']?([^"'\s]+)["']?\s*$"#).unwrap();
+            let image = Regex::new(r#"^\s*(?:-\s+)?"?(?:Image|image)"?:\s*"?([^"\s,]+)"?,?\s*$"#).unwrap();
+            let old = from.captures(&line).map(|c| (c.get(0).unwrap().start(), c[1].to_owned()));
+            if old.is_some() { eprintln!("HITF"); }
+            prop_assert_eq!(old, from_instruction(&line).map(|(s, a)| (s, a.to_owned())));
+            let old = values.captures(&line).map(|c| (c[1].to_owned(), c[2].to_owned()));
+            if old.is_some() { eprintln!("HITV"); }
+            prop_assert_eq!(old, values_key(&line).map(|(k, v)| (k.to_owned(), v.to_owned())));
+            let old = image.captures(&line).map(|c| c[1].to_owned());
+            if old.is_some() { eprintln!("HITI"); }
+            prop_assert_eq!(old, image_field(&line).map(str::to_owned));
+        }
     }
 }

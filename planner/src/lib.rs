@@ -14,6 +14,8 @@ pub mod render;
 pub mod report;
 pub mod rules;
 mod scan;
+pub mod secrets;
+mod sort;
 
 pub use acks::Acknowledgements;
 pub use facts::Facts;

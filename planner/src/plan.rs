@@ -106,7 +106,7 @@ impl ClusterFingerprint {
                 None => p.name.clone(),
             })
             .collect();
-        unhealthy_pods.sort();
+        crate::sort::sort_by(&mut unhealthy_pods, String::cmp);
         unhealthy_pods.dedup();
         ClusterFingerprint {
             server_version: facts.kubernetes.server_version.clone(),
@@ -225,7 +225,7 @@ fn canonical<'s>(
         .map(|s| ("source", s))
         .chain(manifests.iter().map(|m| ("manifest", m)))
         .collect();
-    all.sort_by(|(role_a, a), (role_b, b)| {
+    crate::sort::sort_by(&mut all, |(role_a, a), (role_b, b)| {
         (role_a, &a.name, a.kind.map(|k| k.as_str()), &a.text).cmp(&(
             role_b,
             &b.name,

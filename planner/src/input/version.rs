@@ -268,7 +268,7 @@ fn label_segments(line: &str) -> Vec<&str> {
     if cuts.is_empty() {
         return vec![line];
     }
-    cuts.sort_unstable();
+    crate::sort::sort_by(&mut cuts, usize::cmp);
     let mut segments = Vec::with_capacity(cuts.len() + 1);
     let mut start = 0;
     for cut in cuts {

@@ -126,7 +126,7 @@ impl RuleInput<'_> {
                 _ => row.chart == self.path.platform_chart,
             })
             .collect();
-        rows.sort_by_key(|row| row.revision);
+        crate::sort::sort_by(&mut rows, |a, b| a.revision.cmp(&b.revision));
         rows
     }
 

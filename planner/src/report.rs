@@ -86,48 +86,9 @@ impl Report {
     }
 }
 
-/// Masks credentials in free text (a diagnostic may quote the line it could not read):
-/// the user and password of `scheme://user:password@host`, `Bearer` tokens, JWTs and
-/// `password=`/`token:`-style values. Readers drop secrets at once; this is the last guard
-/// before anything is written into a report or a plan. The placeholders remedies use
-/// (`USER:PASSWORD`) are kept.
+/// Masks credentials in free text (a diagnostic may quote the line it could not read) with
+/// `***`: see [`crate::secrets`]; of a URL, the user goes with the password. Readers drop
+/// secrets at once; this is the last guard before anything is written into a report or a plan.
 pub fn redact_secrets(text: &str) -> String {
-    use regex_lite::{Captures, Regex};
-    use std::sync::OnceLock;
-    const PLACEHOLDERS: [&str; 3] = ["USER:PASSWORD", "USERNAME:PASSWORD", "USERNAME:$PASSWORD"];
-    static URL_CREDENTIALS: OnceLock<Option<Regex>> = OnceLock::new();
-    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
-    let url_credentials =
-        URL_CREDENTIALS.get_or_init(|| Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s/@]*)@").ok());
-    let patterns = PATTERNS.get_or_init(|| {
-        [
-            (r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+", "${1} ***"),
-            (r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.?[A-Za-z0-9_-]*", "***"),
-            (
-                r#"(?i)\b(password|passwd|pwd|token|secret|client-key-data|client-certificate-data)(["']?\s*[:=]\s*["']?)[^\s"',;]+"#,
-                "${1}${2}***",
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(pattern, replacement)| Regex::new(pattern).ok().map(|re| (re, replacement)))
-        .collect()
-    });
-    let mut text = text.to_string();
-    if let Some(url) = url_credentials.as_ref().filter(|re| re.is_match(&text)) {
-        text = url
-            .replace_all(&text, |caps: &Captures| {
-                if PLACEHOLDERS.contains(&&caps[2]) {
-                    caps[0].to_string()
-                } else {
-                    format!("{}***@", &caps[1])
-                }
-            })
-            .into_owned();
-    }
-    for (pattern, replacement) in patterns {
-        if pattern.is_match(&text) {
-            text = pattern.replace_all(&text, *replacement).into_owned();
-        }
-    }
-    text
+    crate::secrets::mask(text, "***", crate::secrets::UrlUser::Hide).into_owned()
 }

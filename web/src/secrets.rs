@@ -2,72 +2,16 @@
 //!
 //! The planner drops passwords from what it keeps, but the page also shows pasted lines back
 //! (evidence excerpts, diagnostics) and may remember the boxes: those copies go through [`mask`].
+//! Reports mask the same credentials with `***` (`planner::report::redact_secrets`).
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
-use regex_lite::Regex;
+use planner::secrets::UrlUser;
 
-struct Pattern {
-    regex: Regex,
-    replacement: &'static str,
-}
-
-static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
-    [
-        // user:password@ in a URL (postgres://user:pw@host:5432/db)
-        (
-            r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@",
-            "${1}****@",
-        ),
-        // password=…, token: …, client_secret=…, --token=…
-        (
-            r#"(?i)\b(password|passwd|pwd|token|secret|api[_-]?key|client[_-]?secret|access[_-]?key)(["']?\s*[=:]\s*["']?)[^\s"',;]+"#,
-            "${1}${2}****",
-        ),
-        // --token abc, --password abc
-        (r"(?i)(--(?:token|password)\s+)\S+", "${1}****"),
-        // Authorization: Bearer abc
-        (r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+", "${1}****"),
-        // a bare JSON Web Token (service-account tokens)
-        (
-            r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-            "****",
-        ),
-    ]
-    .into_iter()
-    .map(|(pattern, replacement)| Pattern {
-        regex: Regex::new(pattern).expect("secret patterns are valid"),
-        replacement,
-    })
-    .collect()
-});
-
-/// `text` with every password, token or key replaced by `****`; borrowed when there is none.
+/// `text` with every password, token or key replaced by `****` (the planner's secret scanner,
+/// keeping the user of a URL); borrowed when there is none.
 pub fn mask(text: &str) -> Cow<'_, str> {
-    if !might_hold_a_secret(text) {
-        return Cow::Borrowed(text);
-    }
-    let mut masked = Cow::Borrowed(text);
-    for pattern in PATTERNS.iter() {
-        if let Cow::Owned(replaced) = pattern.regex.replace_all(&masked, pattern.replacement) {
-            masked = Cow::Owned(replaced);
-        }
-    }
-    masked
-}
-
-/// A cheap first look, so a large pod table is not run through every pattern on each keystroke.
-fn might_hold_a_secret(text: &str) -> bool {
-    const NEEDLES: [&[u8]; 8] = [
-        b"://", b"pass", b"pwd", b"token", b"secret", b"key", b"bearer", b"eyj",
-    ];
-    let bytes = text.as_bytes();
-    NEEDLES.iter().any(|needle| {
-        bytes
-            .windows(needle.len())
-            .any(|window| window.eq_ignore_ascii_case(needle))
-    })
+    planner::secrets::mask(text, "****", UrlUser::Keep)
 }
 
 #[cfg(test)]
@@ -175,5 +119,20 @@ mod tests {
         assert_eq!(mask("eyJ12345678.12345678."), "****");
         unchanged("eyJ1234567.abcdefgh.ijk");
         unchanged("EYJhbGciOiJSUzI1NiJ9.abcdefghij.c2ln");
+    }
+
+    #[test]
+    fn masks_what_reports_mask_and_keeps_their_placeholders() {
+        unchanged("postgres://USER:PASSWORD@db:5432");
+        unchanged("postgres://USERNAME:$PASSWORD@db:5432");
+        assert_eq!(
+            mask("client-key-data: LS0tLS1CRUdJTg=="),
+            "client-key-data: ****"
+        );
+        assert_eq!(
+            mask("client-certificate-data: LS0t"),
+            "client-certificate-data: ****"
+        );
+        assert_eq!(mask("jwt eyJhbGciOiJ9.eyJzdWIi"), "jwt ****");
     }
 }

@@ -117,3 +117,31 @@ fn non_ascii_text_around_secrets_survives() {
     unchanged("é://u:p@h");
     unchanged("ÿbearer");
 }
+
+#[test]
+fn reports_mask_what_the_page_masks() {
+    for (text, masked) in [
+        ("--token abc.def", "--token ***"),
+        ("--PASSWORD\thunter2 x", "--PASSWORD\t*** x"),
+        ("api_key=abc", "api_key=***"),
+        ("client_secret: abc", "client_secret: ***"),
+        ("ACCESS-KEY=abc", "ACCESS-KEY=***"),
+        ("Bearer  abc", "Bearer  ***"),
+    ] {
+        assert_eq!(redact_secrets(text), masked, "{text}");
+    }
+    unchanged("--token");
+    unchanged("--tokens abc");
+}
+
+#[test]
+fn overlapping_credentials_become_one_placeholder() {
+    assert_eq!(
+        redact_secrets("token=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJr.c2ln"),
+        "token=***"
+    );
+    assert_eq!(
+        redact_secrets("url: postgres://token:abc@db/x"),
+        "url: postgres://***"
+    );
+}

@@ -49,7 +49,7 @@ pub fn mask<'t>(text: &'t str, placeholder: &str, url_user: UrlUser) -> Cow<'t, 
     if spans.is_empty() {
         return Cow::Borrowed(text);
     }
-    spans.sort_by_key(|span| span.start);
+    crate::sort::sort_by(&mut spans, |a, b| a.start.cmp(&b.start));
     let mut merged: Vec<Range<usize>> = Vec::with_capacity(spans.len());
     for span in spans {
         match merged.last_mut() {
@@ -73,7 +73,7 @@ fn find(text: &str, url_user: UrlUser) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
     for (at, &byte) in bytes.iter().enumerate() {
-        let rest = &text.as_bytes()[at..];
+        let rest = &bytes[at..];
         let span = match byte {
             b':' if rest.starts_with(b"://") => url_credentials(text, at, url_user),
             b'-' if rest.starts_with(b"--") => flag_value(text, at),
@@ -81,7 +81,12 @@ fn find(text: &str, url_user: UrlUser) -> Vec<Range<usize>> {
             _ => None,
         };
         spans.extend(span);
-        if byte.is_ascii_alphabetic() && (at == 0 || !is_word(bytes[at - 1])) {
+        // every key and `bearer` starts with one of these letters
+        let key_start = matches!(
+            byte.to_ascii_lowercase(),
+            b'a' | b'b' | b'c' | b'p' | b's' | b't'
+        );
+        if key_start && (at == 0 || !is_word(bytes[at - 1])) {
             spans.extend(key_values(text, at));
             spans.extend(bearer_token(text, at));
         }

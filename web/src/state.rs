@@ -6,7 +6,6 @@
 use std::rc::Rc;
 
 use planner::{Acknowledgements, Facts, Report, Source};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use yew::{AttrValue, Reducible};
 
@@ -18,8 +17,7 @@ use crate::secrets::mask;
 const STORAGE_KEY: &str = "astro-upgrade-planner";
 
 /// The acknowledgement controls as the person set them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AckControls {
     pub backup_taken: bool,
     pub backup_reference: String,
@@ -71,6 +69,54 @@ impl AckControls {
             air_gapped: self.air_gapped,
             mirrors: non_empty(&self.mirrors),
             helm_repository: non_empty(&self.helm_repository),
+        }
+    }
+
+    // The remembered form is written and read by hand: serde's derive would bring a JSON
+    // serializer and deserializer for this one struct into the page's wasm.
+
+    /// The controls as remembered on this device: a JSON object, one key per control.
+    fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        let mut put = |key: &str, value: Value| map.insert(key.to_string(), value);
+        put("backup_taken", self.backup_taken.into());
+        put("backup_reference", self.backup_reference.as_str().into());
+        put("system_admin", self.system_admin.into());
+        put("known_crashing", self.known_crashing.clone().into());
+        put("air_gapped", self.air_gapped.into());
+        put("mirrors", self.mirrors.as_str().into());
+        put("helm_repository", self.helm_repository.as_str().into());
+        Value::Object(map)
+    }
+
+    /// The controls from their remembered form; a key that is missing or of another type
+    /// leaves that control at its default.
+    fn from_json(value: &Value) -> Self {
+        let flag = |key: &str| value.get(key).and_then(Value::as_bool).unwrap_or_default();
+        let text = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        AckControls {
+            backup_taken: flag("backup_taken"),
+            backup_reference: text("backup_reference"),
+            system_admin: flag("system_admin"),
+            known_crashing: value
+                .get("known_crashing")
+                .and_then(Value::as_array)
+                .map(|pods| {
+                    pods.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            air_gapped: flag("air_gapped"),
+            mirrors: text("mirrors"),
+            helm_repository: text("helm_repository"),
         }
     }
 }
@@ -263,23 +309,20 @@ impl State {
 
     /// What "remember on this device" keeps: the boxes with secrets masked, and the controls.
     fn remembered(&self) -> String {
-        let texts: Map<String, Value> = BOXES
-            .iter()
-            .zip(&self.texts)
-            .filter(|(_, text)| !text.is_empty())
-            .map(|(evidence_box, text)| {
-                (
+        // Inserted one by one: collecting into a map would sort, one more sort in the wasm.
+        let mut texts = Map::new();
+        for (evidence_box, text) in BOXES.iter().zip(&self.texts) {
+            if !text.is_empty() {
+                texts.insert(
                     evidence_box.file_name.to_string(),
                     Value::String(mask(text).into_owned()),
-                )
-            })
-            .collect();
-        let acks = serde_json::to_value(&self.acks).unwrap_or(Value::Null);
-        Value::Object(Map::from_iter([
-            ("texts".to_string(), Value::Object(texts)),
-            ("acks".to_string(), acks),
-        ]))
-        .to_string()
+                );
+            }
+        }
+        let mut remembered = Map::new();
+        remembered.insert("texts".to_string(), Value::Object(texts));
+        remembered.insert("acks".to_string(), self.acks.to_json());
+        Value::Object(remembered).to_string()
     }
 
     fn restore(&mut self, saved: &str) {
@@ -296,7 +339,7 @@ impl State {
             }
         }
         if let Some(acks) = saved.get("acks") {
-            self.acks = serde_json::from_value(acks.clone()).unwrap_or_default();
+            self.acks = AckControls::from_json(acks);
         }
     }
 }
@@ -380,6 +423,38 @@ mod tests {
             ..AckControls::default()
         };
         assert_eq!(controls.acknowledgements().database_backup, None);
+    }
+
+    #[test]
+    fn remembered_controls_come_back_as_they_were() {
+        let controls = AckControls {
+            backup_taken: true,
+            backup_reference: "CHG-1234".into(),
+            system_admin: true,
+            known_crashing: vec!["astronomer-kibana".into(), "b-2".into()],
+            air_gapped: true,
+            mirrors: "registry.corp:5000".into(),
+            helm_repository: "https://charts.corp".into(),
+        };
+        let written = controls.to_json().to_string();
+        let read: Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(AckControls::from_json(&read), controls);
+    }
+
+    #[test]
+    fn a_remembered_control_of_the_wrong_type_stays_at_its_default() {
+        let read = serde_json::json!({
+            "backup_taken": "yes",
+            "backup_reference": "CHG-1",
+            "known_crashing": ["a-1", 7],
+            "mirrors": null,
+        });
+        let controls = AckControls::from_json(&read);
+        assert!(!controls.backup_taken);
+        assert_eq!(controls.backup_reference, "CHG-1");
+        assert_eq!(controls.known_crashing, ["a-1"]);
+        assert_eq!(controls.mirrors, "");
+        assert!(!controls.system_admin);
     }
 
     #[test]

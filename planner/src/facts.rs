@@ -250,31 +250,28 @@ impl Facts {
         });
     }
 
-    /// Later evidence of a pod replaces earlier rows and moves to the end, in one pass
+    /// Later evidence of a pod replaces earlier rows and moves to the end, with one sort
     /// (a 10,000-pod paste must not cost 10,000 scans of the list).
     fn merge_pods(&mut self, incoming: Vec<Pod>) {
         if incoming.is_empty() {
             return;
         }
-        let keep: Vec<bool> = {
-            let mut last = std::collections::HashMap::with_capacity(incoming.len());
-            for (i, pod) in incoming.iter().enumerate() {
-                last.insert((pod.namespace.as_deref(), pod.name.as_str()), i);
-            }
-            self.pods
-                .retain(|p| !last.contains_key(&(p.namespace.as_deref(), p.name.as_str())));
-            incoming
-                .iter()
-                .enumerate()
-                .map(|(i, pod)| last[&(pod.namespace.as_deref(), pod.name.as_str())] == i)
-                .collect()
-        };
-        self.pods.extend(
-            incoming
-                .into_iter()
-                .zip(keep)
-                .filter_map(|(pod, keep)| keep.then_some(pod)),
-        );
+        let earlier = self.pods.len();
+        self.pods.extend(incoming);
+        let rows = rows_of_each_pod(&self.pods);
+        // an earlier pod stays unless the incoming evidence has it; an incoming one only as its last row
+        let keep: Vec<bool> = (0..self.pods.len())
+            .map(|i| {
+                let last = rows[i].1;
+                if i < earlier {
+                    last < earlier
+                } else {
+                    last == i
+                }
+            })
+            .collect();
+        let mut keep = keep.into_iter();
+        self.pods.retain(|_| keep.next().unwrap_or(true));
     }
 
     /// Appends another source's facts. Later evidence of the same pod replaces earlier rows
@@ -309,5 +306,93 @@ impl Facts {
             self.upgrade_resources = other.upgrade_resources;
         }
         self.diagnostics.extend(other.diagnostics);
+    }
+}
+
+/// For each row of `pods`, the positions of the first and the last row of the same pod (same
+/// namespace and name). Found by sorting positions, not by hashing: the page's wasm then needs
+/// no hash table for pod keys, and ten thousand rows still take one sort.
+pub(crate) fn rows_of_each_pod(pods: &[Pod]) -> Vec<(usize, usize)> {
+    let key = |at: usize| (pods[at].namespace.as_deref(), pods[at].name.as_str());
+    let mut order: Vec<usize> = (0..pods.len()).collect();
+    crate::sort::sort_by(&mut order, |&a, &b| key(a).cmp(&key(b)));
+    let mut rows = vec![(0, 0); pods.len()];
+    // the sort is stable, so each pod's rows are in the order they came
+    for same_pod in order.chunk_by(|&a, &b| key(a) == key(b)) {
+        if let (Some(&first), Some(&last)) = (same_pod.first(), same_pod.last()) {
+            for &at in same_pod {
+                rows[at] = (first, last);
+            }
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{At, Facts, Pod};
+
+    fn pod(namespace: &str, name: &str, status: &str) -> Pod {
+        Pod {
+            namespace: Some(namespace.to_string()),
+            name: name.to_string(),
+            ready: None,
+            status: status.to_string(),
+            restarts: None,
+            healthy: status == "Running",
+            at: At::default(),
+        }
+    }
+
+    fn listing(pods: Vec<Pod>) -> Facts {
+        Facts {
+            pods,
+            ..Facts::default()
+        }
+    }
+
+    fn rows(facts: &Facts) -> Vec<(&str, &str)> {
+        facts
+            .pods
+            .iter()
+            .map(|p| (p.name.as_str(), p.status.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn later_evidence_of_a_pod_replaces_the_earlier_row_and_moves_to_the_end() {
+        let mut facts = listing(vec![
+            pod("astronomer", "houston-0", "CrashLoopBackOff"),
+            pod("astronomer", "nginx-0", "Running"),
+            pod("other", "houston-0", "Pending"),
+        ]);
+        facts.merge(listing(vec![
+            pod("astronomer", "houston-0", "Error"),
+            pod("astronomer", "kibana-0", "Running"),
+            pod("astronomer", "houston-0", "Running"),
+        ]));
+        assert_eq!(
+            rows(&facts),
+            [
+                ("nginx-0", "Running"),
+                ("houston-0", "Pending"),
+                ("kibana-0", "Running"),
+                ("houston-0", "Running"),
+            ]
+        );
+        assert_eq!(facts.pods[1].namespace.as_deref(), Some("other"));
+    }
+
+    #[test]
+    fn merging_no_pods_keeps_every_row_even_repeated_ones() {
+        let mut facts = listing(vec![
+            pod("astronomer", "houston-0", "Error"),
+            pod("astronomer", "houston-0", "Running"),
+        ]);
+        facts.merge(Facts::default());
+        assert_eq!(
+            rows(&facts),
+            [("houston-0", "Error"), ("houston-0", "Running")]
+        );
     }
 }

@@ -5,11 +5,9 @@
 //! offsets: every column up to RESTARTS is a single word, and pasted tables often lose their
 //! alignment. A later row of the same pod replaces the earlier one (`--watch`).
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
-use crate::facts::{At, Diagnostic, Facts, Pod, Severity};
+use crate::facts::{rows_of_each_pod, At, Diagnostic, Facts, Pod, Severity};
 use crate::input::{text, yaml_lite};
 
 /// Token indexes of the columns a pod row needs.
@@ -311,34 +309,19 @@ impl TableReader<'_> {
 }
 
 /// `--watch` prints a pod again on every change: its last row wins, at the place of its first
-/// row. Keys borrow the rows, so finding repeats copies no names.
+/// row.
 fn keep_last_row_of_each_pod(pods: &mut Vec<Pod>) {
-    let mut first_row: HashMap<(Option<&str>, &str), usize> = HashMap::with_capacity(pods.len());
-    // for a pod's first row: the index of its latest row
-    let mut latest: Vec<usize> = (0..pods.len()).collect();
-    let mut repeated = vec![false; pods.len()];
-    for (i, pod) in pods.iter().enumerate() {
-        let key = (pod.namespace.as_deref(), pod.name.as_str());
-        if let Some(&first) = first_row.get(&key) {
-            latest[first] = i;
-            repeated[i] = true;
-        } else {
-            first_row.insert(key, i);
-        }
-    }
-    if !repeated.contains(&true) {
+    let rows = rows_of_each_pod(pods);
+    if rows.iter().all(|&(first, last)| first == last) {
         return;
     }
-    for (first, &last) in latest.iter().enumerate() {
-        if last != first && !repeated[first] {
+    for (at, &(first, last)) in rows.iter().enumerate() {
+        if at == first && last != first {
             pods.swap(first, last);
         }
     }
-    let mut i = 0;
-    pods.retain(|_| {
-        i += 1;
-        !repeated[i - 1]
-    });
+    let mut rows = rows.iter().enumerate();
+    pods.retain(|_| rows.next().is_none_or(|(at, &(first, _))| at == first));
 }
 
 /// A table header: pod tables have READY and STATUS; other `NAME …` headers start other tables.

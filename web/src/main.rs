@@ -11,6 +11,11 @@ mod json;
 mod secrets;
 mod state;
 
+// Talc instead of the standard library's dlmalloc: the same job in fewer bytes of wasm.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 fn main() {
     yew::Renderer::<app::App>::new().render();
 }

@@ -322,7 +322,8 @@ impl State {
         let mut remembered = Map::new();
         remembered.insert("texts".to_string(), Value::Object(texts));
         remembered.insert("acks".to_string(), self.acks.to_json());
-        Value::Object(remembered).to_string()
+        // not `Value::to_string`: its `Display` path would add a second JSON writer to the wasm
+        serde_json::to_string(&Value::Object(remembered)).unwrap_or_default()
     }
 
     fn restore(&mut self, saved: &str) {

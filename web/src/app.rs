@@ -1,12 +1,10 @@
 //! The page: evidence boxes on one side, the live verdict, acknowledgements, exports and one
 //! card per check on the other.
 
-use std::rc::Rc;
-
 use gloo_timers::callback::Timeout;
 use planner::facts::{At, Diagnostic, Severity};
 use planner::rules::matches_known_crashing;
-use planner::{Finding, Status, Verdict};
+use planner::{Finding, Report, Status, Verdict};
 use web_sys::{DragEvent, File, HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
@@ -89,7 +87,7 @@ pub fn app() -> Html {
     let evaluation = &state.evaluation;
     html! {
         <div class="page" {ondragover} {ondrop}>
-            <Header state={state.clone()} on_files={on_files} />
+            { header(&state, &on_files) }
             <main class="layout">
                 <section class="inputs" aria-labelledby="evidence-heading">
                     <h2 id="evidence-heading" class="visually-hidden">{ "Evidence" }</h2>
@@ -103,20 +101,14 @@ pub fn app() -> Html {
                 </section>
                 <section class="results" aria-labelledby="result-heading">
                     <h2 id="result-heading" class="visually-hidden">{ "Result" }</h2>
-                    <VerdictBanner evaluation={evaluation.clone()} />
-                    <AckPanel acks={state.acks.clone()} evaluation={evaluation.clone()} on_change={on_acks} />
-                    <ExportPanel state={state.clone()} />
+                    { verdict_banner(&evaluation.report) }
+                    { ack_panel(&state.acks, evaluation, &on_acks) }
+                    { export_panel(&state) }
                     <h2>{ "Checks" }</h2>
                     <div class="cards">
-                        { for evaluation.report.findings.iter().map(|finding| html! {
-                            <FindingCard
-                                finding={Rc::new(finding.clone())}
-                                highlight={state.highlight.clone().filter(|h| h.check == finding.check)}
-                                excerpt={state.highlight.as_ref()
-                                    .filter(|h| h.check == finding.check)
-                                    .and_then(|h| excerpt(&state, &h.source, h.line))}
-                                on_evidence={on_evidence.clone()}
-                            />
+                        { for evaluation.report.findings.iter().map(|finding| {
+                            let highlight = state.highlight.as_ref().filter(|h| h.check == finding.check);
+                            finding_card(finding, highlight, &state, &on_evidence)
                         }) }
                     </div>
                     { other_diagnostics(&state) }
@@ -150,17 +142,9 @@ fn read_files(files: Vec<File>, dispatcher: UseReducerDispatcher<State>) {
     });
 }
 
-#[derive(Properties, PartialEq)]
-struct HeaderProps {
-    state: UseReducerHandle<State>,
-    on_files: Callback<Vec<File>>,
-}
-
-#[function_component(Header)]
-fn header(props: &HeaderProps) -> Html {
-    let state = &props.state;
+fn header(state: &UseReducerHandle<State>, on_files: &Callback<Vec<File>>) -> Html {
     let on_pick = {
-        let on_files = props.on_files.clone();
+        let on_files = on_files.clone();
         Callback::from(move |event: Event| {
             let Some(input) = event.target_dyn_into::<HtmlInputElement>() else {
                 return;
@@ -374,14 +358,7 @@ fn status_names(status: Status) -> (&'static str, &'static str) {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct VerdictProps {
-    evaluation: Rc<Evaluation>,
-}
-
-#[function_component(VerdictBanner)]
-fn verdict_banner(props: &VerdictProps) -> Html {
-    let report = &props.evaluation.report;
+fn verdict_banner(report: &Report) -> Html {
     let with_status = |status: Status| -> Vec<&str> {
         report
             .findings
@@ -438,19 +415,14 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct AckProps {
-    acks: AckControls,
-    evaluation: Rc<Evaluation>,
-    on_change: Callback<AckControls>,
-}
-
-#[function_component(AckPanel)]
-fn ack_panel(props: &AckProps) -> Html {
-    let acks = &props.acks;
+fn ack_panel(
+    acks: &AckControls,
+    evaluation: &Evaluation,
+    on_change: &Callback<AckControls>,
+) -> Html {
     let change = |edit: fn(&mut AckControls, &HtmlInputElement)| {
         let acks = acks.clone();
-        let on_change = props.on_change.clone();
+        let on_change = on_change.clone();
         Callback::from(move |event: Event| {
             if let Some(input) = event.target_dyn_into::<HtmlInputElement>() {
                 let mut acks = acks.clone();
@@ -462,7 +434,7 @@ fn ack_panel(props: &AckProps) -> Html {
     // One choice per workload: the acknowledgement names the pod without its generated suffix,
     // so it still covers the pod after a restart gives it a new name.
     let mut pickable: Vec<(String, String)> = Vec::new();
-    for pod in props.evaluation.unhealthy_pods() {
+    for pod in evaluation.unhealthy_pods() {
         let workload = workload_name(pod.namespace.as_deref(), &pod.name);
         if pickable.iter().any(|(name, _)| *name == workload) {
             continue;
@@ -496,7 +468,7 @@ fn ack_panel(props: &AckProps) -> Html {
                 <label class="inline-field" for="ack-backup-ref">{ "Backup reference (ticket or snapshot id)" }</label>
                 <input id="ack-backup-ref" type="text" value={acks.backup_reference.clone()}
                     aria-invalid={backup_missing_reference.to_string()}
-                    oninput={change_text(acks, &props.on_change, |acks, value| acks.backup_reference = value)} />
+                    oninput={change_text(acks, on_change, |acks, value| acks.backup_reference = value)} />
                 if backup_missing_reference {
                     <p class="field-error">{ "Enter the backup's reference: the acknowledgement counts only with it." }</p>
                 }
@@ -518,7 +490,7 @@ fn ack_panel(props: &AckProps) -> Html {
                     let onchange = {
                         let acks = acks.clone();
                         let name = name.clone();
-                        let on_change = props.on_change.clone();
+                        let on_change = on_change.clone();
                         Callback::from(move |_| {
                             let mut acks = acks.clone();
                             if checked {
@@ -545,10 +517,10 @@ fn ack_panel(props: &AckProps) -> Html {
                 </label>
                 <label class="inline-field" for="ack-mirrors">{ "Registry that mirrors the upgrade's images" }</label>
                 <input id="ack-mirrors" type="text" placeholder="registry.example.internal:5000" value={acks.mirrors.clone()}
-                    oninput={change_text(acks, &props.on_change, |acks, value| acks.mirrors = value)} />
+                    oninput={change_text(acks, on_change, |acks, value| acks.mirrors = value)} />
                 <label class="inline-field" for="ack-helm-repo">{ "Internal Helm repository (optional)" }</label>
                 <input id="ack-helm-repo" type="text" value={acks.helm_repository.clone()}
-                    oninput={change_text(acks, &props.on_change, |acks, value| acks.helm_repository = value)} />
+                    oninput={change_text(acks, on_change, |acks, value| acks.helm_repository = value)} />
             </div>
         </section>
     }
@@ -585,15 +557,9 @@ fn change_text(
     })
 }
 
-#[derive(Properties, PartialEq)]
-struct ExportProps {
-    state: UseReducerHandle<State>,
-}
-
-#[function_component(ExportPanel)]
-fn export_panel(props: &ExportProps) -> Html {
+fn export_panel(state: &UseReducerHandle<State>) -> Html {
     let plan = {
-        let state = props.state.clone();
+        let state = state.clone();
         move || current_plan(&state)
     };
     let on_json = {
@@ -694,25 +660,21 @@ fn copy_button(props: &CopyProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct CardProps {
-    finding: Rc<Finding>,
-    highlight: Option<Highlight>,
-    excerpt: Option<Html>,
-    on_evidence: Callback<Highlight>,
-}
-
-#[function_component(FindingCard)]
-fn finding_card(props: &CardProps) -> Html {
-    let finding = &props.finding;
+fn finding_card(
+    finding: &Finding,
+    highlight: Option<&Highlight>,
+    state: &State,
+    on_evidence: &Callback<Highlight>,
+) -> Html {
     let (status, badge) = status_names(finding.status);
+    let highlight_now = highlight;
     let links = |evidence: &[At]| -> Html {
         html! {
             { for evidence.iter().filter_map(|at| {
                 let line = at.line?;
                 let highlight = Highlight { check: finding.check.clone(), source: at.source.clone(), line };
-                let active = props.highlight.as_ref() == Some(&highlight);
-                let on_evidence = props.on_evidence.clone();
+                let active = highlight_now == Some(&highlight);
+                let on_evidence = on_evidence.clone();
                 let onclick = Callback::from(move |_| on_evidence.emit(highlight.clone()));
                 Some(html! {
                     <button type="button" class={classes!("evidence-link", active.then_some("active"))}
@@ -756,7 +718,7 @@ fn finding_card(props: &CardProps) -> Html {
             if finding.evidence.iter().any(|at| at.line.is_some()) {
                 <p class="evidence">{ "Evidence: " }{ links(&finding.evidence) }</p>
             }
-            { props.excerpt.clone().unwrap_or_default() }
+            { highlight.and_then(|h| excerpt(state, &h.source, h.line)).unwrap_or_default() }
         </article>
     }
 }

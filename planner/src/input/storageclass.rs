@@ -244,8 +244,8 @@ fn read_json(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
         }
     };
     let objects = match value.get("items") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => vec![value],
+        Some(Value::Array(items)) => items.as_slice(),
+        _ => std::slice::from_ref(&value),
     };
     let mut search_from = 0;
     for object in objects {

@@ -605,14 +605,16 @@ impl Reader<'_> {
             end += 1;
         }
         let number = lines[start].number;
-        let items = match serde_json::from_str::<Value>(&document) {
-            Ok(Value::Array(items)) => items,
+        let parsed = serde_json::from_str::<Value>(&document).unwrap_or(Value::Null);
+        // Items are borrowed, not taken out: removing a map key would ship its rebalancing code.
+        let items = match &parsed {
+            Value::Array(items) => items.as_slice(),
             // Helm 2 wraps its releases: `{"Next": "", "Releases": [...]}`.
-            Ok(Value::Object(mut object)) => match object.remove("Releases") {
-                Some(Value::Array(items)) => items,
-                _ => vec![Value::Object(object)],
+            Value::Object(object) => match object.get("Releases") {
+                Some(Value::Array(items)) => items.as_slice(),
+                _ => std::slice::from_ref(&parsed),
             },
-            Ok(_) | Err(_) => {
+            _ => {
                 self.diagnostic(
                     number,
                     Severity::Warning,

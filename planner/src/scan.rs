@@ -60,3 +60,20 @@ pub(crate) fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&
     head.eq_ignore_ascii_case(prefix.as_bytes())
         .then(|| &s[prefix.len()..])
 }
+
+/// `s` without every leading copy of the non-empty `prefix`: `trim_start_matches` with a string
+/// pattern, without the substring searcher that brings into the page.
+pub(crate) fn trim_start_str<'a>(mut s: &'a str, prefix: &str) -> &'a str {
+    while let Some(rest) = s.strip_prefix(prefix) {
+        s = rest;
+    }
+    s
+}
+
+/// `s` without every trailing copy of the non-empty `suffix` (see [`trim_start_str`]).
+pub(crate) fn trim_end_str<'a>(mut s: &'a str, suffix: &str) -> &'a str {
+    while let Some(rest) = s.strip_suffix(suffix) {
+        s = rest;
+    }
+    s
+}

@@ -417,7 +417,7 @@ impl Reader<'_> {
                 Severity::Warning,
                 format!(
                     "kubectl could not answer: {}",
-                    error.trim_start_matches(": ")
+                    scan::trim_start_str(error, ": ")
                 ),
             );
         }

@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use crate::scan;
+
 /// One line of a source after cleaning, with its 1-based line number in the whole source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line<'a> {
@@ -443,7 +445,7 @@ fn strip_prompt(line: &str) -> Option<(&str, bool)> {
     {
         // PowerShell `PS C:\Users\me> ` and cmd.exe `C:\Users\me>`
         if let Some(end) = line.find('>') {
-            let path = line[..end].trim_start_matches("PS ");
+            let path = scan::trim_start_str(&line[..end], "PS ");
             if path.contains(':')
                 || path.contains('\\')
                 || path.starts_with('/')
@@ -629,7 +631,7 @@ pub fn command_namespace(command: &str) -> Option<&str> {
     // Options before the tool belong to wrappers (`watch -n 5 kubectl …`).
     let tool = words.iter().position(|w| {
         matches!(
-            w.trim_end_matches(".exe"),
+            scan::trim_end_str(w, ".exe"),
             "kubectl" | "k" | "oc" | "helm" | "helm2" | "helm3" | "microk8s.kubectl"
         )
     });

@@ -3,6 +3,7 @@
 
 use crate::facts::{Facts, Pod, Severity};
 use crate::input::{read_as, sniff as sniff_kind, text, EvidenceKind};
+use crate::scan;
 
 /// Below this confidence a paste without a command is not read by any reader.
 const SNIFF_THRESHOLD: u32 = 30;
@@ -562,7 +563,7 @@ pub fn classify(command: &str) -> Route {
     let Some((&tool, args)) = words.split_first() else {
         return Route::Unknown;
     };
-    let tool = tool.trim_end_matches(".exe");
+    let tool = scan::trim_end_str(tool, ".exe");
     match tool {
         "kubectl" | "k" | "oc" | "kc" | "microk8s.kubectl" => classify_kubectl(command, args),
         "helm" | "helm2" | "helm3" => {

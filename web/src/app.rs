@@ -5,7 +5,7 @@ use gloo_timers::callback::Timeout;
 use planner::facts::{At, Diagnostic, Severity};
 use planner::rules::matches_known_crashing;
 use planner::{Finding, Report, Status, Verdict};
-use web_sys::{DragEvent, File, HtmlInputElement, HtmlTextAreaElement};
+use web_sys::{DragEvent, Element, File, HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::browser;
@@ -243,7 +243,6 @@ fn evidence_box(
             }
         })
     };
-    let copy_all = evidence_box.commands.join("\n");
     let class = if index == TRANSCRIPT {
         "box box-transcript"
     } else {
@@ -260,9 +259,8 @@ fn evidence_box(
             <p class="hint">{ evidence_box.hint }</p>
             if !evidence_box.commands.is_empty() {
                 <div class="commands">
-                    <pre><code>{ copy_all.clone() }</code></pre>
-                    <CopyButton text={AttrValue::from(copy_all)}
-                        label={if evidence_box.commands.len() > 1 { "Copy all commands" } else { "Copy command" }} />
+                    <pre><code>{ evidence_box.commands.join("\n") }</code></pre>
+                    { copy_button(index) }
                 </div>
             }
             <textarea id={id} ref={node_ref.clone()} value={state.texts[index].clone()} {oninput}
@@ -636,26 +634,24 @@ fn plan_commands(plan: &planner::Plan) -> String {
     text
 }
 
-#[derive(Properties, PartialEq)]
-struct CopyProps {
-    text: AttrValue,
-    label: AttrValue,
-}
-
-#[function_component(CopyButton)]
-fn copy_button(props: &CopyProps) -> Html {
-    let copied = use_state(|| false);
-    let onclick = {
-        let text = props.text.clone();
-        let copied = copied.clone();
-        Callback::from(move |_| {
-            browser::copy_to_clipboard(&text);
-            copied.set(true);
-        })
-    };
+/// The button that copies box `index`'s commands. Once clicked it says "Copied" for as long as
+/// the page shows it: the word is written into the button's own text node, which the page never
+/// re-renders because the label does not change (state for it would make the button a component
+/// of its own, with its own copy of yew's lifecycle code).
+fn copy_button(index: usize) -> Html {
+    let commands = BOXES[index].commands;
+    let onclick = Callback::from(move |event: MouseEvent| {
+        browser::copy_to_clipboard(&commands.join("\n"));
+        if let Some(label) = event
+            .target_dyn_into::<Element>()
+            .and_then(|b| b.first_child())
+        {
+            label.set_node_value(Some("Copied"));
+        }
+    });
     html! {
         <button type="button" class="button copy" {onclick}>
-            { if *copied { "Copied" } else { props.label.as_str() } }
+            { if commands.len() > 1 { "Copy all commands" } else { "Copy command" } }
         </button>
     }
 }

@@ -5,6 +5,7 @@
 //! offsets: every column up to RESTARTS is a single word, and pasted tables often lose their
 //! alignment. A later row of the same pod replaces the earlier one (`--watch`).
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::facts::{rows_of_each_pod, At, Diagnostic, Facts, Pod, Severity};
@@ -468,10 +469,12 @@ fn read_json(
 ) -> Facts {
     let mut facts = Facts::default();
     let line_at = |offset: usize| text::line_of_offset(text, offset, first_line);
-    let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
-    let document = match stream.next() {
-        Some(Ok(document)) => document,
-        Some(Err(error)) => {
+    // The first value only (what follows it is left alone, as a stream reader would): the text
+    // starts with `{`, so one value is always there to read.
+    let mut json = serde_json::Deserializer::from_str(&text[start..]);
+    let document = match Value::deserialize(&mut json) {
+        Ok(document) => document,
+        Err(error) => {
             let line = line_at(start)
                 .saturating_add(u32::try_from(error.line()).unwrap_or(1).saturating_sub(1));
             facts.diagnostics.push(Diagnostic {
@@ -482,7 +485,6 @@ fn read_json(
             });
             return facts;
         }
-        None => return facts,
     };
     let found = |pod_name: &str, from: usize| {
         let needle = format!("\"{pod_name}\"");

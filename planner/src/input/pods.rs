@@ -520,10 +520,12 @@ fn push_pods(
     found: impl Fn(&str, usize) -> Option<(usize, usize)>,
 ) {
     let line_at = |offset: usize| text::line_of_offset(text, offset, first_line);
-    let items: Vec<&Value> = match document.get("items").and_then(Value::as_array) {
-        Some(items) => items.iter().collect(),
-        None if document.get("kind").and_then(Value::as_str) == Some("Pod") => vec![document],
-        None => Vec::new(),
+    let items: &[Value] = match document.get("items").and_then(Value::as_array) {
+        Some(items) => items,
+        None if document.get("kind").and_then(Value::as_str) == Some("Pod") => {
+            std::slice::from_ref(document)
+        }
+        None => &[],
     };
     facts.pods_listed = true;
     let mut search_from = start;

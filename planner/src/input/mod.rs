@@ -4,6 +4,7 @@
 //! or fails hard: what it cannot read becomes a [`Diagnostic`](crate::facts::Diagnostic).
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::facts::Facts;
 
@@ -155,6 +156,14 @@ pub fn read_as(
         EvidenceKind::Bundle => bundle::read,
     };
     reader(name, text, first_line, command)
+}
+
+/// The value at `path` (`/metadata/name`: object keys only), found as `Value::pointer` finds
+/// it but without its `~0`/`~1` unescaping, whose `str::replace` the page would otherwise ship.
+pub(crate) fn json_at<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('/')
+        .skip(1)
+        .try_fold(value, |found, key| found.get(key))
 }
 
 /// How much of a paste content recognition looks at: its head tells what it is, and sniffing

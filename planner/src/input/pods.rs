@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::facts::{rows_of_each_pod, At, Diagnostic, Facts, Pod, Severity};
-use crate::input::{text, yaml_lite};
+use crate::input::{json_at, text, yaml_lite};
 
 /// Token indexes of the columns a pod row needs.
 #[derive(Debug, Clone, Copy)]
@@ -537,15 +537,14 @@ fn push_pods(
         {
             continue;
         }
-        let Some(pod_name) = item.pointer("/metadata/name").and_then(Value::as_str) else {
+        let Some(pod_name) = json_at(item, "/metadata/name").and_then(Value::as_str) else {
             continue;
         };
         let located = found(pod_name, search_from);
         let offset = located.map_or(search_from, |(at, _)| at);
         search_from = located.map_or(search_from, |(at, len)| at + len);
         let (ready, status, restarts) = kubectl_pod_status(item);
-        let namespace = item
-            .pointer("/metadata/namespace")
+        let namespace = json_at(item, "/metadata/namespace")
             .and_then(Value::as_str)
             .or(command_namespace)
             .map(str::to_string);
@@ -563,21 +562,19 @@ fn push_pods(
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value
-        .pointer(pointer)
+    json_at(value, pointer)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
 fn u32_at(value: &Value, pointer: &str) -> u32 {
-    value
-        .pointer(pointer)
+    json_at(value, pointer)
         .and_then(Value::as_u64)
         .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 fn i64_at(value: &Value, pointer: &str) -> i64 {
-    value.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+    json_at(value, pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
 /// READY, STATUS and RESTARTS as `kubectl get pods` prints them for this Pod object
@@ -585,7 +582,7 @@ fn i64_at(value: &Value, pointer: &str) -> i64 {
 fn kubectl_pod_status(pod: &Value) -> (String, String, u32) {
     let empty = Vec::new();
     let array = |pointer: &str| {
-        pod.pointer(pointer)
+        json_at(pod, pointer)
             .and_then(Value::as_array)
             .unwrap_or(&empty)
     };
@@ -600,7 +597,7 @@ fn kubectl_pod_status(pod: &Value) -> (String, String, u32) {
     let mut initializing = false;
     for (i, status) in array("/status/initContainerStatuses").iter().enumerate() {
         restarts = restarts.saturating_add(u32_at(status, "/restartCount"));
-        if status.pointer("/state/terminated").is_some() {
+        if json_at(status, "/state/terminated").is_some() {
             if i64_at(status, "/state/terminated/exitCode") == 0 {
                 continue;
             }
@@ -633,13 +630,13 @@ fn kubectl_pod_status(pod: &Value) -> (String, String, u32) {
                 reason = r.to_string();
             } else if let Some(r) = str_at(status, "/state/terminated/reason") {
                 reason = r.to_string();
-            } else if status.pointer("/state/terminated").is_some() {
+            } else if json_at(status, "/state/terminated").is_some() {
                 reason = match i64_at(status, "/state/terminated/signal") {
                     0 => format!("ExitCode:{}", i64_at(status, "/state/terminated/exitCode")),
                     signal => format!("Signal:{signal}"),
                 };
             } else if status.get("ready").and_then(Value::as_bool) == Some(true)
-                && status.pointer("/state/running").is_some()
+                && json_at(status, "/state/running").is_some()
             {
                 has_running = true;
                 ready_containers += 1;
@@ -653,10 +650,7 @@ fn kubectl_pod_status(pod: &Value) -> (String, String, u32) {
             reason = if pod_ready { "Running" } else { "NotReady" }.to_string();
         }
     }
-    if pod
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-    {
+    if json_at(pod, "/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
         reason = if str_at(pod, "/status/reason") == Some("NodeLost") {
             "Unknown".to_string()
         } else {

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::facts::{At, Facts, Severity, StorageClass};
-use crate::input::text;
+use crate::input::{json_at, text};
 
 const DEFAULT_ANNOTATIONS: [&str; 2] = [
     "storageclass.kubernetes.io/is-default-class",
@@ -249,12 +249,11 @@ fn read_json(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
     };
     let mut search_from = 0;
     for object in objects {
-        let Some(class) = object.pointer("/metadata/name").and_then(Value::as_str) else {
+        let Some(class) = json_at(object, "/metadata/name").and_then(Value::as_str) else {
             continue;
         };
         let default = DEFAULT_ANNOTATIONS.iter().any(|key| {
-            object
-                .pointer("/metadata/annotations")
+            json_at(object, "/metadata/annotations")
                 .and_then(|a| a.get(*key))
                 .and_then(Value::as_str)
                 == Some("true")

@@ -5,6 +5,7 @@ use gloo_timers::callback::Timeout;
 use planner::facts::{At, Diagnostic, Severity};
 use planner::rules::matches_known_crashing;
 use planner::{Finding, Report, Status, Verdict};
+use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, Element, File, HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
@@ -18,18 +19,23 @@ use crate::state::{AckControls, Action, Evaluation, Highlight, State};
 /// fast typing never queues evaluations.
 const DEBOUNCE_MS: u32 = 150;
 
+thread_local! {
+    // Thread-locals rather than hooks: the page has one App, and each hook type costs its own code
+    // in the wasm.
+    /// The evaluation waiting for typing to pause.
+    static PENDING_EVALUATION: std::cell::Cell<Option<Timeout>> = const { std::cell::Cell::new(None) };
+    static FIRST_RENDER_MARKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
     let state = use_reducer(State::initial);
-    let textareas = use_memo((), |_| {
-        (0..BOXES.len())
-            .map(|_| NodeRef::default())
-            .collect::<Vec<_>>()
-    });
-    let pending = use_mut_ref(|| None::<Timeout>);
 
-    use_effect_with((), |_| browser::mark("first-render"));
     use_effect_with(state.evaluation.clone(), |evaluation| {
+        // The first evaluation is shown by the first render.
+        if !FIRST_RENDER_MARKED.replace(true) {
+            browser::mark("first-render");
+        }
         let elapsed = browser::now_ms() - evaluation.started_ms;
         browser::set_body_data("eval-ms", &browser::format_ms(elapsed));
         browser::set_body_data("eval-count", &evaluation.generation.to_string());
@@ -40,9 +46,9 @@ pub fn app() -> Html {
         Callback::from(move |(index, text): (usize, AttrValue)| {
             dispatcher.dispatch(Action::SetText(index, text));
             let dispatcher = dispatcher.clone();
-            *pending.borrow_mut() = Some(Timeout::new(DEBOUNCE_MS, move || {
-                dispatcher.dispatch(Action::Evaluate)
-            }));
+            let timeout = Timeout::new(DEBOUNCE_MS, move || dispatcher.dispatch(Action::Evaluate));
+            // Replacing the pending timeout cancels it.
+            PENDING_EVALUATION.set(Some(timeout));
         })
     };
     let on_files = {
@@ -51,10 +57,10 @@ pub fn app() -> Html {
     };
     let on_evidence = {
         let dispatcher = state.dispatcher();
-        let textareas = textareas.clone();
         Callback::from(move |highlight: Highlight| {
             if let Some(textarea) = box_for_source(&highlight.source)
-                .and_then(|index| textareas[index].cast::<HtmlTextAreaElement>())
+                .and_then(|index| browser::element_by_id(&textarea_id(index)))
+                .and_then(|element| element.dyn_into::<HtmlTextAreaElement>().ok())
             {
                 browser::select_line(&textarea, highlight.line);
             }
@@ -91,11 +97,11 @@ pub fn app() -> Html {
             <main class="layout">
                 <section class="inputs" aria-labelledby="evidence-heading">
                     <h2 id="evidence-heading" class="visually-hidden">{ "Evidence" }</h2>
-                    { evidence_box(&state, TRANSCRIPT, &textareas[TRANSCRIPT], &on_text) }
+                    { evidence_box(&state, TRANSCRIPT, &on_text) }
                     <h2 class="pieces-heading">{ "Or paste piece by piece" }</h2>
                     <div class="boxes">
                         { for (0..BOXES.len()).filter(|&i| i != TRANSCRIPT)
-                            .map(|i| evidence_box(&state, i, &textareas[i], &on_text)) }
+                            .map(|i| evidence_box(&state, i, &on_text)) }
                     </div>
                     { bundle_view(&state) }
                 </section>
@@ -220,21 +226,10 @@ fn textarea_id(index: usize) -> String {
     }
 }
 
-fn evidence_box(
-    state: &State,
-    index: usize,
-    node_ref: &NodeRef,
-    on_text: &Callback<(usize, AttrValue)>,
-) -> Html {
+fn evidence_box(state: &State, index: usize, on_text: &Callback<(usize, AttrValue)>) -> Html {
     let evidence_box = &BOXES[index];
     let id = textarea_id(index);
-    let diagnostics: Vec<&Diagnostic> = state
-        .evaluation
-        .report
-        .diagnostics
-        .iter()
-        .filter(|d| d.source == evidence_box.file_name)
-        .collect();
+    let diagnostics = diagnostics_of(state, evidence_box.file_name);
     let oninput = {
         let on_text = on_text.clone();
         Callback::from(move |event: InputEvent| {
@@ -263,7 +258,7 @@ fn evidence_box(
                     { copy_button(index) }
                 </div>
             }
-            <textarea id={id} ref={node_ref.clone()} value={state.texts[index].clone()} {oninput}
+            <textarea id={id} value={state.texts[index].clone()} {oninput}
                 rows={if index == TRANSCRIPT { "14" } else { "6" }}
                 wrap="off" spellcheck="false" autocomplete="off"
                 placeholder={if index == TRANSCRIPT { "$ kubectl version\n…\n$ kubectl get pods -A\n…" } else { "" }} />
@@ -297,6 +292,12 @@ fn diagnostic_item(diagnostic: &Diagnostic) -> Html {
     }
 }
 
+/// The readers' diagnostics about `source`, in report order.
+fn diagnostics_of<'a>(state: &'a State, source: &str) -> Vec<&'a Diagnostic> {
+    let diagnostics = &state.evaluation.report.diagnostics;
+    diagnostics.iter().filter(|d| d.source == source).collect()
+}
+
 fn bundle_view(state: &UseReducerHandle<State>) -> Html {
     let Some(bundle) = &state.bundle else {
         return html! {};
@@ -305,13 +306,7 @@ fn bundle_view(state: &UseReducerHandle<State>) -> Html {
         let dispatcher = state.dispatcher();
         Callback::from(move |_| dispatcher.dispatch(Action::RemoveBundle))
     };
-    let diagnostics: Vec<&Diagnostic> = state
-        .evaluation
-        .report
-        .diagnostics
-        .iter()
-        .filter(|d| d.source == bundle.name.as_str())
-        .collect();
+    let diagnostics = diagnostics_of(state, &bundle.name);
     html! {
         <section class="box bundle" data-file={bundle.name.clone()}>
             <p class="box-title">{ "Collect bundle " }<span class="file-name">{ bundle.name.clone() }</span></p>

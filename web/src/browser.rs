@@ -26,6 +26,10 @@ pub fn mark(name: &str) {
     }
 }
 
+pub fn element_by_id(id: &str) -> Option<web_sys::Element> {
+    web_sys::window()?.document()?.get_element_by_id(id)
+}
+
 /// Sets a `data-*` attribute on `<body>`, where the browser test reads measurements.
 pub fn set_body_data(name: &str, value: &str) {
     if let Some(body) = web_sys::window()

@@ -285,7 +285,7 @@ fn diagnostic_item(diagnostic: &Diagnostic) -> Html {
         .map(|line| format!("line {line}: "))
         .unwrap_or_default();
     html! {
-        <li class={classes!("diagnostic", severity)}>
+        <li class={format!("diagnostic {severity}")}>
             <span class="severity">{ severity }</span>
             { format!(" {line}{}", mask(&diagnostic.message)) }
         </li>
@@ -393,7 +393,7 @@ fn verdict_banner(report: &Report) -> Html {
         }
     };
     html! {
-        <div id="verdict" class={classes!("verdict", class)} role="status" aria-live="polite">
+        <div id="verdict" class={format!("verdict {class}")} role="status" aria-live="polite">
             <strong class="verdict-word">{ report.verdict.as_str() }</strong>
             { format!(" — {explanation}") }
         </div>
@@ -668,7 +668,7 @@ fn finding_card(
                 let on_evidence = on_evidence.clone();
                 let onclick = Callback::from(move |_| on_evidence.emit(highlight.clone()));
                 Some(html! {
-                    <button type="button" class={classes!("evidence-link", active.then_some("active"))}
+                    <button type="button" class={if active { "evidence-link active" } else { "evidence-link" }}
                         data-source={at.source.clone()} data-line={line.to_string()} {onclick}>
                         { format!("{} line {line}", at.source) }
                     </button>
@@ -677,7 +677,7 @@ fn finding_card(
         }
     };
     html! {
-        <article class={classes!("card", status)} data-check={finding.check.clone()} data-status={status}
+        <article class={format!("card {status}")} data-check={finding.check.clone()} data-status={status}
             aria-labelledby={format!("check-{}", finding.check)}>
             <header class="card-header">
                 <span class="badge">{ badge }</span>
@@ -696,7 +696,7 @@ fn finding_card(
                     { for finding.items.iter().map(|item| {
                         let (item_status, item_badge) = status_names(item.status);
                         html! {
-                            <li class={classes!("item", item_status)} data-status={item_status}>
+                            <li class={format!("item {item_status}")} data-status={item_status}>
                                 <span class="badge small">{ item_badge }</span>
                                 <span class="subject">{ mask(&item.subject).into_owned() }</span>
                                 { " " }{ with_code(&mask(&item.message)) }

@@ -1,5 +1,9 @@
 //! The page: evidence boxes on one side, the live verdict, acknowledgements, exports and one
 //! card per check on the other.
+//!
+//! A class that varies is set as the element's `className` property (`~className={…}`), which
+//! the browser reflects into the `class` attribute: yew turns every dynamic `class={…}` into a
+//! `Classes` set first, code that cost 1.7 KB gzip of the page.
 
 use gloo_timers::callback::Timeout;
 use planner::facts::{At, Diagnostic, Severity};
@@ -245,7 +249,7 @@ fn evidence_box(state: &State, index: usize, on_text: &Callback<(usize, AttrValu
     };
     let masked_notice = matches!(mask(&state.texts[index]), std::borrow::Cow::Owned(_));
     html! {
-        <section class={class} data-file={evidence_box.file_name}
+        <section ~className={class} data-file={evidence_box.file_name}
             data-command={evidence_box.commands.first().copied().unwrap_or_default()}>
             <label for={id.clone()} class="box-title">
                 { evidence_box.title }
@@ -285,7 +289,7 @@ fn diagnostic_item(diagnostic: &Diagnostic) -> Html {
         .map(|line| format!("line {line}: "))
         .unwrap_or_default();
     html! {
-        <li class={format!("diagnostic {severity}")}>
+        <li ~className={format!("diagnostic {severity}")}>
             <span class="severity">{ severity }</span>
             { format!(" {line}{}", mask(&diagnostic.message)) }
         </li>
@@ -393,7 +397,7 @@ fn verdict_banner(report: &Report) -> Html {
         }
     };
     html! {
-        <div id="verdict" class={format!("verdict {class}")} role="status" aria-live="polite">
+        <div id="verdict" ~className={format!("verdict {class}")} role="status" aria-live="polite">
             <strong class="verdict-word">{ report.verdict.as_str() }</strong>
             { format!(" — {explanation}") }
         </div>
@@ -668,7 +672,7 @@ fn finding_card(
                 let on_evidence = on_evidence.clone();
                 let onclick = Callback::from(move |_| on_evidence.emit(highlight.clone()));
                 Some(html! {
-                    <button type="button" class={if active { "evidence-link active" } else { "evidence-link" }}
+                    <button type="button" ~className={if active { "evidence-link active" } else { "evidence-link" }}
                         data-source={at.source.clone()} data-line={line.to_string()} {onclick}>
                         { format!("{} line {line}", at.source) }
                     </button>
@@ -677,7 +681,7 @@ fn finding_card(
         }
     };
     html! {
-        <article class={format!("card {status}")} data-check={finding.check.clone()} data-status={status}
+        <article ~className={format!("card {status}")} data-check={finding.check.clone()} data-status={status}
             aria-labelledby={format!("check-{}", finding.check)}>
             <header class="card-header">
                 <span class="badge">{ badge }</span>
@@ -696,7 +700,7 @@ fn finding_card(
                     { for finding.items.iter().map(|item| {
                         let (item_status, item_badge) = status_names(item.status);
                         html! {
-                            <li class={format!("item {item_status}")} data-status={item_status}>
+                            <li ~className={format!("item {item_status}")} data-status={item_status}>
                                 <span class="badge small">{ item_badge }</span>
                                 <span class="subject">{ mask(&item.subject).into_owned() }</span>
                                 { " " }{ with_code(&mask(&item.message)) }

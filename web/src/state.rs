@@ -75,17 +75,19 @@ impl AckControls {
     // The remembered form is written and read by hand: serde's derive would bring a JSON
     // serializer and deserializer for this one struct into the page's wasm.
 
-    /// The controls as remembered on this device: a JSON object, one key per control.
+    /// The controls as remembered on this device: a JSON object, one key per control. Text
+    /// fields are masked like the boxes (a repository URL may carry a password).
     fn to_json(&self) -> Value {
         let mut map = Map::new();
         let mut put = |key: &str, value: Value| map.insert(key.to_string(), value);
+        let masked = |text: &str| Value::String(mask(text).into_owned());
         put("backup_taken", self.backup_taken.into());
-        put("backup_reference", self.backup_reference.as_str().into());
+        put("backup_reference", masked(&self.backup_reference));
         put("system_admin", self.system_admin.into());
         put("known_crashing", self.known_crashing.clone().into());
         put("air_gapped", self.air_gapped.into());
-        put("mirrors", self.mirrors.as_str().into());
-        put("helm_repository", self.helm_repository.as_str().into());
+        put("mirrors", masked(&self.mirrors));
+        put("helm_repository", masked(&self.helm_repository));
         Value::Object(map)
     }
 
@@ -440,6 +442,22 @@ mod tests {
         let written = controls.to_json().to_string();
         let read: Value = serde_json::from_str(&written).unwrap();
         assert_eq!(AckControls::from_json(&read), controls);
+    }
+
+    #[test]
+    fn a_password_in_a_remembered_control_is_masked() {
+        let controls = AckControls {
+            helm_repository: "https://robot:s3cr3t-pw@charts.corp.example/astronomer".into(),
+            mirrors: "registry.corp:5000".into(),
+            ..AckControls::default()
+        };
+        let written = controls.to_json().to_string();
+        assert!(!written.contains("s3cr3t-pw"), "{written}");
+        assert!(
+            written.contains("charts.corp.example/astronomer"),
+            "{written}"
+        );
+        assert!(written.contains("registry.corp:5000"), "{written}");
     }
 
     #[test]

@@ -40,8 +40,9 @@ impl Acknowledgements {
             Some((name, value)) => (name.trim(), Some(value.trim())),
             None => (text, None),
         };
+        // a credential in a value (`helm-repo=https://user:password@…`) is dropped at once
         let required = |key: &'static str| match value {
-            Some(v) if !v.is_empty() => Ok(v.to_string()),
+            Some(v) if !v.is_empty() => Ok(crate::report::redact_secrets(v)),
             _ => Err(AckError::MissingValue(key)),
         };
         let flag = |key: &'static str| match value {
@@ -66,6 +67,19 @@ impl Acknowledgements {
             other => return Err(AckError::Unknown(other.to_string())),
         }
         Ok(())
+    }
+
+    /// The same acknowledgements with any credential in their texts masked, as
+    /// [`Acknowledgements::parse_ack`] masks them: the page builds its acknowledgements from its
+    /// controls, and whatever the caller, nothing given here may reach a report or a plan.
+    pub fn without_secrets(&self) -> Acknowledgements {
+        let masked = |text: &Option<String>| text.as_deref().map(crate::report::redact_secrets);
+        Acknowledgements {
+            database_backup: masked(&self.database_backup),
+            mirrors: masked(&self.mirrors),
+            helm_repository: masked(&self.helm_repository),
+            ..self.clone()
+        }
     }
 
     /// The acknowledgements as the command-line flags that give them, in a stable order.

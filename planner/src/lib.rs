@@ -31,7 +31,7 @@ pub fn check(sources: &[Source], acks: &Acknowledgements, manifests: &[Source]) 
     for diagnostic in &mut facts.diagnostics {
         diagnostic.message = report::redact_secrets(&diagnostic.message);
     }
-    let report = rules::evaluate(&facts, acks, manifests);
+    let report = rules::evaluate(&facts, &acks.without_secrets(), manifests);
     (facts, report)
 }
 
@@ -52,7 +52,7 @@ pub fn make_plan(
         (sources, manifests),
         &facts,
         &report,
-        acks,
+        &acks.without_secrets(),
         created_at,
     )
 }

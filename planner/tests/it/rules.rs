@@ -828,6 +828,42 @@ fn parse_ack_spellings() {
 }
 
 #[test]
+fn a_credential_in_an_acknowledgement_reaches_no_plan_or_report() {
+    let password = "r0b0t-s3cr3t";
+    let url = format!("https://robot:{password}@charts.corp.example/astronomer");
+    // the CLI's path: dropped as the value is parsed
+    let mut parsed = acks();
+    parsed.parse_ack(&format!("helm-repo={url}")).unwrap();
+    assert_eq!(
+        parsed.helm_repository.as_deref(),
+        Some("https://***@charts.corp.example/astronomer")
+    );
+    // the page's path: acknowledgements built from its controls, unmasked
+    let built = Acknowledgements {
+        air_gapped: true,
+        mirrors: Some("registry.corp.example:5000".into()),
+        database_backup: Some(format!("CHG-1234 (restore with token={password})")),
+        helm_repository: Some(url.clone()),
+        ..acks()
+    };
+    let sources = [Source::new(
+        "pods.txt",
+        Some(EvidenceKind::Pods),
+        "NAMESPACE NAME READY STATUS RESTARTS AGE\nastronomer houston-0 1/1 Running 0 1d\n",
+    )];
+    let plan = planner::make_plan(&sources, &built, &[], "2026-11-27T16:00:00Z");
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(!json.contains(password), "{json}");
+    assert!(
+        json.contains("charts.corp.example/astronomer"),
+        "the URL stays"
+    );
+    assert!(!plan.to_markdown().contains(password));
+    let (_, report) = planner::check(&sources, &built, &[]);
+    assert!(!serde_json::to_string(&report).unwrap().contains(password));
+}
+
+#[test]
 fn pod_health_cases() {
     let mut facts = healthy();
     facts.pods.push(pod(

@@ -16,6 +16,7 @@ pub mod rules;
 mod scan;
 pub mod secrets;
 mod sort;
+pub mod upgrader;
 
 pub use acks::Acknowledgements;
 pub use facts::Facts;

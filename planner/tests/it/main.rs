@@ -7,3 +7,4 @@ mod props;
 mod rules;
 mod secrets;
 mod shapes;
+mod upgrader;

@@ -16,12 +16,18 @@ pub struct Acknowledgements {
     pub mirrors: Option<String>,
     /// The internal Helm repository, when one mirrors helm.astronomer.io. `--ack helm-repo=URL`
     pub helm_repository: Option<String>,
+    /// The approver accepts what an automatic rollback costs: it deletes the Elasticsearch log
+    /// volumes and restores the Houston database from this run's backup, losing later changes.
+    /// `apply --auto-rollback` refuses without it. `--ack rollback-data-loss`
+    /// (Absent from plans written before it existed, so their digests still verify.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback_data_loss: bool,
 }
 
 /// Why an `--ack` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
-    #[error("unknown acknowledgement `{0}`: expected one of database-backup=REF, system-admin, known-crashing=POD[,POD…], mirrors=REGISTRY, helm-repo=URL, air-gapped")]
+    #[error("unknown acknowledgement `{0}`: expected one of database-backup=REF, system-admin, known-crashing=POD[,POD…], mirrors=REGISTRY, helm-repo=URL, rollback-data-loss, air-gapped")]
     Unknown(String),
     #[error("acknowledgement `{0}` needs a value: `{0}=…`")]
     MissingValue(&'static str),
@@ -32,7 +38,7 @@ pub enum AckError {
 impl Acknowledgements {
     /// Applies one acknowledgement as spelled on the command line after `--ack`
     /// (`database-backup=CHG-1234`, `system-admin`, `known-crashing=a,b`, `mirrors=REGISTRY`,
-    /// `helm-repo=URL`); `air-gapped` is accepted too, so the page can use one spelling for all.
+    /// `helm-repo=URL`, `rollback-data-loss`); `air-gapped` is accepted too, so the page can use one spelling for all.
     /// The CLI and the page both parse through here, so they agree by construction.
     pub fn parse_ack(&mut self, text: &str) -> Result<(), AckError> {
         let text = text.trim();
@@ -54,6 +60,7 @@ impl Acknowledgements {
             "database-backup" => self.database_backup = Some(required("database-backup")?),
             "system-admin" => self.system_admin = flag("system-admin")?,
             "air-gapped" => self.air_gapped = flag("air-gapped")?,
+            "rollback-data-loss" => self.rollback_data_loss = flag("rollback-data-loss")?,
             "mirrors" => self.mirrors = Some(required("mirrors")?),
             "helm-repo" => self.helm_repository = Some(required("helm-repo")?),
             "known-crashing" => {
@@ -105,6 +112,9 @@ impl Acknowledgements {
         }
         if let Some(url) = &self.helm_repository {
             args.push(format!("--ack helm-repo={url}"));
+        }
+        if self.rollback_data_loss {
+            args.push("--ack rollback-data-loss".to_string());
         }
         args
     }

@@ -398,12 +398,21 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
             "execute-with-astro-upgrade",
             "Either: let astro-upgrade carry out the upgrade",
             StepKind::Executor,
-            &[format!(
-                "astro-upgrade apply --plan plan.json --manifest {upgrade} --rollback-manifest {rollback} --auto-rollback"
-            )],
+            &[if acks.rollback_data_loss {
+                format!(
+                    "astro-upgrade apply --plan plan.json --manifest {upgrade} --rollback-manifest {rollback} --auto-rollback"
+                )
+            } else {
+                format!("astro-upgrade apply --plan plan.json --manifest {upgrade} --rollback-manifest {rollback}")
+            }],
             &[
                 "Replaces the manual steps switch-namespace, apply-upgrade, watch-upgrade and confirm-release.".into(),
-                "It verifies this plan's digest, re-checks the live cluster and refuses on drift, applies the manifest, watches the Job, verifies the release, and rolls back when the upgrade fails.".into(),
+                "It verifies this plan's digest, re-checks the live cluster and refuses on drift, applies the manifest, watches the Job and verifies the release.".into(),
+                if acks.rollback_data_loss {
+                    format!("Automatic rollback (acknowledged: rollback-data-loss) only when the upgrader failed at `{}` or later and this run's database dump finished before it; a failure before that changed nothing and is never rolled back (exit 7: fix the cause, then `apply --rerun`).", crate::upgrader::POINT_OF_NO_RETURN)
+                } else {
+                    "No automatic rollback: `--auto-rollback` needs the acknowledgement rollback-data-loss in this plan (the rollback deletes the Elasticsearch log volumes and restores the Houston database from this run's backup).".into()
+                },
             ],
         ),
         step(
@@ -476,7 +485,9 @@ fn rollback(path: &UpgradePath, release: &str, ns: &str) -> Rollback {
     let target = path.upgrade_namespace;
     Rollback {
         when: format!(
-            "The upgrade pod ends in `Error`, or verification fails and cannot be fixed: return to {}.x with the backup the upgrade Job stored on its PVC.",
+            "Only when the upgrader failed at `{}` or later (the point of no return), or verification fails and cannot be fixed, and this run's database dump (`{}`) finished: return to {}.x with that backup. A failure in an earlier task changed nothing on the platform: never roll back then (the rollback would restore the newest backup directory, a partial dump or an older attempt's); fix the cause and re-run.",
+            crate::upgrader::POINT_OF_NO_RETURN,
+            crate::upgrader::DATABASE_BACKUP_TASK,
             path.from_platform
         ),
         steps: vec![

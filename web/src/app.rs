@@ -519,6 +519,13 @@ fn ack_panel(
                 <input id="ack-helm-repo" type="text" value={acks.helm_repository.clone()}
                     oninput={change_text(acks, on_change, |acks, value| acks.helm_repository = value)} />
             </div>
+            <div class="field">
+                <label>
+                    <input id="ack-rollback-data-loss" type="checkbox" checked={acks.rollback_data_loss}
+                        onchange={change(|acks, input| acks.rollback_data_loss = input.checked())} />
+                    { " Automatic rollback allowed: it deletes the Elasticsearch log volumes and restores the Houston database from this run's backup (needed by apply --auto-rollback)" }
+                </label>
+            </div>
         </section>
     }
 }

@@ -26,12 +26,13 @@ pub struct AckControls {
     pub air_gapped: bool,
     pub mirrors: String,
     pub helm_repository: String,
+    pub rollback_data_loss: bool,
 }
 
 impl AckControls {
     /// The controls showing acknowledgements given as the CLI's `--ack` values
     /// (`database-backup=REF`, `system-admin`, `known-crashing=POD[,POD…]`, `mirrors=REGISTRY`,
-    /// `helm-repo=URL`), parsed by the planner exactly as the CLI parses them; a value the
+    /// `helm-repo=URL`, `rollback-data-loss`), parsed by the planner exactly as the CLI parses them; a value the
     /// planner rejects is left out.
     pub fn from_cli_acks(acks: &[&str], air_gapped: bool) -> Self {
         let mut given = Acknowledgements {
@@ -49,6 +50,7 @@ impl AckControls {
             air_gapped: given.air_gapped,
             mirrors: given.mirrors.unwrap_or_default(),
             helm_repository: given.helm_repository.unwrap_or_default(),
+            rollback_data_loss: given.rollback_data_loss,
         }
     }
 
@@ -69,6 +71,7 @@ impl AckControls {
             air_gapped: self.air_gapped,
             mirrors: non_empty(&self.mirrors),
             helm_repository: non_empty(&self.helm_repository),
+            rollback_data_loss: self.rollback_data_loss,
         }
     }
 
@@ -88,6 +91,7 @@ impl AckControls {
         put("air_gapped", self.air_gapped.into());
         put("mirrors", masked(&self.mirrors));
         put("helm_repository", masked(&self.helm_repository));
+        put("rollback_data_loss", self.rollback_data_loss.into());
         Value::Object(map)
     }
 
@@ -119,6 +123,7 @@ impl AckControls {
             air_gapped: flag("air_gapped"),
             mirrors: text("mirrors"),
             helm_repository: text("helm_repository"),
+            rollback_data_loss: flag("rollback_data_loss"),
         }
     }
 }
@@ -406,10 +411,13 @@ mod tests {
                 "system-admin",
                 "known-crashing=a-1, b-2",
                 "mirrors=registry.corp:5000",
+                "rollback-data-loss",
             ],
             true,
         );
+        assert!(controls.rollback_data_loss);
         let acks = controls.acknowledgements();
+        assert!(acks.rollback_data_loss);
         assert_eq!(acks.database_backup.as_deref(), Some("CHG-1234"));
         assert!(acks.system_admin);
         assert_eq!(acks.known_crashing, ["a-1", "b-2"]);
@@ -438,6 +446,7 @@ mod tests {
             air_gapped: true,
             mirrors: "registry.corp:5000".into(),
             helm_repository: "https://charts.corp".into(),
+            rollback_data_loss: true,
         };
         let written = controls.to_json().to_string();
         let read: Value = serde_json::from_str(&written).unwrap();

@@ -223,10 +223,15 @@ pub fn rollback_readiness(ctx: &RuleInput) -> Finding {
             );
         }
     }
+    let automatic = if ctx.acks.rollback_data_loss {
+        "automatic rollback acknowledged (rollback-data-loss)"
+    } else {
+        "`apply --auto-rollback` needs `--ack rollback-data-loss`"
+    };
     finding(
         ID_ROLLBACK,
         Status::Pass,
-        format!("rollback possible with caveats: {caveats} (see the plan's rollback section)"),
+        format!("rollback possible with caveats: {caveats}; {automatic} (see the plan's rollback section)"),
         None,
         Vec::new(),
     )

@@ -1235,6 +1235,73 @@ fn rollback_readiness_cases() {
     assert_eq!(check_with(&facts, "rollback-readiness"), Status::Pass);
 }
 
+#[test]
+fn the_rollback_data_loss_acknowledgement_reaches_the_plan_and_is_in_its_digest() {
+    let mut given = acks();
+    given.parse_ack("rollback-data-loss").unwrap();
+    assert!(given.rollback_data_loss);
+    assert!(given
+        .to_cli_args()
+        .contains(&"--ack rollback-data-loss".to_string()));
+    assert!(Acknowledgements::default()
+        .parse_ack("rollback-data-loss=maybe")
+        .is_err());
+    let sources = [Source::new(
+        "pods.txt",
+        Some(EvidenceKind::Pods),
+        "NAME READY\n",
+    )];
+    let with = plan_for(&healthy(), &given, &sources);
+    let without = plan_for(&healthy(), &acks(), &sources);
+    let command = |plan: &Plan| {
+        plan.steps
+            .iter()
+            .find(|s| s.id == "execute-with-astro-upgrade")
+            .unwrap()
+            .commands[0]
+            .clone()
+    };
+    assert!(
+        command(&with).ends_with("--auto-rollback"),
+        "{}",
+        command(&with)
+    );
+    assert!(
+        !command(&without).contains("--auto-rollback"),
+        "{}",
+        command(&without)
+    );
+    assert!(with
+        .rollback
+        .when
+        .contains("Run SQL for Prisma 1 to Prisma 2 migration"));
+    let markdown = planner::render::plan_markdown(&with);
+    assert!(
+        markdown.contains("- `--ack rollback-data-loss`"),
+        "{markdown}"
+    );
+    let finding = |plan: &Plan| {
+        plan.findings
+            .iter()
+            .find(|f| f.check == "rollback-readiness")
+            .unwrap()
+            .message
+            .clone()
+    };
+    assert!(finding(&with).contains("automatic rollback acknowledged"));
+    assert!(finding(&without).contains("needs `--ack rollback-data-loss`"));
+    // Editing the acknowledgement into a plan breaks its digest.
+    let mut tampered = without.clone();
+    tampered.acknowledgements.rollback_data_loss = true;
+    assert!(!tampered.verify_digest());
+    // A plan without it has no such key, so plans written before it existed still verify.
+    let json = serde_json::to_string(&without).unwrap();
+    assert!(!json.contains("rollback_data_loss"));
+    assert!(serde_json::to_string(&with)
+        .unwrap()
+        .contains("\"rollback_data_loss\":true"));
+}
+
 fn plan_for(facts: &Facts, acks: &Acknowledgements, sources: &[Source]) -> Plan {
     let report = evaluate(facts, acks, &[]);
     Plan::build(
@@ -1334,7 +1401,7 @@ fn plan_steps_carry_the_exact_commands() {
         "kubectl get pods -n default | grep upgrade-astronomer",
         "kubectl logs -n default -f job/upgrade-astronomer",
         "helm history astronomer -n astronomer",
-        "astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml --rollback-manifest rollback-0.16-to-0.23.yaml --auto-rollback",
+        "astro-upgrade apply --plan plan.json --manifest upgrade-0.16-to-0.23.yaml --rollback-manifest rollback-0.16-to-0.23.yaml",
     ] {
         assert!(commands.contains(&expected), "missing {expected}");
     }

@@ -7,6 +7,8 @@ pub const REFUSED: u8 = 3;
 pub const INCOMPLETE: u8 = 4;
 pub const ROLLED_BACK: u8 = 5;
 pub const NEEDS_HUMAN: u8 = 6;
+/// The upgrade failed before it changed the platform; nothing was rolled back.
+pub const FAILED_UNTOUCHED: u8 = 7;
 
 /// An error that carries its own exit code (usage errors, refusals); anything else is a runtime error.
 #[derive(Debug, thiserror::Error)]

@@ -28,7 +28,8 @@ Exit codes (the same for every subcommand):
   3  NO-GO, or refused (plan tampered, not GO, drift, missing rights)
   4  INCOMPLETE (evidence or acknowledgements missing)
   5  upgrade failed and the rollback succeeded
-  6  needs a human: the upgrade or rollback failed and was not recovered";
+  6  needs a human: the upgrade or rollback failed and was not recovered
+  7  the upgrade failed before it changed the platform (nothing rolled back; fix and re-run)";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -178,7 +179,8 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub yes: bool,
-    /// Roll back automatically when the upgrade fails
+    /// Roll back automatically when the upgrade fails after the point of no return and this
+    /// run's database backup finished (needs a plan acknowledging rollback-data-loss)
     #[arg(long)]
     pub auto_rollback: bool,
     /// Give up on the upgrade Job after this long (e.g. 45m, 1h30m)
@@ -226,6 +228,10 @@ pub struct RollbackArgs {
     /// Delete and re-create a finished rollback Job instead of reporting it
     #[arg(long)]
     pub rerun: bool,
+    /// Roll back even when the upgrader's log or the journal shows the upgrade never passed the
+    /// point of no return (the rollback still needs the backup PVC)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub watch: WatchArgs,
 }

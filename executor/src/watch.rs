@@ -321,6 +321,53 @@ pub fn follow_logs(
     })
 }
 
+/// One pod of a Job and its whole log, as the API server has it now.
+pub struct PodLog {
+    pub pod: String,
+    pub log: String,
+    /// No container of the pod is running or waiting: its log will not grow.
+    pub ended: bool,
+}
+
+/// Every pod of Job `job`, oldest first, each with its whole log (not followed).
+pub async fn read_job_logs(
+    client: &Client,
+    namespace: &str,
+    job: &str,
+) -> anyhow::Result<Vec<PodLog>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut pods = api
+        .list(&kube::api::ListParams::default().labels(&format!("job-name={job}")))
+        .await?
+        .items;
+    pods.sort_by(|a, b| {
+        (&a.metadata.creation_timestamp, a.metadata.name.as_ref())
+            .cmp(&(&b.metadata.creation_timestamp, b.metadata.name.as_ref()))
+    });
+    let mut logs = Vec::new();
+    for pod in pods {
+        let name = pod.name_any();
+        let ended = !pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c.state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some() || s.waiting.is_some())
+            });
+        let log = api.logs(&name, &LogParams::default()).await?;
+        logs.push(PodLog {
+            pod: name,
+            log,
+            ended,
+        });
+    }
+    Ok(logs)
+}
+
 async fn still_running(api: &Api<Pod>, pod: &str) -> bool {
     match api.get_opt(pod).await {
         Ok(Some(pod)) => pod

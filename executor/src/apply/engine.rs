@@ -1,12 +1,14 @@
 //! The executor's decisions, kept apart from kube I/O so they can be tested on plain data:
-//! what to do with a Job found in the cluster, when a watched Job has succeeded or failed, and
-//! which exit code a run ends with. Time arrives as a parameter (elapsed since the run started).
+//! what to do with a Job found in the cluster, when a watched Job has succeeded or failed, what
+//! to do after a failure (from the phase the upgrader's log shows), and which exit code a run
+//! ends with. Time arrives as a parameter (elapsed since the run started).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use planner::upgrader::{Assessment, BackupState, LogEvent, Phase, UpgraderLog};
 
 use crate::exit;
 
@@ -107,6 +109,10 @@ pub enum Failure {
     JobDeleted {
         job: String,
     },
+    /// The Job completed, but the platform is not what it should be afterwards.
+    Verification {
+        problems: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Failure {
@@ -152,6 +158,9 @@ impl std::fmt::Display for Failure {
                 waited.as_secs()
             ),
             Failure::JobDeleted { job } => write!(f, "Job {job} was deleted while it was watched"),
+            Failure::Verification { problems } => {
+                write!(f, "verification failed: {}", problems.join("; "))
+            }
         }
     }
 }
@@ -167,6 +176,7 @@ impl Failure {
             Failure::Unschedulable { .. } => "unschedulable",
             Failure::Deadline { .. } => "deadline",
             Failure::JobDeleted { .. } => "job-deleted",
+            Failure::Verification { .. } => "verification",
         }
     }
 }
@@ -201,6 +211,11 @@ pub enum Progress {
     },
     /// The upgrader's play entered a new task (`TASK [name]`).
     Step(String),
+    /// The upgrader entered a later phase (read-only → backup → changes the platform).
+    PhaseReached {
+        phase: Phase,
+        task: String,
+    },
     Succeeded,
     Failed(Failure),
 }
@@ -212,6 +227,8 @@ pub struct JobWatchConfig {
     pub claim: Option<String>,
     pub deadline: Duration,
     pub bind_timeout: Duration,
+    /// The Job runs the upgrade playbook: its log's tasks are read for their phase.
+    pub upgrader: bool,
 }
 
 /// Follows one Job to its end: Complete, or the first sign that it will not get there.
@@ -225,6 +242,7 @@ pub struct JobWatch {
     pod_status: BTreeMap<String, String>,
     logs_announced: Vec<String>,
     step: Option<String>,
+    log: UpgraderLog,
     finished: bool,
 }
 
@@ -239,6 +257,7 @@ impl JobWatch {
             pod_status: BTreeMap::new(),
             logs_announced: Vec::new(),
             step: None,
+            log: UpgraderLog::new(),
             finished: false,
         }
     }
@@ -249,6 +268,11 @@ impl JobWatch {
 
     pub fn step(&self) -> Option<&str> {
         self.step.as_deref()
+    }
+
+    /// The upgrader's log as streamed so far (lines may be missing after a dropped stream).
+    pub fn log(&self) -> &UpgraderLog {
+        &self.log
     }
 
     /// Updates the state with one observation at `now` and says what changed. After `Succeeded`
@@ -268,13 +292,7 @@ impl JobWatch {
                 Vec::new()
             }
             Observation::Claim(claim) => self.on_claim(now, claim),
-            Observation::LogLine { line, .. } => match task_name(line) {
-                Some(task) if self.step.as_deref() != Some(task) => {
-                    self.step = Some(task.to_string());
-                    vec![Progress::Step(task.to_string())]
-                }
-                _ => Vec::new(),
-            },
+            Observation::LogLine { pod, line } => self.on_log_line(pod, line),
             Observation::JobDeleted(_) | Observation::Tick => Vec::new(),
         };
         progress.extend(self.on_time(now));
@@ -403,6 +421,26 @@ impl JobWatch {
         progress
     }
 
+    fn on_log_line(&mut self, pod: &str, line: &str) -> Vec<Progress> {
+        let mut progress = Vec::new();
+        for event in self.log.line(pod, line) {
+            match event {
+                LogEvent::TaskStarted { task, .. } if self.step.as_deref() != Some(&task) => {
+                    self.step = Some(task.clone());
+                    progress.push(Progress::Step(task));
+                }
+                LogEvent::PhaseReached(phase) if self.config.upgrader => {
+                    progress.push(Progress::PhaseReached {
+                        phase,
+                        task: self.step.clone().unwrap_or_default(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        progress
+    }
+
     fn on_claim(&mut self, now: Duration, claim: &PersistentVolumeClaim) -> Vec<Progress> {
         if claim.metadata.name.as_ref() != self.config.claim.as_ref() {
             return Vec::new();
@@ -447,13 +485,6 @@ impl JobWatch {
     }
 }
 
-/// The task name of an Ansible `TASK [name] ****` header line.
-pub fn task_name(line: &str) -> Option<&str> {
-    let rest = line.trim_start().strip_prefix("TASK [")?;
-    let end = rest.rfind(']')?;
-    Some(rest[..end].trim()).filter(|name| !name.is_empty())
-}
-
 /// How a run ended, and the exit code that says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -461,7 +492,10 @@ pub enum Ending {
     DryRun,
     /// The upgrade failed and the rollback brought the platform back.
     RolledBack,
-    /// The upgrade failed; no rollback was attempted (not asked for, or no rollback manifest).
+    /// The upgrade failed before it changed the platform (its pod never started, or it failed in
+    /// a read-only or backup task): nothing was rolled back, nothing needs to be.
+    FailedUntouched,
+    /// The upgrade failed and a person must decide what happens next (see [`HandOff`]).
     UpgradeFailed,
     /// The upgrade failed and so did the rollback.
     RollbackFailed,
@@ -476,6 +510,7 @@ impl Ending {
         match self {
             Ending::Upgraded | Ending::DryRun | Ending::RollbackDone => exit::OK,
             Ending::RolledBack => exit::ROLLED_BACK,
+            Ending::FailedUntouched => exit::FAILED_UNTOUCHED,
             Ending::UpgradeFailed | Ending::RollbackFailed | Ending::Interrupted => {
                 exit::NEEDS_HUMAN
             }
@@ -484,37 +519,153 @@ impl Ending {
 }
 
 /// What to do after the upgrade Job failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterFailure {
     /// The upgrader never started (image not pulled, claim not bound, pod not scheduled): the
     /// platform is untouched. Delete the Job so a fixed re-run starts clean; never roll back,
     /// because the rollback would restore whatever backup is newest, possibly an old one.
     DeleteUnstartedJob,
-    /// The upgrader ran and failed: roll back, as asked.
+    /// The upgrader failed in a read-only or backup task: the platform is untouched. Keep the
+    /// failed Job for its log; never roll back (the newest backup directory is this run's
+    /// partial one, or an older attempt's).
+    KeepFailedJob,
+    /// The upgrader failed after the point of no return, this run's backup holds, and the plan
+    /// acknowledged the rollback's data loss: roll back.
     RollBack,
-    /// Leave everything as it is and tell the operator (no rollback asked for, or the Job may
-    /// still be running: a rollback beside a running upgrade would race it).
-    Report,
+    /// Leave everything as it is and tell the operator exactly where things stand.
+    HandOff(HandOff),
 }
 
+/// Why a failed upgrade is handed to a person instead of being rolled back automatically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandOff {
+    /// The deadline passed; the Job may still be running, and a rollback would race it.
+    StillRunning,
+    /// The Job was deleted while it was watched.
+    JobDeleted,
+    /// Past the point of no return, and no automatic rollback was asked for.
+    RollbackNotAsked,
+    /// Past the point of no return, but the backup a rollback would restore is not this run's
+    /// finished dump.
+    BackupNotProven(BackupState),
+    /// The upgrader ran a task this tool does not know (a newer `:latest` image): where it
+    /// stands is not known.
+    UnknownTask(String),
+    /// The log does not show where the upgrader failed (no `fatal:` line, and it could not be read
+    /// whole after the pod ended).
+    PhaseUnknown,
+}
+
+impl HandOff {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HandOff::StillRunning => "still-running",
+            HandOff::JobDeleted => "job-deleted",
+            HandOff::RollbackNotAsked => "rollback-not-asked",
+            HandOff::BackupNotProven(_) => "backup-not-proven",
+            HandOff::UnknownTask(_) => "unknown-task",
+            HandOff::PhaseUnknown => "phase-unknown",
+        }
+    }
+}
+
+/// What the upgrader's log shows, and how much of it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgraderEvidence {
+    pub assessment: Assessment,
+    /// Every pod's log was read whole after the pod's containers ended.
+    pub complete: bool,
+}
+
+/// Whether the platform changed, as the upgrader's log proves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformChanged {
+    /// No task that changes the platform started, and the log shows where the run stopped (its
+    /// failing task, or the whole log read after the pod ended).
+    No,
+    /// A task past the point of no return started.
+    Yes,
+    /// Neither is proven (an unknown task, or a log that stops short).
+    Unknown,
+}
+
+impl PlatformChanged {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformChanged::No => "no",
+            PlatformChanged::Yes => "yes",
+            PlatformChanged::Unknown => "unknown",
+        }
+    }
+}
+
+impl UpgraderEvidence {
+    pub fn platform_changed(&self) -> PlatformChanged {
+        let log = &self.assessment;
+        if log.platform_untouched() && (log.failed.is_some() || self.complete) {
+            PlatformChanged::No
+        } else if log.reached == Some(Phase::ChangesPlatform) {
+            PlatformChanged::Yes
+        } else {
+            PlatformChanged::Unknown
+        }
+    }
+}
+
+/// Decides what follows a failed upgrade. `auto_rollback` means `--auto-rollback` was given with a
+/// rollback manifest and a plan that acknowledges `rollback-data-loss` (checked before any change).
 pub fn after_failure(
     failure: &Failure,
+    upgrader: &UpgraderEvidence,
     auto_rollback: bool,
-    has_rollback_manifest: bool,
 ) -> AfterFailure {
+    let log = &upgrader.assessment;
     match failure {
         Failure::ImagePull { .. }
         | Failure::ClaimUnbound { .. }
         | Failure::Unschedulable { .. } => AfterFailure::DeleteUnstartedJob,
-        Failure::ContainerFailed { .. } | Failure::JobFailed { .. }
-            if auto_rollback && has_rollback_manifest =>
-        {
-            AfterFailure::RollBack
-        }
+        Failure::Deadline { .. } => AfterFailure::HandOff(HandOff::StillRunning),
+        Failure::JobDeleted { .. } => AfterFailure::HandOff(HandOff::JobDeleted),
         Failure::ContainerFailed { .. }
         | Failure::JobFailed { .. }
-        | Failure::Deadline { .. }
-        | Failure::JobDeleted { .. } => AfterFailure::Report,
+        | Failure::Verification { .. } => {
+            if let Some(task) = &log.unknown_task {
+                return AfterFailure::HandOff(HandOff::UnknownTask(task.clone()));
+            }
+            match upgrader.platform_changed() {
+                PlatformChanged::No => return AfterFailure::KeepFailedJob,
+                PlatformChanged::Unknown => return AfterFailure::HandOff(HandOff::PhaseUnknown),
+                PlatformChanged::Yes => {}
+            }
+            if !auto_rollback {
+                return AfterFailure::HandOff(HandOff::RollbackNotAsked);
+            }
+            match log.backup {
+                BackupState::Proven => AfterFailure::RollBack,
+                state => AfterFailure::HandOff(HandOff::BackupNotProven(state)),
+            }
+        }
+    }
+}
+
+/// Whether `astro-upgrade rollback` may run, from what the upgrader's log shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackGate {
+    Allowed,
+    /// The upgrade never passed the point of no return: the platform is as it was.
+    NeverChanged {
+        failed_task: Option<String>,
+    },
+}
+
+pub fn rollback_gate(upgrader: Option<&UpgraderEvidence>, force: bool) -> RollbackGate {
+    match upgrader {
+        Some(evidence) if !force && evidence.platform_changed() == PlatformChanged::No => {
+            RollbackGate::NeverChanged {
+                failed_task: evidence.assessment.failed.as_ref().map(|f| f.task.clone()),
+            }
+        }
+        _ => RollbackGate::Allowed,
     }
 }
 

@@ -16,8 +16,11 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use planner::upgrader::{Phase, UpgraderLog};
+
 use super::engine::{
-    self, AfterFailure, Ending, Failure, JobWatch, JobWatchConfig, Observation, Progress, Start,
+    self, AfterFailure, Ending, Failure, HandOff, JobWatch, JobWatchConfig, Observation, Progress,
+    RollbackGate, Start, UpgraderEvidence,
 };
 use super::{confirm, duration_arg, read_approved_plan, read_manifest, rollback_command, verify};
 use crate::exit::Exit;
@@ -79,6 +82,8 @@ struct Run {
     seen: BTreeMap<(u8, String), Observation>,
     followed: BTreeMap<String, JoinHandle<()>>,
     interrupts: mpsc::UnboundedReceiver<()>,
+    /// Phases the upgrader entered, to be journaled once the observation is handled.
+    phases: Vec<(Phase, String)>,
 }
 
 impl Run {
@@ -105,6 +110,7 @@ impl Run {
             seen: BTreeMap::new(),
             followed: BTreeMap::new(),
             interrupts,
+            phases: Vec::new(),
         }
     }
 
@@ -187,14 +193,30 @@ impl Run {
     }
 
     /// Watches one Job until it succeeds, fails, or (when `interruptible`) Ctrl-C is pressed.
-    async fn follow(&mut self, config: JobWatchConfig, interruptible: bool) -> Outcome {
+    /// Also gives the upgrader's log as streamed (lines may be missing after a dropped stream).
+    async fn follow(
+        &mut self,
+        config: JobWatchConfig,
+        interruptible: bool,
+    ) -> (Outcome, UpgraderLog) {
         let job = config.job.clone();
         self.out.phase(&format!("watching Job {job}"));
         let mut watch = JobWatch::new(config, self.out.elapsed());
+        let outcome = self.follow_until_end(&mut watch, &job, interruptible).await;
+        self.record_phases().await;
+        (outcome, watch.log().clone())
+    }
+
+    async fn follow_until_end(
+        &mut self,
+        watch: &mut JobWatch,
+        job: &str,
+        interruptible: bool,
+    ) -> Outcome {
         let replay: Vec<Observation> = self.seen.values().cloned().collect();
         for observation in replay {
             let progress = watch.observe(self.out.elapsed(), &observation);
-            if let Some(outcome) = self.show(&watch, progress) {
+            if let Some(outcome) = self.show(watch, progress) {
                 return outcome;
             }
         }
@@ -214,7 +236,10 @@ impl Run {
                     if interruptible {
                         return Outcome::Interrupted;
                     }
-                    self.out.say(&format!("Ctrl-C ignored: the rollback Job {job} is running and will not be cut off; its state is journaled in {}", self.journal.path().display()));
+                    self.out.say(&format!(
+                        "Ctrl-C ignored: the rollback Job {job} is running and will not be cut off; its state is journaled in {}",
+                        self.journal.path().display()
+                    ));
                     continue;
                 }
             };
@@ -223,10 +248,25 @@ impl Run {
                 self.out.log_line(pod, line);
             }
             let progress = watch.observe(self.out.elapsed(), &observation);
-            if let Some(outcome) = self.show(&watch, progress) {
+            if let Some(outcome) = self.show(watch, progress) {
                 self.drain_logs();
                 return outcome;
             }
+            self.record_phases().await;
+        }
+    }
+
+    /// Journals each phase the upgrader entered, so `status` and the ConfigMap mirror say
+    /// whether the platform may have changed.
+    async fn record_phases(&mut self) {
+        for (phase, task) in std::mem::take(&mut self.phases) {
+            self.record(
+                "upgrader",
+                "phase",
+                &format!("upgrader phase: {} (task: {task})", phase.describe()),
+                json!({"phase": phase.as_str(), "task": task}),
+            )
+            .await;
         }
     }
 
@@ -251,6 +291,7 @@ impl Run {
                     }
                 }
                 Progress::Step(step) => self.out.step(watch.job(), &step),
+                Progress::PhaseReached { phase, task } => self.phases.push((phase, task)),
                 Progress::Succeeded => return Some(Outcome::Succeeded),
                 Progress::Failed(failure) => {
                     self.out.event(
@@ -423,6 +464,14 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
             "--auto-rollback needs --rollback-manifest rollback-0.16-to-0.23.yaml",
         ));
     }
+    if args.auto_rollback && !plan.acknowledgements.rollback_data_loss {
+        return Err(Exit::usage(format!(
+            "--auto-rollback needs a plan that acknowledges rollback-data-loss (a rollback deletes the \
+             Elasticsearch log volumes and restores the Houston database from this run's backup); \
+             nothing was changed. Write the plan again with `--ack rollback-data-loss`, or apply {} without --auto-rollback",
+            args.plan.display()
+        )));
+    }
     let (out, journal, connection) =
         open_journal_and_connect(global, args.journal.as_deref(), &manifest).await?;
     let mut run = Run::new(connection.client.clone(), out, journal);
@@ -456,6 +505,7 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
         rollback_path: args.rollback_manifest.as_deref(),
         auto_rollback: args.auto_rollback,
         known_unhealthy: plan.cluster_fingerprint.unhealthy_pods.clone(),
+        rerun_command: rerun_command(&args, global),
     };
 
     let outcome = async {
@@ -473,9 +523,9 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
             )
             .await;
             if complete {
-                verify_upgrade(&mut run, &context).await?
+                verify_upgrade(&mut run, &context, None).await?
             } else {
-                after_failure(&mut run, &context, None).await?
+                after_failure(&mut run, &context, None, None).await?
             }
         }
         Start::Reattach => {
@@ -567,9 +617,32 @@ struct FlowContext<'a> {
     bounds: Bounds,
     rollback_manifest: Option<&'a Manifest>,
     rollback_path: Option<&'a Path>,
+    /// `--auto-rollback`, with a rollback manifest and a plan acknowledging `rollback-data-loss`.
     auto_rollback: bool,
     /// Pods (`namespace/name`) unhealthy before the run; verification does not wait for them.
     known_unhealthy: Vec<String>,
+    /// The `apply` command that starts again after a fixed early failure.
+    rerun_command: String,
+}
+
+/// The same `apply` command with `--rerun`, so the failed Job is deleted and re-created.
+fn rerun_command(args: &ApplyArgs, global: &GlobalArgs) -> String {
+    let mut command = format!(
+        "astro-upgrade apply --plan {} --manifest {}",
+        args.plan.display(),
+        args.manifest.display()
+    );
+    if let Some(rollback) = &args.rollback_manifest {
+        command.push_str(&format!(" --rollback-manifest {}", rollback.display()));
+    }
+    if args.auto_rollback {
+        command.push_str(" --auto-rollback");
+    }
+    if let Some(context) = &global.context {
+        command.push_str(&format!(" --context {context}"));
+    }
+    command.push_str(" --rerun");
+    command
 }
 
 fn short(digest: &str) -> &str {
@@ -700,13 +773,14 @@ async fn probe(
     let probe = probe_job(upgrade_job);
     run.delete_job_and_wait(&probe).await?;
     run.apply_object(&probe, false).await?;
-    let outcome = run
+    let (outcome, _) = run
         .follow(
             JobWatchConfig {
                 job: PROBE_JOB.to_string(),
                 claim: claim_of(upgrade_job),
                 deadline: PROBE_DEADLINE.min(bounds.timeout),
                 bind_timeout: bounds.bind_timeout,
+                upgrader: false,
             },
             true,
         )
@@ -745,10 +819,13 @@ async fn probe(
             )
             .await;
             run.out.say(&format!(
-                "The platform was not touched: the upgrade Job was not created. Fix the cause above, then run the same `astro-upgrade apply` again.\nThe objects applied so far (ServiceAccount, PVC, RBAC) stay; remove them with `kubectl delete -f {}` if you give up.",
+                "The platform was not touched: the upgrade Job was not created. \
+                 Fix the cause above, then run the same `astro-upgrade apply` again.\n\
+                 The objects applied so far (ServiceAccount, PVC, RBAC) stay; \
+                 remove them with `kubectl delete -f {}` if you give up.",
                 LTS_0_16_TO_0_23.upgrade_manifest.file_name
             ));
-            Ok(Some(Ending::UpgradeFailed))
+            Ok(Some(Ending::FailedUntouched))
         }
         Outcome::Interrupted => {
             run.record(
@@ -768,13 +845,14 @@ async fn watch_upgrade(
     context: &FlowContext<'_>,
     upgrade_job: &ManifestObject,
 ) -> anyhow::Result<Ending> {
-    let outcome = run
+    let (outcome, streamed) = run
         .follow(
             JobWatchConfig {
                 job: upgrade_path::UPGRADE_JOB.to_string(),
                 claim: claim_of(upgrade_job),
                 deadline: context.bounds.timeout,
                 bind_timeout: context.bounds.bind_timeout,
+                upgrader: true,
             },
             true,
         )
@@ -788,9 +866,11 @@ async fn watch_upgrade(
                 json!({"job": upgrade_path::UPGRADE_JOB}),
             )
             .await;
-            verify_upgrade(run, context).await
+            verify_upgrade(run, context, Some(&streamed)).await
         }
-        Outcome::Failed(failure) => after_failure(run, context, Some(failure)).await,
+        Outcome::Failed(failure) => {
+            after_failure(run, context, Some(failure), Some(&streamed)).await
+        }
         Outcome::Interrupted => {
             run.record(
                 "upgrade-job",
@@ -807,7 +887,11 @@ async fn watch_upgrade(
     }
 }
 
-async fn verify_upgrade(run: &mut Run, context: &FlowContext<'_>) -> anyhow::Result<Ending> {
+async fn verify_upgrade(
+    run: &mut Run,
+    context: &FlowContext<'_>,
+    streamed: Option<&UpgraderLog>,
+) -> anyhow::Result<Ending> {
     let target = format!(
         "{}.{}",
         LTS_0_16_TO_0_23.to_platform.major, LTS_0_16_TO_0_23.to_platform.minor
@@ -841,19 +925,17 @@ async fn verify_upgrade(run: &mut Run, context: &FlowContext<'_>) -> anyhow::Res
         json!({"expect": target, "problems": problems}),
     )
     .await;
-    let failure = Failure::JobFailed {
-        job: upgrade_path::UPGRADE_JOB.to_string(),
-        reason: "VerificationFailed".to_string(),
-        message: problems.join("; "),
-    };
-    after_failure(run, context, Some(failure)).await
+    let failure = Failure::Verification { problems };
+    after_failure(run, context, Some(failure), streamed).await
 }
 
-/// After a failed upgrade: roll back when asked, otherwise say exactly what to do.
+/// After a failed upgrade: read how far the upgrader got, then do what the engine decides —
+/// nothing but a report before the point of no return, a rollback only with a proven backup.
 async fn after_failure(
     run: &mut Run,
     context: &FlowContext<'_>,
     failure: Option<Failure>,
+    streamed: Option<&UpgraderLog>,
 ) -> anyhow::Result<Ending> {
     let failure = match failure {
         Some(failure) => {
@@ -872,11 +954,17 @@ async fn after_failure(
             message: "found failed by this run".to_string(),
         },
     };
-    let action = engine::after_failure(
-        &failure,
-        context.auto_rollback,
-        context.rollback_manifest.is_some(),
-    );
+    let evidence = if failure_needs_log(&failure) {
+        let evidence = upgrader_evidence(&run.client, streamed).await;
+        record_evidence(run, &evidence).await;
+        evidence
+    } else {
+        UpgraderEvidence {
+            assessment: streamed.cloned().unwrap_or_default().assessment(),
+            complete: false,
+        }
+    };
+    let action = engine::after_failure(&failure, &evidence, context.auto_rollback);
     match (action, context.rollback_manifest) {
         (AfterFailure::RollBack, Some(rollback)) => {
             let back = roll_back(run, rollback, false, &context.bounds, context).await?;
@@ -886,59 +974,249 @@ async fn after_failure(
                 Ending::RollbackFailed
             })
         }
-        (AfterFailure::DeleteUnstartedJob, _) => {
-            let jobs: Api<Job> = Api::namespaced(run.client.clone(), UPGRADE_NAMESPACE);
-            let deleted = jobs
-                .delete(
-                    upgrade_path::UPGRADE_JOB,
-                    &DeleteParams {
-                        propagation_policy: Some(PropagationPolicy::Background),
-                        ..DeleteParams::default()
-                    },
-                )
-                .await;
-            let (event, state) = match deleted {
-                Ok(_) => ("deleted-unstarted", "deleted (it never ran)".to_string()),
-                Err(err) => (
-                    "delete-failed",
-                    format!(
-                        "never ran, but could not be deleted ({err}): kubectl delete job -n {UPGRADE_NAMESPACE} {}",
-                        upgrade_path::UPGRADE_JOB
-                    ),
-                ),
-            };
+        (AfterFailure::DeleteUnstartedJob, _) => delete_unstarted_job(run).await,
+        (AfterFailure::KeepFailedJob, _) => {
+            run.out.say(&untouched_message(&evidence, context));
+            Ok(Ending::FailedUntouched)
+        }
+        (AfterFailure::HandOff(reason), _) => {
             run.record(
                 "upgrade-job",
-                event,
-                &format!(
-                    "\nThe upgrader never started, so the platform was not touched and nothing is rolled back. State:\n  - Job {UPGRADE_NAMESPACE}/{}: {state}\n  - ServiceAccount, PVC and RBAC objects of the manifest stay\nNext: fix the cause above, then run the same `astro-upgrade apply` again.",
-                    upgrade_path::UPGRADE_JOB
-                ),
-                json!({"job": upgrade_path::UPGRADE_JOB}),
+                "handed-off",
+                &hand_off_message(&reason, &evidence, context),
+                json!({"reason": reason.kind()}),
             )
             .await;
             Ok(Ending::UpgradeFailed)
         }
-        (AfterFailure::Report, _) if matches!(failure, Failure::Deadline { .. }) => {
-            run.out.say(&format!(
-                "\nThe deadline passed but the Job {ns}/{job} may still be running; it was not stopped and nothing was rolled back (a rollback beside a running upgrade would race it). Next:\n  astro-upgrade status                 # where it stands\n  kubectl logs -n {ns} job/{job} -f    # follow it\n  astro-upgrade apply … (the same command) re-attaches to it",
-                ns = UPGRADE_NAMESPACE,
-                job = upgrade_path::UPGRADE_JOB,
-            ));
-            Ok(Ending::UpgradeFailed)
-        }
-        _ => {
-            run.out.say(&format!(
-                "\nThe upgrade failed and was not rolled back. State:\n  - Job {ns}/{job}: failed (kept for its logs: kubectl logs -n {ns} job/{job})\n  - ServiceAccount {sa} and PVC {pvc} (the backups) are kept: the rollback needs them\nNext:\n  {cmd}",
-                ns = UPGRADE_NAMESPACE,
-                job = upgrade_path::UPGRADE_JOB,
-                sa = upgrade_path::SERVICE_ACCOUNT,
-                pvc = upgrade_path::BACKUP_PVC,
-                cmd = rollback_command(context.rollback_path, context.global),
-            ));
+        (AfterFailure::RollBack, None) => {
+            let reason = HandOff::RollbackNotAsked;
+            run.out.say(&hand_off_message(&reason, &evidence, context));
             Ok(Ending::UpgradeFailed)
         }
     }
+}
+
+/// Whether the decision after this failure depends on how far the upgrader got.
+fn failure_needs_log(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::ContainerFailed { .. } | Failure::JobFailed { .. } | Failure::Verification { .. }
+    )
+}
+
+/// The upgrader's log read whole from the API server (every pod of the Job, oldest first); the
+/// streamed log, marked incomplete, when that read fails.
+async fn upgrader_evidence(client: &Client, streamed: Option<&UpgraderLog>) -> UpgraderEvidence {
+    match read_upgrader_log(client).await {
+        Some(evidence) => evidence,
+        None => UpgraderEvidence {
+            assessment: streamed.cloned().unwrap_or_default().assessment(),
+            complete: false,
+        },
+    }
+}
+
+/// The upgrade Job's pods' logs, read whole and in order; `None` when there is no pod or the
+/// logs cannot be read.
+pub(super) async fn read_upgrader_log(client: &Client) -> Option<UpgraderEvidence> {
+    let pods = watch::read_job_logs(client, UPGRADE_NAMESPACE, upgrade_path::UPGRADE_JOB)
+        .await
+        .ok()
+        .filter(|pods| !pods.is_empty())?;
+    let mut log = UpgraderLog::new();
+    for pod in &pods {
+        for line in pod.log.lines() {
+            log.line(&pod.pod, line);
+        }
+    }
+    Some(UpgraderEvidence {
+        assessment: log.assessment(),
+        complete: pods.iter().all(|pod| pod.ended),
+    })
+}
+
+/// Journals what the upgrader's log shows, so `status` and a person at 3 a.m. know whether the
+/// platform changed.
+async fn record_evidence(run: &mut Run, evidence: &UpgraderEvidence) {
+    let log = &evidence.assessment;
+    let reached = log.reached.map_or("none", Phase::as_str);
+    let failed_task = log.failed.as_ref().map(|f| f.task.clone());
+    let message = log.failed.as_ref().and_then(|f| f.message.clone());
+    let changed = evidence.platform_changed().as_str();
+    run.record(
+        "upgrader",
+        "assessed",
+        &format!(
+            "upgrader log: reached {}; last task: {}; failed task: {}; platform changed: {changed}; backup: {}",
+            log.reached.map_or("no task", Phase::describe),
+            log.last_task.as_deref().unwrap_or("none"),
+            failed_task.as_deref().unwrap_or("none shown"),
+            log.backup.describe(),
+        ),
+        json!({
+            "phase": reached,
+            "last_task": log.last_task,
+            "failed_task": failed_task,
+            "message": message,
+            "unknown_task": log.unknown_task,
+            "backup": log.backup.as_str(),
+            "platform_changed": changed,
+            "log_complete": evidence.complete,
+        }),
+    )
+    .await;
+}
+
+async fn delete_unstarted_job(run: &mut Run) -> anyhow::Result<Ending> {
+    let jobs: Api<Job> = Api::namespaced(run.client.clone(), UPGRADE_NAMESPACE);
+    let deleted = jobs
+        .delete(
+            upgrade_path::UPGRADE_JOB,
+            &DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Background),
+                ..DeleteParams::default()
+            },
+        )
+        .await;
+    let (event, state) = match deleted {
+        Ok(_) => ("deleted-unstarted", "deleted (it never ran)".to_string()),
+        Err(err) => (
+            "delete-failed",
+            format!(
+                "never ran, but could not be deleted ({err}): kubectl delete job -n {UPGRADE_NAMESPACE} {}",
+                upgrade_path::UPGRADE_JOB
+            ),
+        ),
+    };
+    run.record(
+        "upgrade-job",
+        event,
+        &format!(
+            "\nThe upgrader never started, so the platform was not touched and nothing is rolled back. State:\n  \
+             - Job {UPGRADE_NAMESPACE}/{}: {state}\n  \
+             - ServiceAccount, PVC and RBAC objects of the manifest stay\n\
+             Next: fix the cause above, then run the same `astro-upgrade apply` again.",
+            upgrade_path::UPGRADE_JOB
+        ),
+        json!({"job": upgrade_path::UPGRADE_JOB}),
+    )
+    .await;
+    Ok(Ending::FailedUntouched)
+}
+
+/// The report of a failure before the point of no return: the failing task, its message, the
+/// likely cause and fix, the state, and how to re-run.
+fn untouched_message(evidence: &UpgraderEvidence, context: &FlowContext<'_>) -> String {
+    let log = &evidence.assessment;
+    let task = log
+        .failed
+        .as_ref()
+        .map(|f| f.task.as_str())
+        .or(log.last_task.as_deref())
+        .unwrap_or("(before its first task)");
+    let mut text = format!(
+        "\nThe upgrader failed at task `{task}` ({}), before the point of no return (`{}`): \
+         THE PLATFORM WAS NOT CHANGED, and nothing was rolled back \
+         (a rollback would delete the Elasticsearch volumes and restore the newest backup directory: \
+         this run's partial one, or an older attempt's).",
+        log.reached.map_or("no task", Phase::describe),
+        planner::upgrader::POINT_OF_NO_RETURN,
+    );
+    if let Some(message) = log.failed.as_ref().and_then(|f| f.message.as_deref()) {
+        text.push_str(&format!("\n  message: {message}"));
+    }
+    if let Some(remedy) = planner::upgrader::remedy(task) {
+        text.push_str(&format!(
+            "\n  likely cause: {}\n  fix: {}",
+            remedy.cause, remedy.fix
+        ));
+    }
+    text.push_str(&format!(
+        "\nState:\n  \
+         - Job {ns}/{job}: failed, kept for its log: kubectl logs -n {ns} job/{job}\n  \
+         - ServiceAccount {sa} and PVC {pvc} stay\n\
+         Next: fix the cause, then start again (the failed Job is deleted first):\n  {rerun}",
+        ns = UPGRADE_NAMESPACE,
+        job = upgrade_path::UPGRADE_JOB,
+        sa = upgrade_path::SERVICE_ACCOUNT,
+        pvc = upgrade_path::BACKUP_PVC,
+        rerun = context.rerun_command,
+    ));
+    text
+}
+
+/// The hand-off when a person must decide: why, the exact state, and the next commands.
+fn hand_off_message(
+    reason: &HandOff,
+    evidence: &UpgraderEvidence,
+    context: &FlowContext<'_>,
+) -> String {
+    let log = &evidence.assessment;
+    let ns = UPGRADE_NAMESPACE;
+    let job = upgrade_path::UPGRADE_JOB;
+    if *reason == HandOff::StillRunning {
+        return format!(
+            "\nThe deadline passed but the Job {ns}/{job} may still be running; it was not stopped and nothing was rolled back \
+             (a rollback beside a running upgrade would race it). Next:\n  \
+             astro-upgrade status                 # where it stands\n  \
+             kubectl logs -n {ns} job/{job} -f    # follow it\n  \
+             astro-upgrade apply … (the same command) re-attaches to it"
+        );
+    }
+    let why = match reason {
+        HandOff::StillRunning => unreachable!("answered above"),
+        HandOff::JobDeleted => "the upgrade Job was deleted while it was watched".to_string(),
+        HandOff::RollbackNotAsked => {
+            "the upgrader failed after the point of no return, and no automatic rollback was asked for".to_string()
+        }
+        HandOff::BackupNotProven(state) => format!(
+            "the upgrader failed after the point of no return, but it is not proven that a rollback would restore this run's backup: {}",
+            state.describe()
+        ),
+        HandOff::UnknownTask(task) => format!(
+            "the upgrader ran a task this tool does not know (`{task}`; the image is the mutable :latest, and this tool knows the playbook of {}), so whether the platform changed is not known",
+            planner::upgrader::PLAYBOOK_TAG
+        ),
+        HandOff::PhaseUnknown => {
+            "the upgrader's log does not show where it failed, so whether the platform changed is not known".to_string()
+        }
+    };
+    let failed = log
+        .failed
+        .as_ref()
+        .map(|f| {
+            format!(
+                "`{}`{}",
+                f.task,
+                f.message
+                    .as_deref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            )
+        })
+        .unwrap_or_else(|| "not shown in the log".to_string());
+    format!(
+        "\nNOT ROLLED BACK: {why}. A person must decide now. State:\n  \
+         - upgrader: reached {reached}; last task `{last}`; failed task {failed}\n  \
+         - Job {ns}/{job}: kept for its log (kubectl logs -n {ns} job/{job})\n  \
+         - ServiceAccount {sa} and PVC {pvc} (the backups) are kept: a rollback needs them\n\
+         Look before you act:\n  \
+         kubectl logs -n {ns} job/{job}                # where the upgrader stopped\n  \
+         helm history {rel} -n {pns}                   # whether the platform release changed\n  \
+         kubectl get pods -n {pns}                     # what runs now\n  \
+         astro-upgrade status                          # the journal and the live state\n\
+         The rollback restores the NEWEST directory under /astronomer-backups on PVC {ns}/{pvc}; \
+         roll back only if that directory holds this run's finished astronomer-db-backup.tar:\n  \
+         {cmd}",
+        reached = log.reached.map_or("no task", Phase::describe),
+        last = log.last_task.as_deref().unwrap_or("none"),
+        sa = upgrade_path::SERVICE_ACCOUNT,
+        pvc = upgrade_path::BACKUP_PVC,
+        rel = context.release.as_deref().unwrap_or("astronomer"),
+        pns = context.namespace,
+        cmd = rollback_command(context.rollback_path, context.global),
+    )
 }
 
 /// Applies the rollback manifest, watches its Job and verifies the platform is back on 0.16.
@@ -1023,10 +1301,12 @@ async fn roll_back(
                     claim: claim_of(job),
                     deadline: bounds.timeout,
                     bind_timeout: bounds.bind_timeout,
+                    upgrader: false,
                 },
                 false,
             )
             .await
+            .0
         }
     };
     let failure = match outcome {
@@ -1140,6 +1420,7 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
     let manifest = read_manifest(&args.rollback_manifest, &LTS_0_16_TO_0_23.rollback_manifest)?;
     let (out, journal, connection) =
         open_journal_and_connect(global, args.journal.as_deref(), &manifest).await?;
+    refuse_needless_rollback(&connection.client, &journal, args.force).await?;
     out.suspend(|| {
         confirm(
             &format!(
@@ -1165,6 +1446,7 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
         rollback_path: Some(&args.rollback_manifest),
         auto_rollback: true,
         known_unhealthy,
+        rerun_command: String::new(),
     };
     let back = roll_back(&mut run, &manifest, args.rerun, &context.bounds, &context).await?;
     let ending = if back {
@@ -1173,6 +1455,61 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
         Ending::RollbackFailed
     };
     finish(&mut run, ending).await
+}
+
+/// Refuses, before any change, a rollback without its backups, or of an upgrade that the cluster
+/// (the upgrader's log) or the journal shows never passed the point of no return.
+async fn refuse_needless_rollback(
+    client: &Client,
+    journal: &Journal,
+    force: bool,
+) -> anyhow::Result<()> {
+    if let Some(missing) = missing_rollback_prerequisite(client).await? {
+        return Err(Exit::refused(format!(
+            "cannot roll back: {missing}; nothing was changed"
+        )));
+    }
+    let evidence = read_upgrader_log(client).await;
+    let gate = match &evidence {
+        Some(evidence) => engine::rollback_gate(Some(evidence), force),
+        None if force => RollbackGate::Allowed,
+        None => journal_gate(journal),
+    };
+    match gate {
+        RollbackGate::Allowed => Ok(()),
+        RollbackGate::NeverChanged { failed_task } => Err(Exit::refused(format!(
+            "the upgrade never passed the point of no return (`{}`){}: the platform is as it was. \
+             A rollback would delete the Elasticsearch volumes and restore the newest backup directory \
+             (this run's partial dump, or an older attempt's). Nothing was changed. \
+             Fix the cause and re-run the upgrade with `astro-upgrade apply … --rerun`; \
+             pass --force only if you know the platform changed",
+            planner::upgrader::POINT_OF_NO_RETURN,
+            failed_task
+                .map(|task| format!("; it failed at `{task}`"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// What the journal's last assessment of the upgrader's log says, when the Job is gone.
+fn journal_gate(journal: &Journal) -> RollbackGate {
+    let entries = journal::read(journal.path()).unwrap_or_default();
+    let last = entries
+        .iter()
+        .rev()
+        .find(|e| e.step == "upgrader" && e.event == "assessed");
+    match last {
+        Some(entry) if entry.detail.get("platform_changed") == Some(&json!("no")) => {
+            RollbackGate::NeverChanged {
+                failed_task: entry
+                    .detail
+                    .get("failed_task")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            }
+        }
+        _ => RollbackGate::Allowed,
+    }
 }
 
 #[cfg(test)]

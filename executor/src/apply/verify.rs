@@ -289,6 +289,11 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
             json!({"state": state, "pods": pod_states}),
         );
     }
+    let upgrader = upgrader_status(client).await;
+    out.say(&format!(
+        "upgrader: {}",
+        upgrader["summary"].as_str().unwrap_or_default()
+    ));
     let revision = platform_revision(client, &global.namespace, None).await?;
     match &revision {
         Some(r) => out.say(&format!(
@@ -312,6 +317,7 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
             "journal": source,
             "entries": entries,
             "jobs": job_states,
+            "upgrader": upgrader,
             "release": revision.map(|r| json!({
                 "name": r.name, "revision": r.revision, "chart_version": r.chart_version, "status": r.status,
             })),
@@ -319,6 +325,40 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
     );
     out.finish();
     Ok(exit::OK)
+}
+
+/// How far the upgrade Job's playbook got, from its pods' logs: the phase, the last and the
+/// failed task, and whether the platform changed.
+async fn upgrader_status(client: &Client) -> serde_json::Value {
+    use planner::upgrader::Phase;
+    let Some(evidence) = super::run::read_upgrader_log(client).await else {
+        return json!({"summary": "no upgrade pod log (the Job never ran, or its pods are gone): see the journal above"});
+    };
+    let log = &evidence.assessment;
+    let changed = evidence.platform_changed().as_str();
+    let failed = log.failed.as_ref().map(|f| f.task.clone());
+    let summary = format!(
+        "reached {}; last task `{}`{}; platform changed: {changed}{}",
+        log.reached.map_or("no task", Phase::describe),
+        log.last_task.as_deref().unwrap_or("none"),
+        failed
+            .as_deref()
+            .map(|task| format!("; FAILED at `{task}`"))
+            .unwrap_or_default(),
+        if log.reached == Some(Phase::ChangesPlatform) {
+            format!("; backup: {}", log.backup.describe())
+        } else {
+            String::new()
+        },
+    );
+    json!({
+        "summary": summary,
+        "phase": log.reached.map(Phase::as_str),
+        "last_task": log.last_task,
+        "failed_task": failed,
+        "platform_changed": changed,
+        "backup": log.backup.as_str(),
+    })
 }
 
 #[cfg(test)]

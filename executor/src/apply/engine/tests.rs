@@ -41,6 +41,7 @@ fn watch() -> JobWatch {
             claim: Some("astronomer-upgrades-backup".into()),
             deadline: Duration::from_secs(600),
             bind_timeout: Duration::from_secs(60),
+            upgrader: true,
         },
         Duration::ZERO,
     )
@@ -247,23 +248,44 @@ fn the_deadline_fails_a_quiet_job() {
 }
 
 #[test]
-fn task_headers_become_steps_once() {
+fn task_headers_become_steps_once_and_phases_are_announced_when_reached() {
     let mut w = watch();
     let line = |text: &str| Observation::LogLine {
         pod: "p".into(),
         line: text.into(),
     };
     assert_eq!(
-        w.observe(T, &line("TASK [(2/6) Upgrade Astronomer with hooks] *****")),
-        [Progress::Step("(2/6) Upgrade Astronomer with hooks".into())]
+        w.observe(T, &line("TASK [Set up variables] *****")),
+        [
+            Progress::Step("Set up variables".into()),
+            Progress::PhaseReached {
+                phase: Phase::ReadOnly,
+                task: "Set up variables".into()
+            }
+        ]
     );
     assert!(w.observe(T, &line("ok: [localhost]")).is_empty());
     assert!(w
-        .observe(T, &line("TASK [(2/6) Upgrade Astronomer with hooks] *****"))
+        .observe(T, &line("TASK [Set up variables] *****"))
         .is_empty());
-    assert_eq!(w.step(), Some("(2/6) Upgrade Astronomer with hooks"));
-    assert_eq!(task_name("PLAY [localhost] ****"), None);
-    assert_eq!(task_name("TASK [] **"), None);
+    assert_eq!(
+        w.observe(T, &line("TASK [Create save directory] ***")),
+        [
+            Progress::Step("Create save directory".into()),
+            Progress::PhaseReached {
+                phase: Phase::Backup,
+                task: "Create save directory".into()
+            }
+        ]
+    );
+    assert_eq!(
+        w.observe(T, &line("TASK [Backup Helm backend state] ***")),
+        [Progress::Step("Backup Helm backend state".into())],
+        "the same phase is not announced again"
+    );
+    assert_eq!(w.step(), Some("Backup Helm backend state"));
+    assert!(w.observe(T, &line("PLAY [localhost] ****")).is_empty());
+    assert!(w.observe(T, &line("TASK [] **")).is_empty());
 }
 
 #[test]
@@ -284,35 +306,200 @@ fn exit_codes_follow_the_ending() {
     assert_eq!(Ending::RolledBack.exit_code(), 5);
     assert_eq!(Ending::RollbackFailed.exit_code(), 6);
     assert_eq!(Ending::UpgradeFailed.exit_code(), 6);
+    assert_eq!(Ending::FailedUntouched.exit_code(), 7);
+}
+
+/// A v0.23.18 log that runs every task up to `last`, which ends with `ending`.
+fn upgrader_log(last: &str, ending: &str) -> String {
+    let mut text = String::from("PLAY [localhost] ****\n");
+    for task in planner::upgrader::UPGRADE_TASKS {
+        text.push_str(&format!("\nTASK [{}] ****\n", task.name));
+        if task.name == last {
+            text.push_str(ending);
+            text.push('\n');
+            break;
+        }
+        text.push_str("changed: [localhost]\n");
+    }
+    text
+}
+
+const FATAL: &str = r#"fatal: [localhost]: FAILED! => {"changed": false, "msg": "boom"}"#;
+
+fn evidence(text: &str, complete: bool) -> UpgraderEvidence {
+    UpgraderEvidence {
+        assessment: UpgraderLog::read("upgrade-astronomer-x", text).assessment(),
+        complete,
+    }
+}
+
+fn job_failed() -> Failure {
+    Failure::JobFailed {
+        job: "upgrade-astronomer".into(),
+        reason: "BackoffLimitExceeded".into(),
+        message: String::new(),
+    }
+}
+
+const SECOND_STEP: &str = "(2/6) Upgrade Astronomer: Helm upgrade - Run Astronomer DB migration. Watch for houston db migrations pod to exit in success.";
+
+#[test]
+fn a_failure_before_the_point_of_no_return_is_never_rolled_back() {
+    for task in [
+        "Check that we can connect to the database",
+        "Wait for Houston to apply migrations in 0.16",
+        "Add public helm repo",
+        "Backup Astronomer database",
+    ] {
+        let early = evidence(&upgrader_log(task, FATAL), false);
+        for failure in [
+            job_failed(),
+            Failure::ContainerFailed {
+                pod: "p".into(),
+                container: "upgrade".into(),
+                exit_code: 2,
+                reason: "Error".into(),
+            },
+        ] {
+            assert_eq!(
+                after_failure(&failure, &early, true),
+                AfterFailure::KeepFailedJob,
+                "{task}"
+            );
+        }
+    }
 }
 
 #[test]
-fn only_an_upgrader_that_ran_and_failed_is_rolled_back() {
+fn past_the_point_of_no_return_only_a_proven_backup_and_an_asked_rollback_roll_back() {
+    let late = evidence(&upgrader_log(SECOND_STEP, FATAL), true);
+    assert_eq!(late.assessment.backup, BackupState::Proven);
+    assert_eq!(
+        after_failure(&job_failed(), &late, true),
+        AfterFailure::RollBack
+    );
+    assert_eq!(
+        after_failure(&job_failed(), &late, false),
+        AfterFailure::HandOff(HandOff::RollbackNotAsked)
+    );
+    let verification = Failure::Verification {
+        problems: vec!["release astronomer is failed".into()],
+    };
+    assert_eq!(
+        after_failure(&verification, &late, true),
+        AfterFailure::RollBack
+    );
+
+    let skipped_dump = upgrader_log("Backup Astronomer database", "skipping: [localhost]")
+        + "\nTASK [Run SQL for Prisma 1 to Prisma 2 migration] ***\n"
+        + FATAL;
+    assert_eq!(
+        after_failure(&job_failed(), &evidence(&skipped_dump, true), true),
+        AfterFailure::HandOff(HandOff::BackupNotProven(BackupState::DumpNotFinished))
+    );
+}
+
+#[test]
+fn a_task_this_tool_does_not_know_is_handed_to_a_person() {
+    let text = upgrader_log("Backup Astronomer database", "changed: [localhost]")
+        + "\nTASK [Check Airflow chart compatibility] ***\n"
+        + FATAL;
+    assert_eq!(
+        after_failure(&job_failed(), &evidence(&text, true), true),
+        AfterFailure::HandOff(HandOff::UnknownTask(
+            "Check Airflow chart compatibility".into()
+        ))
+    );
+}
+
+#[test]
+fn a_log_that_does_not_show_the_failure_is_not_taken_as_proof_of_an_untouched_platform() {
+    // The stream stopped during the backup, the pod failed later, and the log could not be
+    // read whole afterwards: the SQL migration may have run.
+    let partial = upgrader_log("Backup Astronomer database", "changed: [localhost]");
+    assert_eq!(
+        after_failure(&job_failed(), &evidence(&partial, false), true),
+        AfterFailure::HandOff(HandOff::PhaseUnknown)
+    );
+    assert_eq!(
+        after_failure(&job_failed(), &evidence("", false), true),
+        AfterFailure::HandOff(HandOff::PhaseUnknown)
+    );
+    // Read whole after the pod ended, the same log proves the platform untouched (killed, say,
+    // by the OOM killer in the dump).
+    assert_eq!(
+        after_failure(&job_failed(), &evidence(&partial, true), true),
+        AfterFailure::KeepFailedJob
+    );
+}
+
+#[test]
+fn unstarted_deadline_and_deleted_jobs_are_never_rolled_back() {
+    let late = evidence(&upgrader_log(SECOND_STEP, FATAL), true);
     let pull = Failure::ImagePull {
         pod: "p".into(),
         image: "i".into(),
         reason: "ErrImagePull".into(),
         message: String::new(),
     };
-    let failed = Failure::JobFailed {
-        job: "upgrade-astronomer".into(),
-        reason: "BackoffLimitExceeded".into(),
-        message: String::new(),
-    };
+    assert_eq!(
+        after_failure(&pull, &late, true),
+        AfterFailure::DeleteUnstartedJob
+    );
+    for failure in [
+        Failure::ClaimUnbound {
+            claim: "c".into(),
+            waited: Duration::from_secs(120),
+        },
+        Failure::Unschedulable {
+            pod: "p".into(),
+            message: "0/3 nodes".into(),
+            waited: Duration::from_secs(120),
+        },
+    ] {
+        assert_eq!(
+            after_failure(&failure, &late, true),
+            AfterFailure::DeleteUnstartedJob
+        );
+    }
     let deadline = Failure::Deadline {
         job: "upgrade-astronomer".into(),
         waited: Duration::from_secs(2700),
     };
     assert_eq!(
-        after_failure(&pull, true, true),
-        AfterFailure::DeleteUnstartedJob
-    );
-    assert_eq!(after_failure(&failed, true, true), AfterFailure::RollBack);
-    assert_eq!(after_failure(&failed, true, false), AfterFailure::Report);
-    assert_eq!(after_failure(&failed, false, true), AfterFailure::Report);
-    assert_eq!(
-        after_failure(&deadline, true, true),
-        AfterFailure::Report,
+        after_failure(&deadline, &late, true),
+        AfterFailure::HandOff(HandOff::StillRunning),
         "never a rollback beside a running upgrade"
     );
+    assert_eq!(
+        after_failure(
+            &Failure::JobDeleted {
+                job: "upgrade-astronomer".into()
+            },
+            &late,
+            true
+        ),
+        AfterFailure::HandOff(HandOff::JobDeleted)
+    );
+}
+
+#[test]
+fn the_rollback_command_refuses_when_the_upgrade_never_changed_the_platform() {
+    let early = evidence(&upgrader_log("Add public helm repo", FATAL), true);
+    assert_eq!(
+        rollback_gate(Some(&early), false),
+        RollbackGate::NeverChanged {
+            failed_task: Some("Add public helm repo".into())
+        }
+    );
+    assert_eq!(rollback_gate(Some(&early), true), RollbackGate::Allowed);
+    let late = evidence(&upgrader_log(SECOND_STEP, FATAL), true);
+    assert_eq!(rollback_gate(Some(&late), false), RollbackGate::Allowed);
+    assert_eq!(rollback_gate(None, false), RollbackGate::Allowed);
+    // A partial log that shows no failure proves nothing.
+    let partial = evidence(
+        &upgrader_log("Add public helm repo", "changed: [localhost]"),
+        false,
+    );
+    assert_eq!(rollback_gate(Some(&partial), false), RollbackGate::Allowed);
 }

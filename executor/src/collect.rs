@@ -120,89 +120,33 @@ async fn collect_pods(
     .context("cannot list pods")
 }
 
-/// A pod as `kubectl get pods` would show it: READY, STATUS and RESTARTS.
+/// A pod as `kubectl get pods` would show it: READY, STATUS and RESTARTS, by the planner's one
+/// implementation of kubectl's printer (the same the `-o json` reader uses).
 pub fn pod_fact(pod: &KubePod) -> Pod {
-    let status = pod.status.clone().unwrap_or_default();
-    let containers = status.container_statuses.clone().unwrap_or_default();
-    let total = pod
-        .spec
-        .as_ref()
-        .map(|s| s.containers.len())
-        .unwrap_or(containers.len());
-    let ready = containers.iter().filter(|c| c.ready).count();
-    let restarts = containers
-        .iter()
-        .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
-        .sum();
-    let shown = pod_status(pod);
-    let healthy = (shown == "Running" && total > 0 && ready == total) || shown == "Completed";
-    Pod {
+    let object = pod_object(pod);
+    planner::input::pods::pod_from_object(&object, None, at("pods")).unwrap_or_else(|| Pod {
         namespace: pod.metadata.namespace.clone(),
-        name: pod.metadata.name.clone().unwrap_or_default(),
-        ready: Some(format!("{ready}/{total}")),
-        status: shown,
-        restarts: Some(restarts),
-        healthy,
+        name: String::new(),
+        ready: None,
+        status: planner::input::pods::pod_status(&object),
+        restarts: None,
+        healthy: false,
         at: at("pods"),
-    }
+    })
 }
 
-/// The STATUS column of `kubectl get pods` (the printer's rules, reduced to what pods show).
+/// The STATUS column of `kubectl get pods` for this pod.
 pub fn pod_status(pod: &KubePod) -> String {
-    let status = pod.status.clone().unwrap_or_default();
-    let mut reason = status
-        .reason
-        .clone()
-        .or(status.phase.clone())
-        .unwrap_or_else(|| "Unknown".to_string());
-    let init_statuses = status.init_container_statuses.clone().unwrap_or_default();
-    let mut initializing = false;
-    for (index, init) in init_statuses.iter().enumerate() {
-        let state = init.state.clone().unwrap_or_default();
-        if let Some(terminated) = &state.terminated {
-            if terminated.exit_code == 0 {
-                continue;
-            }
-            reason = match &terminated.reason {
-                Some(r) => format!("Init:{r}"),
-                None => format!("Init:ExitCode:{}", terminated.exit_code),
-            };
-        } else if let Some(waiting) = state
-            .waiting
-            .as_ref()
-            .and_then(|w| w.reason.clone())
-            .filter(|r| r != "PodInitializing")
-        {
-            reason = format!("Init:{waiting}");
-        } else {
-            reason = format!("Init:{index}/{}", init_statuses.len());
-        }
-        initializing = true;
-        break;
+    planner::input::pods::pod_status(&pod_object(pod))
+}
+
+/// The pod as the API server sent it (kind included, as the planner's reader expects of a Pod).
+fn pod_object(pod: &KubePod) -> serde_json::Value {
+    let mut object = serde_json::to_value(pod).unwrap_or_default();
+    if let Some(map) = object.as_object_mut() {
+        map.insert("kind".into(), "Pod".into());
     }
-    if !initializing {
-        let mut has_running = false;
-        for container in status.container_statuses.iter().flatten().rev() {
-            let state = container.state.clone().unwrap_or_default();
-            if let Some(waiting) = state.waiting.as_ref().and_then(|w| w.reason.clone()) {
-                reason = waiting;
-            } else if let Some(terminated) = &state.terminated {
-                reason = match &terminated.reason {
-                    Some(r) => r.clone(),
-                    None => format!("ExitCode:{}", terminated.exit_code),
-                };
-            } else if state.running.is_some() && container.ready {
-                has_running = true;
-            }
-        }
-        if reason == "Completed" && has_running {
-            reason = "Running".to_string();
-        }
-    }
-    if pod.metadata.deletion_timestamp.is_some() {
-        reason = "Terminating".to_string();
-    }
-    reason
+    object
 }
 
 async fn collect_workload_images(client: &Client, images: &mut ImageSet) -> anyhow::Result<()> {

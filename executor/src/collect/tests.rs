@@ -185,4 +185,45 @@ fn pod_status_reads_like_kubectl_get_pods() {
         ("Completed", true)
     );
     assert_eq!(pod_fact(&done(2, "Error")).status, "Error");
+
+    // A container killed by a signal, without a reason: kubectl prints Signal:N, not the exit
+    // code (the live path once said ExitCode:137 where the pasted output said Signal:9).
+    let killed = pod_with(
+        "Running",
+        vec![(
+            false,
+            ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 137,
+                    signal: Some(9),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )],
+    );
+    assert_eq!(pod_status(&killed), "Signal:9");
+    let exited = pod_with(
+        "Running",
+        vec![(
+            false,
+            ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 3,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )],
+    );
+    assert_eq!(pod_status(&exited), "ExitCode:3");
+    let mut terminating = pod_with("Running", vec![(true, running())]);
+    terminating.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-12-04T10:00:00Z".parse().unwrap(),
+        ));
+    assert_eq!(pod_status(&terminating), "Terminating");
+    let mut lost = terminating.clone();
+    lost.status.as_mut().unwrap().reason = Some("NodeLost".into());
+    assert_eq!(pod_status(&lost), "Unknown");
 }

@@ -430,7 +430,10 @@ fn is_elision(line: &str) -> bool {
     ) || line.bytes().all(|b| b == b'.')
 }
 
+/// A line shortened for a message, its credentials masked first (a cut could hide where a
+/// password ends).
 fn shorten(line: &str) -> String {
+    let line = crate::report::redact_secrets(line);
     let mut out: String = line.chars().take(100).collect();
     if out.len() < line.len() {
         out.push('…');
@@ -543,22 +546,38 @@ fn push_pods(
         let located = found(pod_name, search_from);
         let offset = located.map_or(search_from, |(at, _)| at);
         search_from = located.map_or(search_from, |(at, len)| at + len);
-        let (ready, status, restarts) = kubectl_pod_status(item);
-        let namespace = json_at(item, "/metadata/namespace")
-            .and_then(Value::as_str)
-            .or(command_namespace)
-            .map(str::to_string);
-        let healthy = healthy(&status, parse_ready(&ready));
-        facts.pods.push(Pod {
-            namespace,
-            name: pod_name.to_string(),
-            ready: Some(ready),
-            status,
-            restarts: Some(restarts),
-            healthy,
-            at: At::new(name, line_at(offset)),
-        });
+        if let Some(pod) = pod_from_object(item, command_namespace, At::new(name, line_at(offset)))
+        {
+            facts.pods.push(pod);
+        }
     }
+}
+
+/// A Pod object (as the API server or `kubectl get -o json` gives it) as `kubectl get pods`
+/// shows it: READY, STATUS, RESTARTS, and whether it is healthy. The one implementation of
+/// kubectl's pod printer in the project: the `-o json`/`-o yaml` readers, `collect` and the
+/// executor's watches all call it. `None` without a name.
+pub fn pod_from_object(pod: &Value, default_namespace: Option<&str>, at: At) -> Option<Pod> {
+    let name = str_at(pod, "/metadata/name")?;
+    let (ready, status, restarts) = kubectl_pod_status(pod);
+    let namespace = str_at(pod, "/metadata/namespace")
+        .or(default_namespace)
+        .map(str::to_string);
+    let healthy = healthy(&status, parse_ready(&ready));
+    Some(Pod {
+        namespace,
+        name: name.to_string(),
+        ready: Some(ready),
+        status,
+        restarts: Some(restarts),
+        healthy,
+        at,
+    })
+}
+
+/// The STATUS column `kubectl get pods` prints for this Pod object.
+pub fn pod_status(pod: &Value) -> String {
+    kubectl_pod_status(pod).1
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {

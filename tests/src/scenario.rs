@@ -237,6 +237,10 @@ pub struct ContainerSpec {
     pub reason: Option<String>,
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// For `terminated`: the signal that killed the container (`state.terminated.signal`);
+    /// with an empty `reason` kubectl shows `Signal:<N>`.
+    #[serde(default)]
+    pub signal: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

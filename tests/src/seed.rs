@@ -107,7 +107,16 @@ fn container_status(spec: &ContainerSpec, name: &str, started_at: &str) -> Value
                 .reason
                 .clone()
                 .unwrap_or_else(|| if exit_code == 0 { "Completed" } else { "Error" }.into());
-            json!({"terminated": {"exitCode": exit_code, "reason": reason, "startedAt": started_at, "finishedAt": started_at}})
+            let mut terminated =
+                json!({"exitCode": exit_code, "startedAt": started_at, "finishedAt": started_at});
+            // An empty reason is left out, as the kubelet leaves it out.
+            if !reason.is_empty() {
+                terminated["reason"] = json!(reason);
+            }
+            if let Some(signal) = spec.signal {
+                terminated["signal"] = json!(signal);
+            }
+            json!({ "terminated": terminated })
         }
     };
     let ready = spec.ready.unwrap_or(spec.state == ContainerState::Running);
@@ -315,6 +324,7 @@ pub fn workload_pods(kind: &str, spec: &WorkloadSpec, naming: &mut Naming) -> Ve
                     restarts: 0,
                     reason: None,
                     exit_code: None,
+                    signal: None,
                 })
                 .collect(),
         })
@@ -448,6 +458,7 @@ pub fn initial_objects(
                         restarts: if crashing { 7 } else { 0 },
                         reason: None,
                         exit_code: None,
+                        signal: None,
                     }],
                 };
                 objects.push((resource("v1", "Pod")?, pod_object(&spec, naming)));

@@ -269,7 +269,12 @@ impl Store {
             "resourceVersion".into(),
             self.resource_version.to_string().into(),
         );
-        meta.remove("deletionTimestamp");
+        // Only the API server sets a deletionTimestamp (on delete); a seeded object may carry
+        // one (a pod stuck Terminating), a created one may not.
+        if !self.seeding {
+            meta.remove("deletionTimestamp");
+            meta.remove("deletionGracePeriodSeconds");
+        }
         if !resource.namespaced {
             meta.remove("namespace");
         }

@@ -168,6 +168,102 @@ async fn get_pods_all_namespaces_prints_kubectl_status_columns() {
 }
 
 #[tokio::test]
+async fn get_pods_shows_signals_exit_codes_not_ready_terminating_and_unknown() {
+    let cluster = Cluster::start("pod-states.yaml", 1.0).await;
+    let run = cluster.kubectl(&["get", "pods", "-A"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // READY, STATUS and RESTARTS of the one pod whose name starts with `name`.
+    let status = |name: &str| -> Vec<String> {
+        let rows = rows_named(&run.stdout, name);
+        assert_eq!(rows.len(), 1, "{name}: {}", run.stdout);
+        rows[0][2..5].iter().map(|w| w.to_string()).collect()
+    };
+    for (name, expected) in [
+        ("quasaric-sun-9051-scheduler-", ["0/1", "Error", "0"]),
+        ("astronomer-elasticsearch-client-", ["0/1", "Signal:9", "0"]),
+        ("quasaric-sun-9051-worker-1", ["0/1", "OOMKilled", "0"]),
+        (
+            "astronomer-houston-upgrade-deployments-",
+            ["0/1", "ExitCode:3", "0"],
+        ),
+        ("quasaric-sun-9051-webserver-", ["1/2", "NotReady", "0"]),
+        ("astronomer-nginx-", ["0/1", "Running", "2"]),
+        ("astronomer-prisma-", ["1/1", "Terminating", "0"]),
+        ("astronomer-registry-0", ["1/1", "Unknown", "0"]),
+        (
+            "quasaric-sun-9051-run-airflow-migrations-",
+            ["0/1", "Completed", "0"],
+        ),
+    ] {
+        assert_eq!(status(name), expected, "{name}");
+    }
+
+    let run = cluster
+        .kubectl(&["get", "pods", "-n", "astronomer", "-o", "json"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list: Value = serde_json::from_str(&run.stdout).expect("kubectl prints JSON");
+    let pod = |name: &str| -> Value {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["metadata"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no pod {name}"))
+    };
+    for name in ["astronomer-prisma-6b7c9d8f4-vq8rn", "astronomer-registry-0"] {
+        let pod = pod(name);
+        let deletion = pod["metadata"]["deletionTimestamp"].as_str().unwrap_or("");
+        assert!(
+            deletion.ends_with('Z') && deletion.len() == 20,
+            "{name}: {deletion:?}"
+        );
+        assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 30, "{name}");
+    }
+    assert_eq!(pod("astronomer-registry-0")["status"]["reason"], "NodeLost");
+    let killed = pod("astronomer-elasticsearch-client-5f7d8c9b4-hq6zr");
+    let terminated = &killed["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(terminated["signal"], 9);
+    assert_eq!(terminated["exitCode"], 137);
+    assert!(terminated.get("reason").is_none(), "{terminated}");
+
+    // A client cannot create a pod that is already being deleted.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("pod.json");
+    std::fs::write(
+        &manifest,
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "created-terminating", "namespace": "default",
+                         "deletionTimestamp": "2021-06-01T10:00:00Z", "deletionGracePeriodSeconds": 30},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let run = cluster
+        .kubectl(&["create", "-f", manifest.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let created = cluster
+        .sim
+        .object("v1", "Pod", Some("default"), "created-terminating")
+        .unwrap();
+    assert!(
+        created["metadata"].get("deletionTimestamp").is_none(),
+        "{created}"
+    );
+    assert!(created["metadata"]
+        .get("deletionGracePeriodSeconds")
+        .is_none());
+    let run = cluster
+        .kubectl(&["get", "pod", "created-terminating"])
+        .await;
+    assert_eq!(row(&run.stdout, "created-terminating")[2], "Pending");
+}
+
+#[tokio::test]
 async fn get_pods_wide_adds_ip_and_node() {
     let cluster = Cluster::start("pvc-never-binds.yaml", 1.0).await;
     let run = cluster
@@ -649,7 +745,7 @@ fn every_repo_scenario_parses() {
             count += 1;
         }
     }
-    assert_eq!(count, 8);
+    assert_eq!(count, 9);
 }
 
 #[tokio::test]

@@ -139,3 +139,9 @@ async fn rollback_fails() {
 async fn large_5000_pods() {
     round_trip("large-5000-pods.yaml").await;
 }
+
+#[tokio::test]
+async fn pod_states() {
+    round_trip("pod-states.yaml").await;
+}
+

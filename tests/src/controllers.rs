@@ -264,15 +264,104 @@ fn default_script(job_name: &str) -> JobScript {
         result: TaskResult::Ok,
         output: vec![],
         message: None,
+        cmd: None,
+        stderr: None,
+        rc: None,
+        retries: None,
+        retrying: 0,
     };
     JobScript {
         pending_s: 1.0,
         creating_s: 2.0,
         image_pull_fails: false,
+        tasks_from: None,
         tasks: vec![task(&format!("Run {job_name}"))],
+        overrides: vec![],
+        fail_at: None,
         exit_code: 2,
         on_success: None,
+        on_failure: None,
     }
+}
+
+/// The result Ansible prints for a failed task: a module's `{"changed": false, "msg": ...}`, or a
+/// shell task's command result; `attempts` when an `until` loop ran out of retries.
+fn fatal_result(task: &TaskSpec) -> Value {
+    let mut result = match &task.cmd {
+        Some(cmd) => {
+            // The command ran for the task's simulated duration, up to now.
+            let end = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros() as i64;
+            let start = end - (task.duration_s.max(0.0) * 1e6).round() as i64;
+            let stderr = task.stderr.clone().unwrap_or_default();
+            json!({
+                "changed": true,
+                "cmd": cmd,
+                "delta": ansible_delta(task.duration_s),
+                "end": ansible_time(end),
+                "msg": task.message.as_deref().unwrap_or("non-zero return code"),
+                "rc": task.rc.unwrap_or(1),
+                "start": ansible_time(start),
+                "stderr": stderr,
+                "stderr_lines": stderr.lines().collect::<Vec<_>>(),
+                "stdout": "",
+                "stdout_lines": [],
+            })
+        }
+        None => json!({"changed": false, "msg": task.message.as_deref().unwrap_or_default()}),
+    };
+    if task.retrying > 0 {
+        result["attempts"] = json!(task.retrying + 1);
+    }
+    result
+}
+
+/// JSON as Python's `json.dumps` writes it for Ansible's callback: keys sorted (serde_json's map
+/// is ordered), `", "` and `": "` separators, non-ASCII kept.
+fn ansible_json(value: &Value) -> String {
+    match value {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(ansible_json).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(key, value)| {
+                    format!("{}: {}", Value::from(key.as_str()), ansible_json(value))
+                })
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        scalar => scalar.to_string(),
+    }
+}
+
+/// `2021-06-01 10:00:00.123456` for microseconds since the epoch, as Ansible's command module
+/// writes `start` and `end`.
+fn ansible_time(micros: i64) -> String {
+    let stamp = crate::time::rfc3339(micros.div_euclid(1_000_000));
+    format!(
+        "{} {}.{:06}",
+        &stamp[..10],
+        &stamp[11..19],
+        micros.rem_euclid(1_000_000)
+    )
+}
+
+/// `0:01:30.000000` for 90 seconds, as Ansible's command module writes `delta`.
+fn ansible_delta(seconds: f64) -> String {
+    let micros = (seconds.max(0.0) * 1e6).round() as u64;
+    let whole = micros / 1_000_000;
+    format!(
+        "{}:{:02}:{:02}.{:06}",
+        whole / 3600,
+        whole / 60 % 60,
+        whole % 60,
+        micros % 1_000_000
+    )
 }
 
 fn task_header(kind: &str, name: &str) -> String {
@@ -549,7 +638,21 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
     for task in &script.tasks {
         log(String::new());
         log(task_header("TASK", &task.name));
-        shared.sleep(task.duration_s).await;
+        // An `until` loop: each failed attempt prints a RETRYING line, then the last attempt's result.
+        let attempts = f64::from(task.retrying + 1);
+        for attempt in 1..=task.retrying {
+            shared.sleep(task.duration_s / attempts).await;
+            if !job_alive(&shared) {
+                shared.logs_close(&namespace, &pod_name);
+                return;
+            }
+            let left = task.retries.unwrap_or(task.retrying) + 1 - attempt;
+            log(format!(
+                "FAILED - RETRYING: {} ({left} retries left).",
+                task.name
+            ));
+        }
+        shared.sleep(task.duration_s / attempts).await;
         if !job_alive(&shared) {
             shared.logs_close(&namespace, &pod_name);
             return;
@@ -573,12 +676,11 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
             }
             TaskResult::Fatal => {
                 failed += 1;
-                let message = task
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "non-zero return code".into());
-                let details = json!({"changed": true, "msg": message, "rc": 1});
-                log(format!("fatal: [localhost]: FAILED! => {details}"));
+                let details = fatal_result(task);
+                log(format!(
+                    "fatal: [localhost]: FAILED! => {}",
+                    ansible_json(&details)
+                ));
                 break;
             }
         }
@@ -637,10 +739,13 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
     } else {
         status["failed"] = json!(1);
     }
-    if success {
-        if let Some(transition) = &script.on_success {
-            apply_transition(&shared, transition, &job_name);
-        }
+    let transition = if success {
+        &script.on_success
+    } else {
+        &script.on_failure
+    };
+    if let Some(transition) = transition {
+        apply_transition(&shared, transition, &job_name);
     }
     set_job_status(&shared, status);
 }
@@ -775,39 +880,62 @@ fn apply_transition(shared: &Shared, transition: &TransitionSpec, job_name: &str
     }
 }
 
-/// Writes the release's next revision as `deployed` and marks the newest one `superseded`.
+/// Writes the release's next revision. A `deployed` one supersedes every deployed revision (as
+/// Helm 3's upgrade and rollback do); a `failed` one leaves the earlier revisions as they are.
 fn write_revision(shared: &Shared, transition: &ReleaseMove, job_name: &str) {
     let mut store = shared.store.lock().expect("store lock");
     let secrets = resource("v1", "Secret");
-    let revisions: Vec<Value> = store
+    let revision_of = |s: &Value| {
+        str_at(s, "/metadata/labels/version")
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    let mut revisions: Vec<(Value, Value)> = store
         .range(secrets, Some(&transition.namespace), None)
         .filter(|s| {
             s.pointer("/metadata/labels/owner").and_then(Value::as_str) == Some("helm")
                 && s.pointer("/metadata/labels/name").and_then(Value::as_str)
                     == Some(transition.name.as_str())
         })
-        .cloned()
+        .filter_map(|s| Some((s.clone(), decode_release(s)?)))
         .collect();
-    let newest = revisions.iter().max_by_key(|s| {
-        str_at(s, "/metadata/labels/version")
-            .parse::<u32>()
-            .unwrap_or(0)
-    });
-    let previous = newest.and_then(decode_release);
-    let revision = newest
-        .map(|s| {
-            str_at(s, "/metadata/labels/version")
-                .parse::<u32>()
-                .unwrap_or(0)
-        })
-        .unwrap_or(0);
-    if let (Some(secret), Some(body)) = (newest, &previous) {
-        let mut superseded = release_from_body(body, &transition.namespace);
-        superseded.status = "superseded".into();
-        let mut replacement = superseded.to_secret();
-        replacement["metadata"]["resourceVersion"] = secret["metadata"]["resourceVersion"].clone();
-        let _ = store.update(secrets, replacement);
+    revisions.sort_by_key(|(secret, _)| revision_of(secret));
+    let previous = revisions.last().map(|(_, body)| body.clone());
+    let revision = revisions.last().map_or(0, |(s, _)| revision_of(s));
+    let deployed = transition.status == "deployed";
+    if deployed {
+        for (secret, body) in &revisions {
+            if str_at(body, "/info/status") != "deployed" {
+                continue;
+            }
+            let mut superseded = release_from_body(body, &transition.namespace);
+            superseded.status = "superseded".into();
+            let mut replacement = superseded.to_secret();
+            replacement["metadata"]["resourceVersion"] =
+                secret["metadata"]["resourceVersion"].clone();
+            let _ = store.update(secrets, replacement);
+        }
     }
+    let rollback = job_name == ROLLBACK_JOB;
+    // A rollback returns to the newest revision that ran the chart version it restores.
+    let restored = revisions
+        .iter()
+        .rev()
+        .find(|(_, body)| {
+            str_at(body, "/chart/metadata/version") == transition.chart_version
+                && matches!(
+                    str_at(body, "/info/status").as_str(),
+                    "deployed" | "superseded"
+                )
+        })
+        .map_or(revision, |(secret, _)| revision_of(secret));
+    let description = match (&transition.description, deployed, rollback) {
+        (Some(description), _, _) => description.clone(),
+        (None, true, true) => format!("Rollback to {restored}"),
+        (None, true, false) => "Upgrade complete".into(),
+        (None, false, true) => format!("Rollback \"{}\" failed", transition.name),
+        (None, false, false) => format!("Upgrade \"{}\" failed", transition.name),
+    };
     let now = now_rfc3339();
     let first_deployed = previous
         .as_ref()
@@ -827,15 +955,11 @@ fn write_revision(shared: &Shared, transition: &ReleaseMove, job_name: &str) {
             .app_version
             .clone()
             .unwrap_or_else(|| transition.chart_version.clone()),
-        status: "deployed".into(),
+        status: transition.status.clone(),
         revision: revision + 1,
         first_deployed,
         last_deployed: now,
-        description: if job_name == ROLLBACK_JOB {
-            format!("Rollback to {revision}")
-        } else {
-            "Upgrade complete".into()
-        },
+        description,
         values: previous
             .as_ref()
             .map(|b| b["config"].clone())
@@ -884,5 +1008,68 @@ pub fn delete_job_pods(shared: &Shared, job: &Value) {
             .expect("store lock")
             .delete(pods, &namespace, &name);
         shared.logs_close(&namespace, &name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(cmd: Option<&str>, duration_s: f64) -> TaskSpec {
+        TaskSpec {
+            name: "t".into(),
+            duration_s,
+            result: TaskResult::Fatal,
+            output: vec![],
+            message: Some("boom".into()),
+            cmd: cmd.map(str::to_string),
+            stderr: Some("line 1\nline 2".into()),
+            rc: Some(3),
+            retries: Some(5),
+            retrying: 0,
+        }
+    }
+
+    #[test]
+    fn fatal_results_are_printed_as_ansible_prints_them() {
+        let module = fatal_result(&task(None, 1.0));
+        assert_eq!(
+            ansible_json(&module),
+            r#"{"changed": false, "msg": "boom"}"#
+        );
+        let mut retried = task(None, 1.0);
+        retried.retrying = 5;
+        assert_eq!(
+            ansible_json(&fatal_result(&retried)),
+            r#"{"attempts": 6, "changed": false, "msg": "boom"}"#
+        );
+        let shell = fatal_result(&task(Some("helm repo add a b\n"), 90.5));
+        let text = ansible_json(&shell);
+        assert!(
+            text.starts_with(r#"{"changed": true, "cmd": "helm repo add a b\n", "delta": "0:01:30.500000", "end": "#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#", "msg": "boom", "rc": 3, "start": ""#),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#", "stderr": "line 1\nline 2", "stderr_lines": ["line 1", "line 2"], "stdout": "", "stdout_lines": []}"#),
+            "{text}"
+        );
+        let start = shell["start"].as_str().unwrap();
+        let end = shell["end"].as_str().unwrap();
+        assert_eq!((start.len(), end.len()), (26, 26), "{start} {end}");
+        assert!(start < end);
+    }
+
+    #[test]
+    fn ansible_times_and_deltas() {
+        assert_eq!(
+            ansible_time(1_622_541_600_123_456),
+            "2021-06-01 10:00:00.123456"
+        );
+        assert_eq!(ansible_delta(300.0), "0:05:00.000000");
+        assert_eq!(ansible_delta(3725.25), "1:02:05.250000");
     }
 }

@@ -8,6 +8,7 @@
 mod controllers;
 pub mod helm;
 mod patch;
+pub mod playbook;
 mod protobuf;
 pub mod resources;
 pub mod scenario;

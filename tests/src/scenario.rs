@@ -358,15 +358,28 @@ pub struct JobScript {
     /// The image never pulls: ErrImagePull, then ImagePullBackOff; the container never starts.
     #[serde(default)]
     pub image_pull_fails: bool,
-    /// Ansible tasks run in order; the first `fatal` one ends the play.
+    /// A built-in task list (`crate::playbook::PLAYBOOKS`), instead of `tasks`.
+    #[serde(default)]
+    pub tasks_from: Option<String>,
+    /// Ansible tasks run in order; the first `fatal` one ends the play. Once the scenario is
+    /// read this is the whole list, with `tasks_from`, `overrides` and `fail_at` applied.
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
+    /// Changes to single tasks of the list (or new tasks, with `insert_after`).
+    #[serde(default)]
+    pub overrides: Vec<TaskPatch>,
+    /// The task that fails (its result becomes `fatal`); applied after `overrides`.
+    #[serde(default)]
+    pub fail_at: Option<TaskPatch>,
     /// Container exit code when a task fails.
     #[serde(default = "two_i32")]
     pub exit_code: i32,
     /// Applied to the cluster when the play succeeds.
     #[serde(default)]
     pub on_success: Option<TransitionSpec>,
+    /// Applied to the cluster when the play fails (its first fatal task).
+    #[serde(default)]
+    pub on_failure: Option<TransitionSpec>,
 }
 
 fn two() -> f64 {
@@ -388,9 +401,54 @@ pub struct TaskSpec {
     /// Extra log lines printed under the task header.
     #[serde(default)]
     pub output: Vec<String>,
-    /// For `fatal`: the `msg` (or stderr) in the FAILED! line.
+    /// For `fatal`: the `msg` of the FAILED! result (default `non-zero return code` for a shell task).
     #[serde(default)]
     pub message: Option<String>,
+    /// A `shell` task's command: its failure prints Ansible's shell result (`cmd`, `rc`, `stderr`, ...).
+    #[serde(default)]
+    pub cmd: Option<String>,
+    /// For a failing shell task: its standard error.
+    #[serde(default)]
+    pub stderr: Option<String>,
+    /// For a failing shell task: its exit code (default 1).
+    #[serde(default)]
+    pub rc: Option<i32>,
+    /// The task's `retries:` (an `until` loop).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// How many `FAILED - RETRYING` lines the task prints before its result (at most `retries`).
+    #[serde(default)]
+    pub retrying: u32,
+}
+
+/// A change to one task of a script's list: `task` names it (`nth` picks among tasks of the same
+/// name, from 1); with `insert_after`, a new task named `task` is inserted after that one instead.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatch {
+    pub task: String,
+    #[serde(default)]
+    pub nth: Option<usize>,
+    #[serde(default)]
+    pub insert_after: Option<String>,
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    #[serde(default)]
+    pub result: Option<TaskResult>,
+    #[serde(default)]
+    pub output: Option<Vec<String>>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub cmd: Option<String>,
+    #[serde(default)]
+    pub stderr: Option<String>,
+    #[serde(default)]
+    pub rc: Option<i32>,
+    #[serde(default)]
+    pub retries: Option<u32>,
+    #[serde(default)]
+    pub retrying: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -403,11 +461,11 @@ pub enum TaskResult {
     Fatal,
 }
 
-/// The platform's move to another version once a play succeeds.
+/// The platform's move to another version once a play ends.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionSpec {
-    /// Releases that get a new revision (the previous one becomes `superseded`).
+    /// Releases that get a new revision.
     #[serde(default)]
     pub releases: Vec<ReleaseMove>,
     /// Image repository (no tag) → new full image. Pods running a mapped image restart with new names.
@@ -424,6 +482,14 @@ pub struct ReleaseMove {
     /// Defaults to the chart version.
     #[serde(default)]
     pub app_version: Option<String>,
+    /// Status of the new revision: `deployed` (earlier deployed revisions become `superseded`),
+    /// or e.g. `failed` (earlier revisions stay as they are, as Helm leaves them).
+    #[serde(default = "default_release_status")]
+    pub status: String,
+    /// The new revision's description; default `Upgrade complete`, `Rollback to N`, or
+    /// `Upgrade "<name>" failed` / `Rollback "<name>" failed`.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -509,6 +575,139 @@ pub enum OutageMode {
     Refuse,
 }
 
+impl JobScript {
+    /// Replaces `tasks_from` by its tasks, then applies `overrides` and `fail_at` (which are
+    /// emptied, so resolving again changes nothing), then checks every task.
+    pub fn resolve(&mut self) -> Result<(), String> {
+        if let Some(id) = self.tasks_from.take() {
+            if !self.tasks.is_empty() {
+                return Err("give tasks_from or tasks, not both".into());
+            }
+            let playbook = crate::playbook::playbook(&id).ok_or_else(|| {
+                let known: Vec<&str> = crate::playbook::PLAYBOOKS.iter().map(|p| p.id).collect();
+                format!(
+                    "tasks_from: no task list {id:?} (known: {})",
+                    known.join(", ")
+                )
+            })?;
+            self.tasks = playbook.tasks.iter().map(|t| t.to_spec()).collect();
+        }
+        for patch in std::mem::take(&mut self.overrides) {
+            apply_patch(&mut self.tasks, &patch).map_err(|e| format!("overrides: {e}"))?;
+        }
+        if let Some(mut patch) = self.fail_at.take() {
+            match patch.result {
+                None | Some(TaskResult::Fatal) => patch.result = Some(TaskResult::Fatal),
+                Some(other) => {
+                    return Err(format!("fail_at: result is always fatal, not {other:?}"))
+                }
+            }
+            apply_patch(&mut self.tasks, &patch).map_err(|e| format!("fail_at: {e}"))?;
+        }
+        for task in &self.tasks {
+            check_task(task).map_err(|e| format!("task {:?}: {e}", task.name))?;
+        }
+        Ok(())
+    }
+}
+
+/// The index of the `nth` (from 1) task called `name`; without `nth` the name must be unique.
+fn find_task(tasks: &[TaskSpec], name: &str, nth: Option<usize>) -> Result<usize, String> {
+    let positions: Vec<usize> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.name == name)
+        .map(|(index, _)| index)
+        .collect();
+    match (positions.len(), nth) {
+        (0, _) => Err(format!("no task is named {name:?}")),
+        (count, Some(n)) => n
+            .checked_sub(1)
+            .and_then(|i| positions.get(i).copied())
+            .ok_or_else(|| format!("task {name:?} occurs {count} time(s), so nth: {n} names none")),
+        (1, None) => Ok(positions[0]),
+        (count, None) => Err(format!(
+            "task {name:?} occurs {count} times; say which with nth"
+        )),
+    }
+}
+
+fn apply_patch(tasks: &mut Vec<TaskSpec>, patch: &TaskPatch) -> Result<(), String> {
+    let index = match &patch.insert_after {
+        Some(after) => {
+            let index = find_task(tasks, after, patch.nth)? + 1;
+            tasks.insert(
+                index,
+                TaskSpec {
+                    name: patch.task.clone(),
+                    duration_s: 1.0,
+                    result: TaskResult::Ok,
+                    output: vec![],
+                    message: None,
+                    cmd: None,
+                    stderr: None,
+                    rc: None,
+                    retries: None,
+                    retrying: 0,
+                },
+            );
+            index
+        }
+        None => find_task(tasks, &patch.task, patch.nth)?,
+    };
+    let task = &mut tasks[index];
+    if let Some(duration) = patch.duration_s {
+        task.duration_s = duration;
+    }
+    if let Some(result) = patch.result {
+        task.result = result;
+    }
+    if let Some(output) = &patch.output {
+        task.output = output.clone();
+    }
+    for (field, value) in [
+        (&mut task.message, &patch.message),
+        (&mut task.cmd, &patch.cmd),
+        (&mut task.stderr, &patch.stderr),
+    ] {
+        if value.is_some() {
+            *field = value.clone();
+        }
+    }
+    if patch.rc.is_some() {
+        task.rc = patch.rc;
+    }
+    if patch.retries.is_some() {
+        task.retries = patch.retries;
+    }
+    if let Some(retrying) = patch.retrying {
+        task.retrying = retrying;
+    }
+    Ok(())
+}
+
+fn check_task(task: &TaskSpec) -> Result<(), String> {
+    if !(task.duration_s >= 0.0 && task.duration_s.is_finite()) {
+        return Err(format!(
+            "duration_s must be 0 or more, not {}",
+            task.duration_s
+        ));
+    }
+    if task.retrying > 0 && task.retries.is_none_or(|r| task.retrying > r) {
+        return Err(format!(
+            "retrying: {} needs retries: {} or more",
+            task.retrying, task.retrying
+        ));
+    }
+    if task.cmd.is_none() && (task.stderr.is_some() || task.rc.is_some()) {
+        return Err("stderr and rc belong to a shell task: give its cmd".into());
+    }
+    if task.result == TaskResult::Fatal && task.cmd.is_none() && task.message.is_none() {
+        return Err("a failing module task needs its message (or a cmd, for a shell task)".into());
+    }
+    Ok(())
+}
+
 /// Facts a reader of the real kubectl's output must find.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -544,8 +743,26 @@ impl Scenario {
             }
         })?;
         scenario.name = name.to_string();
+        scenario.resolve_scripts()?;
         scenario.validate()?;
         Ok(scenario)
+    }
+
+    /// Expands the job scripts' `tasks_from`, `overrides` and `fail_at` into their `tasks`, and
+    /// checks the tasks. Idempotent: reading a scenario does it, and so does `Sim::start`.
+    pub fn resolve_scripts(&mut self) -> Result<(), ScenarioError> {
+        for (field, script) in [
+            ("upgrade", &mut self.upgrade),
+            ("rollback", &mut self.rollback),
+        ] {
+            if let Some(script) = script {
+                script.resolve().map_err(|message| ScenarioError::Invalid {
+                    name: self.name.clone(),
+                    message: format!("{field}: {message}"),
+                })?;
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ScenarioError> {
@@ -594,5 +811,154 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(yaml: &str) -> Result<JobScript, ScenarioError> {
+        let scenario = Scenario::from_yaml("test.yaml", &format!("upgrade:\n{yaml}"))?;
+        Ok(scenario.upgrade.expect("an upgrade script"))
+    }
+
+    fn error(yaml: &str) -> String {
+        script(yaml).expect_err("the script is refused").to_string()
+    }
+
+    #[test]
+    fn tasks_from_expands_the_built_in_list() {
+        let upgrade = script("  tasks_from: upgrade-v0.23.18\n").unwrap();
+        assert_eq!(upgrade.tasks.len(), 45);
+        assert!(upgrade.tasks_from.is_none(), "resolved once");
+        let names: Vec<&str> = upgrade.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names[0], "Set up variables");
+        assert_eq!(
+            names[15],
+            "Find database connection from secret astronomer-boostrap"
+        );
+        let private = &upgrade.tasks[35];
+        assert_eq!(private.name, "Add private helm repo (for testing only)");
+        assert_eq!(private.result, TaskResult::Skipped);
+        assert!(upgrade.tasks.iter().all(|t| t.result != TaskResult::Fatal));
+        let rollback =
+            Scenario::from_yaml("r.yaml", "rollback:\n  tasks_from: rollback-v0.23.18\n")
+                .unwrap()
+                .rollback
+                .unwrap();
+        assert_eq!(rollback.tasks.len(), 32);
+        assert_eq!(
+            rollback.tasks[31].cmd.as_deref(),
+            Some("helm rollback astronomer 4 --no-hooks --namespace astronomer\n")
+        );
+    }
+
+    #[test]
+    fn overrides_and_fail_at_change_the_named_tasks() {
+        let upgrade = script(
+            "  tasks_from: upgrade-v0.23.18
+  overrides:
+    - {task: Backup Astronomer database, result: skipped}
+    - {task: set_fact, nth: 6, duration_s: 7}
+    - {task: Wait for Houston to apply migrations in 0.16, retrying: 2}
+  fail_at: {task: Add public helm repo, stderr: no such host, rc: 2}
+",
+        )
+        .unwrap();
+        let task = |name: &str| upgrade.tasks.iter().find(|t| t.name == name).unwrap();
+        assert_eq!(
+            task("Backup Astronomer database").result,
+            TaskResult::Skipped
+        );
+        let set_facts: Vec<f64> = upgrade
+            .tasks
+            .iter()
+            .filter(|t| t.name == "set_fact")
+            .map(|t| t.duration_s)
+            .collect();
+        assert_eq!(set_facts, [0.2, 0.2, 0.2, 0.2, 0.2, 7.0]);
+        let wait = task("Wait for Houston to apply migrations in 0.16");
+        assert_eq!((wait.retries, wait.retrying), (Some(30), 2));
+        let repo = task("Add public helm repo");
+        assert_eq!(repo.result, TaskResult::Fatal);
+        assert_eq!(repo.stderr.as_deref(), Some("no such host"));
+        assert_eq!(repo.rc, Some(2));
+        assert!(repo
+            .cmd
+            .as_deref()
+            .unwrap()
+            .starts_with("helm repo add astronomer "));
+    }
+
+    #[test]
+    fn insert_after_adds_a_task_the_list_does_not_have() {
+        let upgrade = script(
+            "  tasks_from: upgrade-v0.23.18
+  fail_at: {task: Check Airflow chart compatibility, insert_after: Backup Astronomer database, message: too old}
+",
+        )
+        .unwrap();
+        assert_eq!(upgrade.tasks.len(), 46);
+        let index = upgrade
+            .tasks
+            .iter()
+            .position(|t| t.name == "Check Airflow chart compatibility")
+            .unwrap();
+        assert_eq!(upgrade.tasks[index - 1].name, "Backup Astronomer database");
+        assert_eq!(upgrade.tasks[index].result, TaskResult::Fatal);
+        assert_eq!(upgrade.tasks[index].message.as_deref(), Some("too old"));
+    }
+
+    #[test]
+    fn bad_scripts_are_refused_naming_the_problem() {
+        assert!(error("  tasks_from: upgrade-v9\n").contains("no task list \"upgrade-v9\""));
+        assert!(
+            error("  tasks_from: upgrade-v0.23.18\n  tasks: [{name: x}]\n").contains("not both")
+        );
+        assert!(
+            error("  tasks_from: upgrade-v0.23.18\n  fail_at: {task: Nope, message: m}\n")
+                .contains("no task is named \"Nope\"")
+        );
+        assert!(
+            error("  tasks_from: upgrade-v0.23.18\n  overrides: [{task: debug}]\n")
+                .contains("occurs 3 times; say which with nth")
+        );
+        assert!(
+            error("  tasks_from: upgrade-v0.23.18\n  overrides: [{task: debug, nth: 4}]\n")
+                .contains("nth: 4 names none")
+        );
+        assert!(error(
+            "  tasks_from: upgrade-v0.23.18\n  fail_at: {task: Show Helm chart info, result: ok}\n"
+        )
+        .contains("result is always fatal"));
+        assert!(error(
+            "  tasks_from: upgrade-v0.23.18\n  fail_at: {task: Check that we can connect to the database}\n"
+        )
+        .contains("needs its message"));
+        assert!(error("  tasks: [{name: x, retries: 2, retrying: 3}]\n")
+            .contains("retrying: 3 needs retries: 3 or more"));
+        assert!(error("  tasks: [{name: x, stderr: boom}]\n").contains("give its cmd"));
+        let unknown = error("  tasks_from: upgrade-v0.23.18\n  fail_at: {task: x, mesage: m}\n");
+        assert!(unknown.contains("unknown field `mesage`"), "{unknown}");
+    }
+
+    #[test]
+    fn a_release_move_defaults_to_deployed() {
+        let scenario = Scenario::from_yaml(
+            "t.yaml",
+            "upgrade:
+  on_failure:
+    releases:
+      - {name: a, namespace: a, chart_version: 0.23.18, status: failed}
+  on_success:
+    releases:
+      - {name: a, namespace: a, chart_version: 0.23.18}
+",
+        )
+        .unwrap();
+        let upgrade = scenario.upgrade.unwrap();
+        assert_eq!(upgrade.on_failure.unwrap().releases[0].status, "failed");
+        assert_eq!(upgrade.on_success.unwrap().releases[0].status, "deployed");
     }
 }

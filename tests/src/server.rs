@@ -202,8 +202,10 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub async fn start(scenario: Scenario, options: Options) -> anyhow::Result<Sim> {
+    pub async fn start(mut scenario: Scenario, options: Options) -> anyhow::Result<Sim> {
         use anyhow::Context;
+        // A scenario changed after it was read (a test's `fail_at`) is resolved here.
+        scenario.resolve_scripts()?;
         anyhow::ensure!(
             options.listen.ip().is_loopback(),
             "kube-sim only listens on loopback addresses, not {}",

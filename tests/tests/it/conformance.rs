@@ -420,22 +420,50 @@ async fn apply_run_log_and_delete_the_upgrade_manifest() {
 
     let run = cluster.kubectl(&["logs", "job/upgrade-astronomer"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let headers = task_names(&run.stdout);
+    let expected: Vec<&str> = kube_sim::playbook::UPGRADE_V0_23_18
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(headers, expected, "every real task, in order");
+    assert_eq!(headers.first(), Some(&"Set up variables"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("TASK [Get Helm releases] ***"),
+        run.stdout
+            .contains("TASK [Find the Astronomer Helm release (helm list)] ***"),
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout.contains("changed: [localhost]"),
-        "{}",
-        run.stdout
+    assert_eq!(
+        task_lines(&run.stdout, "Add private helm repo (for testing only)"),
+        ["skipping: [localhost]"]
+    );
+    assert_eq!(
+        task_lines(&run.stdout, "Backup Astronomer database"),
+        ["changed: [localhost]"]
+    );
+    assert_eq!(
+        task_lines(&run.stdout, "Check that we can connect to the database"),
+        ["ok: [localhost]"]
     );
     let recap = run
         .stdout
         .lines()
         .find(|l| l.starts_with("localhost "))
         .unwrap();
-    assert!(recap.contains("failed=0"), "{recap}");
+    let counts: Vec<&str> = recap.split_whitespace().skip(2).collect();
+    assert_eq!(
+        counts,
+        [
+            "ok=44",
+            "changed=15",
+            "unreachable=0",
+            "failed=0",
+            "skipped=1",
+            "rescued=0",
+            "ignored=0"
+        ],
+        "{recap}"
+    );
 
     let run = cluster
         .kubectl(&["get", "pods", "-l", "job-name=upgrade-astronomer"])
@@ -588,9 +616,49 @@ async fn apply_without_clusterrolebinding_rights_is_forbidden() {
         .is_none());
 }
 
-#[tokio::test]
-async fn failing_upgrade_shows_error_and_its_rollback_completes() {
-    let cluster = Cluster::start("upgrade-job-fails.yaml", 600.0).await;
+/// The platform release's revisions as `N status chart-version`, oldest first.
+fn platform_revisions(cluster: &Cluster) -> Vec<String> {
+    let mut revisions: Vec<(u64, String)> = cluster
+        .sim
+        .objects("v1", "Secret", Some("astronomer"))
+        .iter()
+        .filter(|s| s["metadata"]["labels"]["name"] == "astronomer")
+        .filter_map(kube_sim::helm::decode_release)
+        .map(|body| {
+            let revision = body["version"].as_u64().unwrap_or(0);
+            let text = format!(
+                "{revision} {} {}",
+                body["info"]["status"].as_str().unwrap_or("?"),
+                body["chart"]["metadata"]["version"].as_str().unwrap_or("?")
+            );
+            (revision, text)
+        })
+        .collect();
+    revisions.sort();
+    revisions.into_iter().map(|(_, text)| text).collect()
+}
+
+/// The images of the pods of one component in namespace `astronomer`, through kubectl.
+async fn component_images(cluster: &Cluster, component: &str) -> Vec<String> {
+    let selector = format!("component={component}");
+    let run = cluster
+        .kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            "astronomer",
+            "-l",
+            &selector,
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout.split_whitespace().map(str::to_string).collect()
+}
+
+/// Applies the upgrade manifest, waits for the Job to fail and returns the upgrader's log.
+async fn failed_upgrade_log(cluster: &Cluster) -> String {
     let run = cluster
         .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
         .await;
@@ -604,19 +672,129 @@ async fn failing_upgrade_shows_error_and_its_rollback_completes() {
         ])
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster.kubectl(&["logs", "job/upgrade-astronomer"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout
+}
+
+/// The names in a log's `TASK [name] ***` headers, in order.
+fn task_names(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("TASK ["))
+        .filter_map(|l| l.rsplit_once("] "))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The lines printed under the first `TASK [name]` header, up to the blank line after them.
+fn task_lines<'a>(log: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("TASK [{name}] ***");
+    let mut lines = log.lines().skip_while(|l| !l.starts_with(&header));
+    assert!(lines.next().is_some(), "no task {name:?} in:\n{log}");
+    lines.take_while(|l| !l.is_empty()).collect()
+}
+
+/// The last `TASK [name]` header of a log and the lines after it up to the recap.
+fn last_task(log: &str) -> (String, Vec<String>) {
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("TASK ["))
+        .unwrap_or_else(|| panic!("no task in:\n{log}"));
+    let name = lines[start]
+        .strip_prefix("TASK [")
+        .and_then(|l| l.rsplit_once("] "))
+        .map(|(name, _)| name.to_string())
+        .unwrap();
+    let body = lines[start + 1..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.to_string())
+        .collect();
+    (name, body)
+}
+
+const STEP_2: &str = "(2/6) Upgrade Astronomer: Helm upgrade - Run Astronomer DB migration. Watch for houston db migrations pod to exit in success.";
+
+#[tokio::test]
+async fn failing_upgrade_shows_error_and_its_rollback_completes() {
+    let cluster = Cluster::start("upgrade-job-fails.yaml", 600.0).await;
+    let log = failed_upgrade_log(&cluster).await;
     let run = cluster.kubectl(&["get", "pods", "-l", "run=upgrade"]).await;
     let pod = rows_named(&run.stdout, "upgrade-astronomer-");
     assert_eq!(pod[0][1..3], ["0/1", "Error"], "{}", run.stdout);
-    let run = cluster.kubectl(&["logs", pod[0][0]]).await;
-    assert!(
-        run.stdout.contains("fatal: [localhost]: FAILED! =>"),
-        "{}",
-        run.stdout
+    assert_eq!(
+        task_lines(&log, "Backup Astronomer database"),
+        ["changed: [localhost]"],
+        "the backup was taken"
     );
-    assert!(run.stdout.contains("UPGRADE FAILED"), "{}", run.stdout);
+    let (task, body) = last_task(&log);
+    assert_eq!(task, STEP_2);
+    assert_eq!(body.len(), 1, "{body:?}");
+    let fatal = body[0]
+        .strip_prefix("fatal: [localhost]: FAILED! => ")
+        .unwrap_or_else(|| panic!("{}", body[0]));
+    // A shell task's result, as Ansible prints it: sorted keys, ", " and ": " separators.
     assert!(
-        !run.stdout.contains("TASK [(3/6)"),
+        fatal.starts_with(r#"{"changed": true, "cmd": "helm upgrade --namespace astronomer "#),
+        "{fatal}"
+    );
+    let result: Value = serde_json::from_str(fatal).expect("the result is JSON");
+    assert_eq!(result["msg"], "non-zero return code");
+    assert_eq!(result["rc"], 1);
+    assert_eq!(
+        result["stderr"],
+        "Error: UPGRADE FAILED: pre-upgrade hooks failed: job failed: BackoffLimitExceeded"
+    );
+    assert_eq!(result["stderr_lines"][0], result["stderr"]);
+    assert_eq!(result["delta"], "0:05:00.000000");
+    assert!(
+        !log.contains("TASK [(3/6)"),
         "the play stops at the failed task"
+    );
+    let recap = log.lines().find(|l| l.starts_with("localhost ")).unwrap();
+    assert!(
+        recap.contains("ok=38 ") && recap.contains("changed=10 ") && recap.contains("failed=1 "),
+        "{recap}"
+    );
+
+    // on_failure: the platform is half-upgraded.
+    assert_eq!(
+        platform_revisions(&cluster),
+        [
+            "1 superseded 0.16.9",
+            "2 superseded 0.16.9",
+            "3 superseded 0.16.9",
+            "4 deployed 0.16.9",
+            "5 failed 0.23.18"
+        ]
+    );
+    let failed = cluster
+        .sim
+        .object(
+            "v1",
+            "Secret",
+            Some("astronomer"),
+            "sh.helm.release.v1.astronomer.v5",
+        )
+        .unwrap();
+    assert_eq!(failed["metadata"]["labels"]["status"], "failed");
+    assert_eq!(
+        kube_sim::helm::decode_release(&failed).unwrap()["info"]["description"],
+        "Upgrade \"astronomer\" failed: pre-upgrade hooks failed: job failed: BackoffLimitExceeded"
+    );
+    assert_eq!(
+        component_images(&cluster, "houston").await,
+        ["quay.io/astronomer/ap-houston-api:0.23.24"; 2]
+    );
+    assert_eq!(
+        component_images(&cluster, "commander").await,
+        ["quay.io/astronomer/ap-commander:0.23.0"; 2]
+    );
+    assert_eq!(
+        component_images(&cluster, "astro-ui").await,
+        ["astronomerinc/ap-astro-ui:0.16.8"; 2],
+        "only the mapped images changed"
     );
 
     let run = cluster
@@ -632,18 +810,95 @@ async fn failing_upgrade_shows_error_and_its_rollback_completes() {
         ])
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster.kubectl(&["logs", "job/rollback-astronomer"]).await;
+    let (task, body) = last_task(&run.stdout);
+    assert_eq!(task, "Rollback with Helm (no hooks)");
+    assert_eq!(body, ["changed: [localhost]"]);
+    assert_eq!(
+        platform_revisions(&cluster),
+        [
+            "1 superseded 0.16.9",
+            "2 superseded 0.16.9",
+            "3 superseded 0.16.9",
+            "4 superseded 0.16.9",
+            "5 failed 0.23.18",
+            "6 deployed 0.16.9"
+        ]
+    );
     let rollback = cluster
         .sim
         .object(
             "v1",
             "Secret",
             Some("astronomer"),
-            "sh.helm.release.v1.astronomer.v5",
+            "sh.helm.release.v1.astronomer.v6",
         )
-        .expect("the rollback wrote revision 5");
+        .expect("the rollback wrote revision 6");
     let body = kube_sim::helm::decode_release(&rollback).unwrap();
-    assert_eq!(body["chart"]["metadata"]["version"], "0.16.9");
     assert_eq!(body["info"]["description"], "Rollback to 4");
+    assert_eq!(
+        component_images(&cluster, "houston").await,
+        ["astronomerinc/ap-houston-api:0.16.15"; 2]
+    );
+    assert_eq!(
+        component_images(&cluster, "commander").await,
+        ["astronomerinc/ap-commander:0.16.0"; 2]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_rollback_retries_the_restore_then_fails() {
+    let cluster = Cluster::start("rollback-fails.yaml", 600.0).await;
+    failed_upgrade_log(&cluster).await;
+    assert_eq!(
+        platform_revisions(&cluster).last().map(String::as_str),
+        Some("5 failed 0.23.18")
+    );
+    let run = cluster
+        .kubectl(&["apply", "-f", &manifest("rollback-0.16-to-0.23.yaml")])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=failed",
+            "job/rollback-astronomer",
+            "--timeout=60s",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = cluster.kubectl(&["logs", "job/rollback-astronomer"]).await;
+    let (task, body) = last_task(&run.stdout);
+    assert_eq!(
+        task,
+        "Restore Astronomer DB, retrying until all connections are closed"
+    );
+    assert_eq!(body.len(), 16, "{body:?}");
+    assert_eq!(
+        body[0],
+        "FAILED - RETRYING: Restore Astronomer DB, retrying until all connections are closed (15 retries left)."
+    );
+    assert!(body[14].ends_with(" (1 retries left)."), "{}", body[14]);
+    let result: Value = serde_json::from_str(
+        body[15]
+            .strip_prefix("fatal: [localhost]: FAILED! => ")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(result["attempts"], 16);
+    assert_eq!(result["changed"], false);
+    assert!(
+        result["msg"]
+            .as_str()
+            .unwrap()
+            .contains("is being accessed by other users"),
+        "{result}"
+    );
+    assert_eq!(
+        platform_revisions(&cluster).last().map(String::as_str),
+        Some("5 failed 0.23.18"),
+        "a failed rollback writes no revision"
+    );
 }
 
 #[tokio::test]
@@ -775,7 +1030,7 @@ async fn logs_follow_streams_until_the_container_ends() {
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("TASK [(6/6) Reset upgradeDeployments]"),
+        run.stdout.contains("TASK [(6/6) Upgrade Astronomer: Helm upgrade - Turn off airflow auto upgrade configuration. Perfunctory step, nothing to look for.] ***"),
         "{}",
         run.stdout
     );

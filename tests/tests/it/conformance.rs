@@ -714,6 +714,7 @@ fn last_task(log: &str) -> (String, Vec<String>) {
     (name, body)
 }
 
+const STEP_1: &str = "(1/6) Upgrade Astronomer: Helm upgrade - Update software in Astronomer. Watch for 'helm list' to show new version.";
 const STEP_2: &str = "(2/6) Upgrade Astronomer: Helm upgrade - Run Astronomer DB migration. Watch for houston db migrations pod to exit in success.";
 
 #[tokio::test]
@@ -843,6 +844,134 @@ async fn failing_upgrade_shows_error_and_its_rollback_completes() {
     assert_eq!(
         component_images(&cluster, "commander").await,
         ["astronomerinc/ap-commander:0.16.0"; 2]
+    );
+}
+
+/// What one failure scenario's upgrader log must end with, and what it leaves behind.
+struct Failure {
+    scenario: &'static str,
+    task: &'static str,
+    /// The fatal result's fields that must be there.
+    result: Value,
+    /// The platform release's newest revision afterwards.
+    newest: &'static str,
+}
+
+#[tokio::test]
+async fn each_failure_scenario_fails_at_its_task_and_leaves_the_platform_as_described() {
+    let unchanged = "4 deployed 0.16.9";
+    let failures = [
+        Failure {
+            scenario: "upgrade-fails-db-unreachable.yaml",
+            task: "Check that we can connect to the database",
+            result: serde_json::json!({"changed": false, "msg": "unable to connect to database: could not connect to server: Connection timed out\n\tIs the server running on host \"astro-db.cluster-abc.us-east-1.rds.amazonaws.com\" (10.0.3.41) and accepting\n\tTCP/IP connections on port 5432?\n"}),
+            newest: unchanged,
+        },
+        Failure {
+            scenario: "upgrade-fails-backup-disk-full.yaml",
+            task: "Backup Astronomer database",
+            result: serde_json::json!({"changed": false, "msg": "pg_dump: error: could not write to output file: No space left on device\n"}),
+            newest: unchanged,
+        },
+        Failure {
+            scenario: "upgrade-fails-helm-repo-unreachable.yaml",
+            task: "Add public helm repo",
+            result: serde_json::json!({"changed": true, "cmd": "helm repo add astronomer https://helm.astronomer.io\nhelm repo update\n", "msg": "non-zero return code", "rc": 1, "stderr": "Error: looks like \"https://helm.astronomer.io\" is not a valid chart repository or cannot be reached: Get \"https://helm.astronomer.io/index.yaml\": dial tcp: lookup helm.astronomer.io on 10.100.0.10:53: no such host"}),
+            newest: unchanged,
+        },
+        Failure {
+            scenario: "upgrade-fails-unknown-task.yaml",
+            task: "Check Airflow chart compatibility",
+            result: serde_json::json!({"changed": false}),
+            newest: unchanged,
+        },
+        Failure {
+            scenario: "upgrade-fails-after-backup.yaml",
+            task: STEP_2,
+            result: serde_json::json!({"changed": true, "rc": 1, "stderr": "Error: UPGRADE FAILED: pre-upgrade hooks failed: job failed: BackoffLimitExceeded"}),
+            newest: "5 failed 0.23.18",
+        },
+        Failure {
+            scenario: "upgrade-fails-backup-unproven.yaml",
+            task: STEP_1,
+            result: serde_json::json!({"changed": true, "rc": 1, "msg": "non-zero return code"}),
+            newest: "5 failed 0.23.18",
+        },
+    ];
+    for failure in failures {
+        let scenario = failure.scenario;
+        let cluster = Cluster::start(scenario, 600.0).await;
+        let log = failed_upgrade_log(&cluster).await;
+        let (task, body) = last_task(&log);
+        assert_eq!(task, failure.task, "{scenario}");
+        assert_eq!(body.len(), 1, "{scenario}: {body:?}");
+        let fatal = body[0]
+            .strip_prefix("fatal: [localhost]: FAILED! => ")
+            .unwrap_or_else(|| panic!("{scenario}: {}", body[0]));
+        let result: Value = serde_json::from_str(fatal).expect("the result is JSON");
+        for (key, value) in failure.result.as_object().unwrap() {
+            assert_eq!(&result[key], value, "{scenario}: {key} in {fatal}");
+        }
+        assert_eq!(
+            platform_revisions(&cluster).last().map(String::as_str),
+            Some(failure.newest),
+            "{scenario}"
+        );
+        let changed = failure.newest != unchanged;
+        assert_eq!(
+            component_images(&cluster, "commander").await[0].starts_with("quay.io/astronomer/"),
+            changed,
+            "{scenario}: commander's image"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_failure_scenarios_logs_show_what_came_before_the_failure() {
+    // The unknown task comes right after the database backup.
+    let cluster = Cluster::start("upgrade-fails-unknown-task.yaml", 600.0).await;
+    let log = failed_upgrade_log(&cluster).await;
+    let names = task_names(&log);
+    assert_eq!(
+        names[names.len() - 2..],
+        [
+            "Backup Astronomer database",
+            "Check Airflow chart compatibility"
+        ]
+    );
+    assert_eq!(
+        task_lines(&log, "Backup Astronomer database"),
+        ["changed: [localhost]"]
+    );
+
+    // A skipped backup, then the failure at step (1/6).
+    let cluster = Cluster::start("upgrade-fails-backup-unproven.yaml", 600.0).await;
+    let log = failed_upgrade_log(&cluster).await;
+    assert_eq!(
+        task_lines(&log, "Backup Astronomer database"),
+        ["skipping: [localhost]"]
+    );
+    assert_eq!(
+        task_lines(&log, "Run SQL for Prisma 1 to Prisma 2 migration"),
+        ["changed: [localhost]"]
+    );
+
+    // Retries print Ansible's RETRYING lines, counting down from the task's retries: 30.
+    let cluster = Cluster::start("upgrade-fails-after-backup.yaml", 600.0).await;
+    let log = failed_upgrade_log(&cluster).await;
+    let wait = "Wait for Houston to apply migrations in 0.16";
+    assert_eq!(
+        task_lines(&log, wait),
+        [
+            format!("FAILED - RETRYING: {wait} (30 retries left)."),
+            format!("FAILED - RETRYING: {wait} (29 retries left)."),
+            format!("FAILED - RETRYING: {wait} (28 retries left)."),
+            "ok: [localhost]".to_string(),
+        ]
+    );
+    assert_eq!(
+        task_lines(&log, "Backup Astronomer database"),
+        ["changed: [localhost]"]
     );
 }
 
@@ -1000,7 +1129,7 @@ fn every_repo_scenario_parses() {
             count += 1;
         }
     }
-    assert_eq!(count, 9);
+    assert_eq!(count, 15);
 }
 
 #[tokio::test]

@@ -145,3 +145,7 @@ async fn pod_states() {
     round_trip("pod-states.yaml").await;
 }
 
+#[tokio::test]
+async fn upgrade_fails_after_backup() {
+    round_trip("upgrade-fails-after-backup.yaml").await;
+}

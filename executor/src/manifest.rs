@@ -89,20 +89,21 @@ pub enum ManifestError {
         kind: String,
         api_version: String,
     },
-    #[error("{object} names namespace {namespace:?}: the upgrade's objects must go to `default` (its ClusterRoleBinding grants the ServiceAccount in `default`)")]
-    WrongNamespace { object: String, namespace: String },
-    #[error("{0} binds a ServiceAccount outside `default`, where the upgrade's objects go")]
-    BindingOutsideDefault(String),
-    #[error("the manifest lacks {0} (is it {1}?)")]
-    MissingObject(String, &'static str),
-    #[error("the manifest contains {0}, which {1} does not")]
-    UnexpectedObject(String, &'static str),
+    /// What the planner's manifest rules refuse (the same rules `check --manifest` applies).
+    #[error("{}", .0.join("; "))]
+    Refused(Vec<String>),
+    /// The planner's reading of the text (what the review saw) differs from the full YAML
+    /// parser's (what would be sent).
+    #[error("the review reads this manifest as [{review}] but it would apply [{applied}]: rewrite it in plain block-style YAML or JSON")]
+    ReadDifferently { review: String, applied: String },
 }
 
-/// Reads every document of `text` and checks it against `spec` (the upgrade or rollback manifest).
+/// Reads every document of `text` with a full YAML parser, and checks it with the planner's
+/// manifest rules against `spec` (the upgrade or rollback manifest).
 pub fn read(text: &str, spec: &ManifestSpec) -> Result<Manifest, ManifestError> {
+    let path = &planner::path::LTS_0_16_TO_0_23;
     let mut objects = Vec::new();
-    let mut warnings = Vec::new();
+    let mut reviewed = Vec::new();
     for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
         let document_number = index + 1;
         let value = serde_json::Value::deserialize(document)
@@ -110,35 +111,44 @@ pub fn read(text: &str, spec: &ManifestSpec) -> Result<Manifest, ManifestError> 
         if value.is_null() {
             continue;
         }
-        let object = object_of(document_number, value)?;
-        warnings.extend(image_warnings(&object));
-        objects.push(object);
+        let line = u32::try_from(document_number).unwrap_or(u32::MAX);
+        reviewed.extend(planner::manifest::ManifestObject::from_value(&value, line));
+        objects.push(object_of(document_number, value)?);
     }
-    for required in spec.objects {
-        if !objects
+    let review = planner::manifest::read_manifest(text);
+    let identity = |objects: &[planner::manifest::ManifestObject]| {
+        objects
             .iter()
-            .any(|o| o.kind() == required.kind && o.name == required.name)
-        {
-            return Err(ManifestError::MissingObject(
-                format!("{}/{}", required.kind, required.name),
-                spec.file_name,
-            ));
+            .map(|o| format!("{} ns={:?} images={:?}", o.label(), o.namespace, o.images))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if identity(&review) != identity(&reviewed) {
+        return Err(ManifestError::ReadDifferently {
+            review: identity(&review),
+            applied: identity(&reviewed),
+        });
+    }
+    let mut refused = Vec::new();
+    let mut warnings = Vec::new();
+    for issue in planner::manifest::issues(&reviewed, spec, path) {
+        let text = match &issue.object {
+            Some(object) => format!("{object} {}", issue.message),
+            None => issue.message,
+        };
+        match issue.severity {
+            planner::manifest::Severity::Refuse => refused.push(text),
+            planner::manifest::Severity::Warn => warnings.push(text),
         }
     }
-    if let Some(extra) = objects.iter().find(|o| {
-        !spec
-            .objects
-            .iter()
-            .any(|r| r.kind == o.kind() && r.name == o.name)
-    }) {
-        return Err(ManifestError::UnexpectedObject(
-            extra.label(),
-            spec.file_name,
-        ));
+    if !refused.is_empty() {
+        return Err(ManifestError::Refused(refused));
     }
     Ok(Manifest { objects, warnings })
 }
 
+/// The object as the API addresses it; the namespace rules are the planner's, so a namespaced
+/// object only gets its (absent) namespace filled in here.
 fn object_of(
     document: usize,
     mut value: serde_json::Value,
@@ -170,30 +180,8 @@ fn object_of(
             api_version,
         });
     };
-    let label = format!("{kind}/{name}");
-    if namespaced {
-        if let Some(namespace) = value
-            .pointer("/metadata/namespace")
-            .and_then(|v| v.as_str())
-        {
-            if namespace != UPGRADE_NAMESPACE {
-                return Err(ManifestError::WrongNamespace {
-                    object: label,
-                    namespace: namespace.to_string(),
-                });
-            }
-        }
+    if namespaced && value.pointer("/metadata/namespace").is_none() {
         value["metadata"]["namespace"] = UPGRADE_NAMESPACE.into();
-    }
-    if kind == "ClusterRoleBinding" || kind == "RoleBinding" {
-        let subjects = value.get("subjects").and_then(|s| s.as_array());
-        let outside = subjects.into_iter().flatten().any(|subject| {
-            subject.get("kind").and_then(|k| k.as_str()) == Some("ServiceAccount")
-                && subject.get("namespace").and_then(|n| n.as_str()) != Some(UPGRADE_NAMESPACE)
-        });
-        if outside {
-            return Err(ManifestError::BindingOutsideDefault(label));
-        }
     }
     let gvk = kube::api::GroupVersionKind::gvk(group, version, &kind);
     Ok(ManifestObject {
@@ -210,23 +198,6 @@ pub fn job_containers(body: &serde_json::Value) -> Vec<&serde_json::Value> {
         .and_then(|c| c.as_array())
         .map(|c| c.iter().collect())
         .unwrap_or_default()
-}
-
-fn image_warnings(object: &ManifestObject) -> Vec<String> {
-    job_containers(&object.body)
-        .into_iter()
-        .filter_map(|c| c.get("image").and_then(|i| i.as_str()))
-        .filter(|image| {
-            let last = image.rsplit('/').next().unwrap_or(image);
-            !image.contains('@') && (!last.contains(':') || last.ends_with(":latest"))
-        })
-        .map(|image| {
-            format!(
-                "{} runs {image}: a mutable tag, so what runs may not be what was reviewed; pin a digest (…@sha256:…) if your registry mirror allows",
-                object.label()
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -305,17 +276,29 @@ subjects:
     }
 
     #[test]
+    fn a_manifest_the_review_would_read_differently_is_refused() {
+        // A multi-line flow mapping: YAML, but not what the review's reader understands.
+        let text = UPGRADE.replace(
+            "metadata:\n  name: upgrade-astronomer\n",
+            "metadata: {\n  name: upgrade-astronomer}\n",
+        );
+        assert!(matches!(
+            read(&text, &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err(),
+            ManifestError::ReadDifferently { .. }
+        ));
+    }
+
+    #[test]
     fn another_namespace_is_refused() {
         let text = UPGRADE.replace(
             "name: upgrade-astronomer\n",
             "name: upgrade-astronomer\n  namespace: astronomer\n",
         );
-        assert_eq!(
-            read(&text, &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err(),
-            ManifestError::WrongNamespace {
-                object: "Job/upgrade-astronomer".into(),
-                namespace: "astronomer".into()
-            }
+        let err = read(&text, &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Job/upgrade-astronomer sets `namespace: astronomer`"),
+            "{err}"
         );
     }
 
@@ -328,13 +311,17 @@ subjects:
         ));
         let err = read(UPGRADE, &LTS_0_16_TO_0_23.rollback_manifest).unwrap_err();
         assert!(
-            matches!(err, ManifestError::MissingObject(ref o, _) if o == "Job/rollback-astronomer")
+            err.to_string()
+                .contains("missing Job `rollback-astronomer`"),
+            "{err}"
         );
         let binding_elsewhere = UPGRADE.replace("  namespace: default", "  namespace: astronomer");
-        assert!(matches!(
-            read(&binding_elsewhere, &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err(),
-            ManifestError::BindingOutsideDefault(_)
-        ));
+        let err = read(&binding_elsewhere, &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("binds a ServiceAccount outside `default`"),
+            "{err}"
+        );
         assert!(matches!(
             read("kind: [", &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err(),
             ManifestError::Yaml(_)

@@ -1,111 +1,278 @@
-//! A small reader of Kubernetes YAML manifests: which objects a file creates, where, with which images.
+//! The upgrade and rollback manifests: which objects a file creates, where, with which images, and
+//! the one set of rules they must meet. `check --manifest`, the page and `apply` all judge a
+//! manifest here, so a manifest the review accepts is the manifest `apply` sends, and one it
+//! refuses is refused by both.
 //!
-//! Deliberately not a YAML parser (the planner ships to browsers; every KB counts). It reads the
-//! block style `kubectl` users write and the upgrade manifests use: documents split by `---`,
-//! top-level `kind:` and `metadata:` (with `name:`/`namespace:` one level in), and `image:` keys
-//! at any depth. Flow style (`{...}`) and JSON manifests are not understood and yield no objects,
-//! which the `manifest-source` check reports as unrecognised rather than guessing.
+//! Text is read without a YAML library (the planner ships to browsers): a document that starts
+//! with `{` is JSON, any other is read by [`crate::input::yaml_lite`] (block style, and flow
+//! collections on one line). The executor parses the same text with a full YAML parser for the
+//! bodies it sends, and refuses when the two readings of the objects differ.
 
-/// One object of a manifest.
+use serde_json::Value;
+
+use crate::path::{ManifestSpec, UpgradePath};
+
+/// One object of a manifest, with what the rules look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestObject {
+    pub api_version: String,
     pub kind: String,
     pub name: String,
     /// `metadata.namespace` when the manifest sets one; None means the context's namespace.
     pub namespace: Option<String>,
     /// Every `image:` value in the object (containers, init containers).
     pub images: Vec<String>,
-    /// 1-based line of the object's `kind:`.
+    /// Namespaces of the ServiceAccount subjects of a (Cluster)RoleBinding (`None`: not set).
+    pub service_account_subjects: Vec<Option<String>>,
+    /// 1-based line of the object's `kind:` (or of its document).
     pub line: u32,
 }
 
-#[derive(Default)]
-struct Draft {
-    kind: Option<(String, u32)>,
-    name: Option<String>,
-    namespace: Option<String>,
-    images: Vec<String>,
-    /// Indentation of the keys directly under the top-level `metadata:` while inside it.
-    metadata_child_indent: Option<Option<usize>>,
+impl ManifestObject {
+    /// `Job/upgrade-astronomer`, as messages name it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    /// The object a parsed document describes; `None` without `kind` and `metadata.name`.
+    pub fn from_value(value: &Value, line: u32) -> Option<ManifestObject> {
+        let text = |pointer: &str| {
+            value
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let mut images = Vec::new();
+        collect_images(value, &mut images, 0);
+        let service_account_subjects = value
+            .get("subjects")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"))
+            .map(|s| {
+                s.get("namespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect();
+        Some(ManifestObject {
+            api_version: text("/apiVersion").unwrap_or_default(),
+            kind: text("/kind")?,
+            name: text("/metadata/name")?,
+            namespace: text("/metadata/namespace"),
+            images,
+            service_account_subjects,
+            line,
+        })
+    }
 }
 
-impl Draft {
-    fn finish(self, objects: &mut Vec<ManifestObject>) {
-        if let (Some((kind, line)), Some(name)) = (self.kind, self.name) {
-            objects.push(ManifestObject {
-                kind,
-                name,
-                namespace: self.namespace,
-                images: self.images,
-                line,
-            });
+fn collect_images(value: &Value, images: &mut Vec<String>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                match (key.as_str(), child) {
+                    ("image", Value::String(image)) => images.push(image.clone()),
+                    _ => collect_images(child, images, depth + 1),
+                }
+            }
         }
+        Value::Array(items) => {
+            for item in items {
+                collect_images(item, images, depth + 1);
+            }
+        }
+        _ => {}
     }
 }
 
 /// Lists the objects of a manifest in file order. Documents without both `kind` and
-/// `metadata.name` are skipped.
+/// `metadata.name` are skipped; a `kind: List` contributes its items.
 pub fn read_manifest(text: &str) -> Vec<ManifestObject> {
     let mut objects = Vec::new();
-    let mut draft = Draft::default();
-    for (index, raw) in text.lines().enumerate() {
-        let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let line = strip_comment(raw.trim_end_matches('\r'));
-        if line.starts_with("---") || line.starts_with("...") {
-            std::mem::take(&mut draft).finish(&mut objects);
-            continue;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let indent = line.len() - line.trim_start().len();
-        let content = line.trim_start();
-        if indent == 0 {
-            draft.metadata_child_indent = None;
-            if let Some(value) = key_value(content, "kind") {
-                draft.kind = Some((value, line_no));
-            } else if content.trim_end() == "metadata:" {
-                draft.metadata_child_indent = Some(None);
+    for (document, first_line) in documents(text) {
+        let trimmed = document.trim_start();
+        let value = if trimmed.starts_with('{') {
+            serde_json::from_str(trimmed).unwrap_or(Value::Null)
+        } else {
+            crate::input::yaml_lite::parse(document)
+        };
+        let line = kind_line(document).map_or(first_line, |offset| first_line + offset);
+        let items = match value.get("items").and_then(Value::as_array) {
+            Some(items) if value.get("kind").and_then(Value::as_str) == Some("List") => {
+                items.iter().collect()
             }
-        } else if let Some(seen) = draft.metadata_child_indent {
-            let child_indent = seen.unwrap_or(indent);
-            draft.metadata_child_indent = Some(Some(child_indent));
-            if child_indent == indent {
-                if let Some(value) = key_value(content, "name") {
-                    draft.name = Some(value);
-                } else if let Some(value) = key_value(content, "namespace") {
-                    draft.namespace = Some(value);
-                }
-            }
-        }
-        let item = content.strip_prefix("- ").unwrap_or(content).trim_start();
-        if let Some(value) = key_value(item, "image") {
-            draft.images.push(value);
-        }
+            _ => vec![&value],
+        };
+        objects.extend(
+            items
+                .into_iter()
+                .filter_map(|item| ManifestObject::from_value(item, line)),
+        );
     }
-    draft.finish(&mut objects);
     objects
 }
 
-/// `key: value` → the unquoted value; None for other keys or an empty value.
-fn key_value(content: &str, key: &str) -> Option<String> {
-    let rest = content.strip_prefix(key)?.strip_prefix(':')?;
-    let value = rest.trim();
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-        .unwrap_or(value);
-    (!value.is_empty()).then(|| value.to_string())
+/// The documents of a YAML stream (split at `---` lines) with the 1-based line each starts on.
+fn documents(text: &str) -> Vec<(&str, u32)> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1u32;
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if line.starts_with("---") || line.trim_end() == "..." {
+            documents.push((&text[start..offset], start_line));
+            start = offset + line.len();
+            start_line = number.saturating_add(1);
+        }
+        offset += line.len();
+    }
+    documents.push((&text[start..], start_line));
+    documents
 }
 
-/// Drops a `#` comment that starts the line or follows whitespace (a `#` inside a value stays).
-fn strip_comment(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'#' && (i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
-            return &line[..i];
+/// Lines after the document's first line where its top-level `kind:` is.
+fn kind_line(document: &str) -> Option<u32> {
+    document
+        .lines()
+        .position(|line| line.starts_with("kind:") || line.trim_start().starts_with("\"kind\""))
+        .and_then(|index| u32::try_from(index).ok())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The manifest must not be applied.
+    Refuse,
+    /// Applied, with a warning.
+    Warn,
+}
+
+/// One thing wrong with a manifest, about one object or the whole file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestIssue {
+    pub severity: Severity,
+    /// `Kind/name`, or None for the file as a whole.
+    pub object: Option<String>,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+/// Which of the path's manifests `objects` is: the spec whose Job it contains.
+pub fn recognise<'p>(objects: &[ManifestObject], path: &'p UpgradePath) -> Vec<&'p ManifestSpec> {
+    [&path.upgrade_manifest, &path.rollback_manifest]
+        .into_iter()
+        .filter(|spec| {
+            objects
+                .iter()
+                .any(|o| o.kind == "Job" && o.name == spec.job_name)
+        })
+        .collect()
+}
+
+/// Everything wrong with `objects` as the manifest `spec` of `path`: objects missing or extra,
+/// a namespace other than the upgrade's, a binding of a ServiceAccount elsewhere, an image that
+/// is not the upgrader's (refusals), and the mutable `:latest` tag (a warning).
+pub fn issues(
+    objects: &[ManifestObject],
+    spec: &ManifestSpec,
+    path: &UpgradePath,
+) -> Vec<ManifestIssue> {
+    let mut issues = Vec::new();
+    let missing: Vec<String> = spec
+        .objects
+        .iter()
+        .filter(|want| {
+            !objects
+                .iter()
+                .any(|o| o.kind == want.kind && o.name == want.name)
+        })
+        .map(|want| format!("{} `{}`", want.kind, want.name))
+        .collect();
+    if !missing.is_empty() {
+        issues.push(ManifestIssue {
+            severity: Severity::Refuse,
+            object: None,
+            line: None,
+            message: format!("missing {} (is it {}?)", missing.join(", "), spec.file_name),
+        });
+    }
+    for object in objects {
+        let issue = |severity, message: String| ManifestIssue {
+            severity,
+            object: Some(object.label()),
+            line: Some(object.line),
+            message,
+        };
+        if !spec
+            .objects
+            .iter()
+            .any(|want| want.kind == object.kind && want.name == object.name)
+        {
+            issues.push(issue(
+                Severity::Refuse,
+                format!("is not an object of {}", spec.file_name),
+            ));
+        }
+        let target = path.upgrade_namespace;
+        if let Some(ns) = object.namespace.as_deref().filter(|ns| *ns != target) {
+            issues.push(issue(
+                Severity::Refuse,
+                format!("sets `namespace: {ns}`; the upgrade's objects must be in `{target}` (its binding names `{target}`)"),
+            ));
+        }
+        if object
+            .service_account_subjects
+            .iter()
+            .any(|ns| ns.as_deref() != Some(target))
+        {
+            issues.push(issue(
+                Severity::Refuse,
+                format!(
+                    "binds a ServiceAccount outside `{target}`, where the upgrade's objects go"
+                ),
+            ));
+        }
+        for image in &object.images {
+            let (repository, tag, digest) = split_image(image);
+            let name = repository.rsplit('/').next().unwrap_or(repository);
+            if name != path.upgrader_image_name {
+                issues.push(issue(
+                    Severity::Refuse,
+                    format!(
+                        "runs image `{image}`, not `{}` (or its mirror)",
+                        path.upgrader_image
+                    ),
+                ));
+            } else if digest.is_none() && tag.is_none_or(|t| t == "latest") {
+                issues.push(issue(
+                    Severity::Warn,
+                    format!("runs `{image}`, the mutable `:latest`: what runs may differ from what was reviewed; pin a digest (…@sha256:…) if your mirror allows"),
+                ));
+            }
         }
     }
-    line
+    issues
+}
+
+/// `registry/path:tag@sha256:…` → (`registry/path`, tag, digest).
+pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match image.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (image, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[last_slash..].rfind(':') {
+        Some(colon) => (
+            &rest[..last_slash + colon],
+            Some(&rest[last_slash + colon + 1..]),
+            digest,
+        ),
+        None => (rest, None, digest),
+    }
 }

@@ -19,7 +19,7 @@ pub mod storageclass;
 pub mod text;
 pub mod transcript;
 pub mod version;
-mod yaml_lite;
+pub(crate) mod yaml_lite;
 
 /// One piece of pasted evidence: a file of a paste folder, a box of the page, or a whole transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,8 +2,9 @@
 //! `-o json` readers serve `-o yaml` too without a YAML library in the wasm bundle.
 //!
 //! Understood: mappings, sequences (also kubectl's `key:\n- item` at the key's indentation),
-//! plain and quoted scalars, empty flow collections (`{}`, `[]`) and block scalars (`|`, `>`),
-//! whose text is kept as one string. Anything else becomes a string; nothing fails.
+//! plain and quoted scalars, flow collections on one line (`{a: b, c: [d, "e"]}`, as manifests
+//! write them) and block scalars (`|`, `>`), whose text is kept as one string. Anything else
+//! becomes a string; nothing fails.
 
 use serde_json::{Map, Value};
 
@@ -160,6 +161,9 @@ fn scalar(text: &str) -> Value {
         "false" => Value::Bool(false),
         "{}" => Value::Object(Map::new()),
         "[]" => Value::Array(Vec::new()),
+        _ if text.starts_with('{') || text.starts_with('[') => {
+            flow(text).unwrap_or_else(|| Value::String(text.to_string()))
+        }
         _ if text.starts_with('"') || text.starts_with('\'') => {
             Value::String(unquote(text).to_string())
         }
@@ -168,6 +172,67 @@ fn scalar(text: &str) -> Value {
             Err(_) => Value::String(text.to_string()),
         },
     }
+}
+
+/// A flow collection written on one line: `{key: value, …}` or `[item, …]`, nested; `None`
+/// when the text is not one whole collection (it then stays a string).
+fn flow(text: &str) -> Option<Value> {
+    let mut rest = text.trim();
+    let value = flow_value(&mut rest, 0)?;
+    rest.trim().is_empty().then_some(value)
+}
+
+fn flow_value(rest: &mut &str, depth: usize) -> Option<Value> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    *rest = rest.trim_start();
+    let (open, close) = match rest.as_bytes().first()? {
+        b'{' => (true, b'}'),
+        b'[' => (false, b']'),
+        b'"' | b'\'' => {
+            let quote = rest.as_bytes()[0] as char;
+            let end = rest[1..].find(quote)? + 1;
+            let value = Value::String(rest[1..end].to_string());
+            *rest = &rest[end + 1..];
+            return Some(value);
+        }
+        _ => {
+            let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
+            let value = scalar(rest[..end].trim());
+            *rest = &rest[end..];
+            return Some(value);
+        }
+    };
+    *rest = &rest[1..];
+    let mut map = Map::new();
+    let mut items = Vec::new();
+    loop {
+        *rest = rest.trim_start();
+        if rest.as_bytes().first() == Some(&close) {
+            *rest = &rest[1..];
+            break;
+        }
+        if open {
+            let key_end = rest.find(':')?;
+            let key = unquote(rest[..key_end].trim()).to_string();
+            *rest = &rest[key_end + 1..];
+            map.insert(key, flow_value(rest, depth + 1)?);
+        } else {
+            items.push(flow_value(rest, depth + 1)?);
+        }
+        *rest = rest.trim_start();
+        match rest.as_bytes().first()? {
+            b',' => *rest = &rest[1..],
+            b if *b == close => {}
+            _ => return None,
+        }
+    }
+    Some(if open {
+        Value::Object(map)
+    } else {
+        Value::Array(items)
+    })
 }
 
 #[cfg(test)]
@@ -194,6 +259,23 @@ mod tests {
         );
         assert_eq!(pod["status"]["phase"], json!("Running"));
         assert_eq!(value["metadata"]["resourceVersion"], json!(""));
+    }
+
+    #[test]
+    fn reads_flow_collections_on_one_line() {
+        let value = parse("roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nrules:\n- apiGroups: [\"*\"]\n  verbs: ['get', list]\nresources: {requests: {storage: 20Gi}, n: 3, ok: true}\nodd: {a: b\nempty: []\n");
+        assert_eq!(value["roleRef"]["kind"], json!("ClusterRole"));
+        assert_eq!(value["rules"][0]["apiGroups"], json!(["*"]));
+        assert_eq!(value["rules"][0]["verbs"], json!(["get", "list"]));
+        assert_eq!(value["resources"]["requests"]["storage"], json!("20Gi"));
+        assert_eq!(value["resources"]["n"], json!(3));
+        assert_eq!(value["resources"]["ok"], json!(true));
+        assert_eq!(
+            value["odd"],
+            json!("{a: b"),
+            "an unclosed collection stays text"
+        );
+        assert_eq!(value["empty"], json!([]));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 
 use super::{finding, item_evidence, worst, RuleInput};
 use crate::facts::At;
-use crate::manifest::{read_manifest, ManifestObject};
-use crate::path::{ManifestSpec, UpgradePath, BACKUP_PVC, SERVICE_ACCOUNT};
+use crate::input::Source;
+use crate::manifest::{issues, read_manifest, recognise, Severity};
+use crate::path::{UpgradePath, BACKUP_PVC, SERVICE_ACCOUNT};
 use crate::report::{Finding, Item, Status};
 
 const ID_SOURCE: &str = "manifest-source";
@@ -33,75 +34,7 @@ pub fn manifest_source(ctx: &RuleInput) -> Finding {
     }
     let mut items = Vec::new();
     for source in ctx.manifests {
-        let objects = read_manifest(&source.text);
-        let at = |line: u32| At::new(source.name.clone(), line);
-        let mut issues: Vec<Item> = Vec::new();
-        let specs: Vec<&ManifestSpec> = [&path.upgrade_manifest, &path.rollback_manifest]
-            .into_iter()
-            .filter(|spec| {
-                objects
-                    .iter()
-                    .any(|o| o.kind == "Job" && o.name == spec.job_name)
-            })
-            .collect();
-        if specs.is_empty() {
-            let message = if source.text.trim() == "404: Not Found" {
-                format!(
-                    "it is GitHub's \"404: Not Found\" page, not a manifest: the URL on the procedure page does not exist; download {} instead",
-                    path.upgrade_manifest.url
-                )
-            } else {
-                format!(
-                    "unrecognised: it has no Job `{}` or `{}` ({} object(s) read)",
-                    path.upgrade_manifest.job_name,
-                    path.rollback_manifest.job_name,
-                    objects.len()
-                )
-            };
-            items.push(Item {
-                subject: source.name.clone(),
-                status: Status::Fail,
-                message,
-                evidence: vec![At {
-                    source: source.name.clone(),
-                    line: None,
-                }],
-            });
-            continue;
-        }
-        for spec in &specs {
-            let missing: Vec<String> = spec
-                .objects
-                .iter()
-                .filter(|want| {
-                    !objects
-                        .iter()
-                        .any(|o| o.kind == want.kind && o.name == want.name)
-                })
-                .map(|want| format!("{} `{}`", want.kind, want.name))
-                .collect();
-            if !missing.is_empty() {
-                issues.push(Item {
-                    subject: format!("{} as {}", source.name, spec.file_name),
-                    status: Status::Fail,
-                    message: format!("missing {}", missing.join(", ")),
-                    evidence: vec![at(1)],
-                });
-            }
-        }
-        for object in &objects {
-            issues.extend(object_issues(ctx, object, &at(object.line), &source.name));
-        }
-        if issues.is_empty() {
-            let names: Vec<&str> = specs.iter().map(|s| s.file_name).collect();
-            items.push(Item {
-                subject: source.name.clone(),
-                status: Status::Pass,
-                message: format!("has every object of {}", names.join(" and ")),
-                evidence: vec![at(1)],
-            });
-        }
-        items.extend(issues);
+        items.extend(source_items(ctx, source));
     }
     let status = worst(&items);
     let (message, remedy) = match status {
@@ -127,58 +60,63 @@ pub fn manifest_source(ctx: &RuleInput) -> Finding {
     result
 }
 
-fn object_issues(ctx: &RuleInput, object: &ManifestObject, at: &At, source: &str) -> Vec<Item> {
-    let subject = format!("{source}: {}/{}", object.kind, object.name);
-    let issue = |status, message: String| Item {
-        subject: subject.clone(),
-        status,
-        message,
-        evidence: vec![at.clone()],
-    };
-    let mut issues = Vec::new();
-    let target = ctx.path.upgrade_namespace;
-    if let Some(ns) = object.namespace.as_deref().filter(|ns| *ns != target) {
-        issues.push(issue(
-            Status::Fail,
-            format!("sets `namespace: {ns}`; the upgrade's objects must be in `{target}` (its binding names `{target}`)"),
-        ));
+/// The items of one given manifest: unrecognised, or each issue the path's rules find.
+fn source_items(ctx: &RuleInput, source: &Source) -> Vec<Item> {
+    let path = ctx.path;
+    let objects = read_manifest(&source.text);
+    let at = |line: u32| At::new(source.name.clone(), line);
+    let specs = recognise(&objects, path);
+    if specs.is_empty() {
+        let message = if source.text.trim() == "404: Not Found" {
+            format!(
+                "it is GitHub's \"404: Not Found\" page, not a manifest: the URL on the procedure page does not exist; download {} instead",
+                path.upgrade_manifest.url
+            )
+        } else {
+            format!(
+                "unrecognised: it has no Job `{}` or `{}` ({} object(s) read)",
+                path.upgrade_manifest.job_name,
+                path.rollback_manifest.job_name,
+                objects.len()
+            )
+        };
+        return vec![Item {
+            subject: source.name.clone(),
+            status: Status::Fail,
+            message,
+            evidence: vec![At {
+                source: source.name.clone(),
+                line: None,
+            }],
+        }];
     }
-    for image in &object.images {
-        let (repository, tag, digest) = split_image(image);
-        let name = repository.rsplit('/').next().unwrap_or(repository);
-        if name != ctx.path.upgrader_image_name {
-            issues.push(issue(
-                Status::Fail,
-                format!(
-                    "runs image `{image}`, not `{}` (or its mirror)",
-                    ctx.path.upgrader_image
-                ),
-            ));
-        } else if digest.is_none() && tag.is_none_or(|t| t == "latest") {
-            issues.push(issue(
-                Status::Warn,
-                format!("image `{image}` is the mutable `:latest`: what runs may differ from what was reviewed"),
-            ));
+    let mut items = Vec::new();
+    for spec in &specs {
+        for issue in issues(&objects, spec, path) {
+            items.push(Item {
+                subject: match &issue.object {
+                    Some(object) => format!("{}: {object}", source.name),
+                    None => format!("{} as {}", source.name, spec.file_name),
+                },
+                status: match issue.severity {
+                    Severity::Refuse => Status::Fail,
+                    Severity::Warn => Status::Warn,
+                },
+                message: issue.message,
+                evidence: vec![at(issue.line.unwrap_or(1))],
+            });
         }
     }
-    issues
-}
-
-/// `registry/path:tag@sha256:…` → (`registry/path`, tag, digest).
-fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
-    let (rest, digest) = match image.split_once('@') {
-        Some((rest, digest)) => (rest, Some(digest)),
-        None => (image, None),
-    };
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    match rest[last_slash..].rfind(':') {
-        Some(colon) => (
-            &rest[..last_slash + colon],
-            Some(&rest[last_slash + colon + 1..]),
-            digest,
-        ),
-        None => (rest, None, digest),
+    if items.is_empty() {
+        let names: Vec<&str> = specs.iter().map(|s| s.file_name).collect();
+        items.push(Item {
+            subject: source.name.clone(),
+            status: Status::Pass,
+            message: format!("has every object of {}", names.join(" and ")),
+            evidence: vec![at(1)],
+        });
     }
+    items
 }
 
 /// What the rollback needs and what it costs, carried into the plan's rollback section.

@@ -1212,6 +1212,85 @@ fn manifest_source_cases() {
     assert_eq!(manifest_status(rollback).0, Status::Pass);
 }
 
+/// What `apply` refuses, `check --manifest` fails too: the rules live once, in the planner.
+#[test]
+fn manifest_rules_apply_refuses_are_failures_of_the_check() {
+    let message_of = |text: &str| {
+        let (status, report) = manifest_status(text);
+        let messages: Vec<String> = report
+            .finding("manifest-source")
+            .unwrap()
+            .items
+            .iter()
+            .map(|i| format!("{}: {}", i.subject, i.message))
+            .collect();
+        (status, messages.join("\n"))
+    };
+    // An object the upgrade manifest does not have.
+    let extra = format!(
+        "{UPGRADE_MANIFEST}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n"
+    );
+    let (status, messages) = message_of(&extra);
+    assert_eq!(status, Status::Fail);
+    assert!(
+        messages.contains("ConfigMap/extra: is not an object of"),
+        "{messages}"
+    );
+    // A binding of the ServiceAccount in another namespace.
+    let bound = UPGRADE_MANIFEST.replace("  namespace: default", "  namespace: astronomer");
+    assert_ne!(bound, UPGRADE_MANIFEST, "the fixture binds in default");
+    let (status, messages) = message_of(&bound);
+    assert_eq!(status, Status::Fail);
+    assert!(
+        messages.contains("binds a ServiceAccount outside `default`"),
+        "{messages}"
+    );
+    // Another image.
+    let other = UPGRADE_MANIFEST.replace(
+        "quay.io/astronomer/lts-016-023-upgrade:latest",
+        "docker.io/evil/tool:1",
+    );
+    let (status, messages) = message_of(&other);
+    assert_eq!(status, Status::Fail);
+    assert!(
+        messages.contains("not `quay.io/astronomer/lts-016-023-upgrade"),
+        "{messages}"
+    );
+}
+
+#[test]
+fn flow_style_and_json_manifests_are_read_like_block_style() {
+    let flow = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: astronomer-upgrader-service-account}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: astronomer-upgrades-backup}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 20Gi}}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: upgrade-astronomer}\nspec:\n  template:\n    spec:\n      containers: [{name: upgrade, image: \"quay.io/astronomer/lts-016-023-upgrade:latest\"}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: astronomer-upgrader-cluster-role}\nrules: [{apiGroups: [\"*\"], resources: [\"*\"], verbs: [\"*\"]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: astronomer-upgrader-cluster-role-binding}\nsubjects: [{kind: ServiceAccount, name: astronomer-upgrader-service-account, namespace: default}]\n";
+    let block = planner::manifest::read_manifest(UPGRADE_MANIFEST);
+    let read = planner::manifest::read_manifest(flow);
+    let identity = |objects: &[planner::manifest::ManifestObject]| {
+        objects
+            .iter()
+            .map(|o| {
+                (
+                    o.label(),
+                    o.namespace.clone(),
+                    o.images.clone(),
+                    o.service_account_subjects.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(identity(&read), identity(&block));
+    assert_eq!(
+        manifest_status(flow).0,
+        Status::Warn,
+        "recognised; :latest warns"
+    );
+
+    let json = r#"{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "rollback-astronomer"},
+      "spec": {"template": {"spec": {"containers": [{"name": "upgrade", "image": "quay.io/astronomer/lts-016-023-upgrade@sha256:00"}]}}}}"#;
+    let objects = planner::manifest::read_manifest(json);
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0].label(), "Job/rollback-astronomer");
+    assert_eq!(manifest_status(json).0, Status::Pass);
+}
+
 #[test]
 fn rollback_readiness_cases() {
     let mut facts = healthy();

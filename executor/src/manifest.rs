@@ -192,14 +192,6 @@ fn object_of(
     })
 }
 
-/// The pod template's containers of a Job (empty for other kinds).
-pub fn job_containers(body: &serde_json::Value) -> Vec<&serde_json::Value> {
-    body.pointer("/spec/template/spec/containers")
-        .and_then(|c| c.as_array())
-        .map(|c| c.iter().collect())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use planner::path::LTS_0_16_TO_0_23;

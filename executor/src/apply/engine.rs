@@ -669,6 +669,95 @@ pub fn rollback_gate(upgrader: Option<&UpgraderEvidence>, force: bool) -> Rollba
     }
 }
 
+/// How a watched Job ended.
+#[derive(Debug)]
+pub enum JobOutcome {
+    Succeeded,
+    Failed(Failure),
+    Interrupted,
+}
+
+/// What follows the probe Job: `None` when it passed and the upgrade may start.
+pub fn after_probe(outcome: &JobOutcome) -> Option<Ending> {
+    match outcome {
+        JobOutcome::Succeeded => None,
+        // The upgrade Job was never created: the platform is untouched.
+        JobOutcome::Failed(_) => Some(Ending::FailedUntouched),
+        JobOutcome::Interrupted => Some(Ending::Interrupted),
+    }
+}
+
+/// The name of the throwaway Job that proves the upgrader's pod can start.
+pub const PROBE_JOB: &str = "astro-upgrade-probe";
+
+/// A pod of the probe, upgrade or rollback Job (named `<job>-<suffix>` in the upgrade
+/// namespace), given as `namespace/name`: this tool's own, never drift.
+pub fn is_own_pod(qualified: &str) -> bool {
+    let namespace = planner::path::LTS_0_16_TO_0_23.upgrade_namespace;
+    let Some(name) = qualified
+        .strip_prefix(namespace)
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return false;
+    };
+    [
+        PROBE_JOB,
+        planner::path::UPGRADE_JOB,
+        planner::path::ROLLBACK_JOB,
+    ]
+    .iter()
+    .any(|job| {
+        name.strip_prefix(job)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|suffix| !suffix.is_empty() && !suffix.contains('-'))
+    })
+}
+
+/// Why `apply` refuses before any change, after re-reading the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The cluster is not the one the plan was approved for: each difference in words.
+    Drift(Vec<String>),
+    /// Rights the manifest needs that the user lacks, in words.
+    MissingRights(Vec<String>),
+}
+
+/// The preflight decision: the live cluster must match the plan's fingerprint (this tool's own
+/// Jobs' pods aside) and every right must be granted.
+pub fn preflight(
+    planned: &planner::plan::ClusterFingerprint,
+    live: &planner::Facts,
+) -> Result<(), Refusal> {
+    let mut facts = live.clone();
+    facts.pods.retain(|pod| {
+        !is_own_pod(&format!(
+            "{}/{}",
+            pod.namespace.as_deref().unwrap_or_default(),
+            pod.name
+        ))
+    });
+    let now = planner::plan::ClusterFingerprint::from_facts(&facts);
+    let mut planned = planned.clone();
+    planned.unhealthy_pods.retain(|pod| !is_own_pod(pod));
+    let differences = planned.diff(&now);
+    if !differences.is_empty() {
+        return Err(Refusal::Drift(differences));
+    }
+    let missing: Vec<String> = facts
+        .permissions
+        .iter()
+        .filter(|p| !p.allowed)
+        .map(|p| match &p.namespace {
+            Some(ns) => format!("{} {} in {ns}", p.verb, p.resource),
+            None => format!("{} {} (cluster-wide)", p.verb, p.resource),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(Refusal::MissingRights(missing));
+    }
+    Ok(())
+}
+
 /// Parses durations as people write them: `90s`, `45m`, `1h30m`, `2h`, `500ms`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();

@@ -3,7 +3,10 @@
 
 mod endpoints;
 pub mod engine;
+mod failure;
+mod rollback;
 mod run;
+mod upgrade;
 mod verify;
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -18,7 +21,8 @@ use crate::exit::Exit;
 use crate::manifest::{self, Manifest};
 use crate::GlobalArgs;
 
-pub use run::{run_apply, run_rollback};
+pub use rollback::run_rollback;
+pub use upgrade::run_apply;
 pub use verify::{run_status, run_verify};
 
 fn duration_arg(flag: &str, text: &str) -> anyhow::Result<Duration> {

@@ -331,7 +331,7 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
 /// failed task, and whether the platform changed.
 async fn upgrader_status(client: &Client) -> serde_json::Value {
     use planner::upgrader::Phase;
-    let Some(evidence) = super::run::read_upgrader_log(client).await else {
+    let Some(evidence) = super::failure::read_upgrader_log(client).await else {
         return json!({"summary": "no upgrade pod log (the Job never ran, or its pods are gone): see the journal above"});
     };
     let log = &evidence.assessment;

@@ -503,3 +503,111 @@ fn the_rollback_command_refuses_when_the_upgrade_never_changed_the_platform() {
     );
     assert_eq!(rollback_gate(Some(&partial), false), RollbackGate::Allowed);
 }
+
+#[test]
+fn only_the_pods_of_this_tools_jobs_are_its_own() {
+    assert!(is_own_pod("default/upgrade-astronomer-6b4ns"));
+    assert!(is_own_pod("default/astro-upgrade-probe-x2x9q"));
+    assert!(is_own_pod("default/rollback-astronomer-mjkpk"));
+    assert!(!is_own_pod("astronomer/upgrade-astronomer-6b4ns"));
+    assert!(!is_own_pod("default/upgrade-astronomer-extra-6b4ns"));
+    assert!(!is_own_pod("default/upgrade-astronomer"));
+    assert!(!is_own_pod("defaultx/upgrade-astronomer-6b4ns"));
+}
+
+fn pod_fact(namespace: &str, name: &str, healthy: bool) -> planner::facts::Pod {
+    planner::facts::Pod {
+        namespace: Some(namespace.into()),
+        name: name.into(),
+        ready: Some(if healthy { "1/1" } else { "0/1" }.into()),
+        status: if healthy {
+            "Running"
+        } else {
+            "CrashLoopBackOff"
+        }
+        .into(),
+        restarts: Some(0),
+        healthy,
+        at: planner::facts::At {
+            source: "live".into(),
+            line: None,
+        },
+    }
+}
+
+fn planned_cluster() -> planner::Facts {
+    let mut facts = planner::Facts::default();
+    facts.kubernetes.server_version = Some("1.16.15-eks-ad4801".into());
+    facts.pods = vec![
+        pod_fact("astronomer", "astronomer-houston-6b4f-x2x4q", true),
+        pod_fact("astronomer", "astronomer-kibana-5c7d-q9z8w", false),
+    ];
+    facts
+}
+
+#[test]
+fn the_preflight_refuses_drift_and_missing_rights_but_not_this_tools_own_pods() {
+    let planned = planner::plan::ClusterFingerprint::from_facts(&planned_cluster());
+    assert_eq!(preflight(&planned, &planned_cluster()), Ok(()));
+
+    // A pod that turned unhealthy between plan and apply is drift.
+    let mut live = planned_cluster();
+    live.pods[0].healthy = false;
+    live.pods[0].status = "Error".into();
+    match preflight(&planned, &live) {
+        Err(Refusal::Drift(differences)) => assert!(
+            differences
+                .iter()
+                .any(|d| d.contains("astronomer-houston-6b4f-x2x4q")),
+            "{differences:?}"
+        ),
+        other => panic!("drift expected, got {other:?}"),
+    }
+    // Another server version is drift.
+    let mut live = planned_cluster();
+    live.kubernetes.server_version = Some("1.17.12".into());
+    assert!(matches!(preflight(&planned, &live), Err(Refusal::Drift(_))));
+
+    // A failed pod of this tool's own upgrade Job (before a --rerun) is not.
+    let mut live = planned_cluster();
+    live.pods
+        .push(pod_fact("default", "upgrade-astronomer-6b4ns", false));
+    assert_eq!(preflight(&planned, &live), Ok(()));
+
+    // A right that is missing.
+    let mut live = planned_cluster();
+    live.permissions.push(planner::facts::Permission {
+        verb: "create".into(),
+        resource: "clusterroles".into(),
+        namespace: None,
+        allowed: false,
+        all_namespaces: false,
+        as_user: None,
+        at: planner::facts::At {
+            source: "live".into(),
+            line: None,
+        },
+    });
+    assert_eq!(
+        preflight(&planned, &live),
+        Err(Refusal::MissingRights(vec![
+            "create clusterroles (cluster-wide)".into()
+        ]))
+    );
+}
+
+#[test]
+fn a_failed_probe_ends_the_run_untouched_and_a_passed_one_lets_it_go_on() {
+    assert_eq!(after_probe(&JobOutcome::Succeeded), None);
+    assert_eq!(
+        after_probe(&JobOutcome::Failed(Failure::ClaimUnbound {
+            claim: "c".into(),
+            waited: Duration::from_secs(120),
+        })),
+        Some(Ending::FailedUntouched)
+    );
+    assert_eq!(
+        after_probe(&JobOutcome::Interrupted),
+        Some(Ending::Interrupted)
+    );
+}

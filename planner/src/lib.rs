@@ -17,6 +17,7 @@ mod scan;
 pub mod secrets;
 mod sort;
 pub mod upgrader;
+pub mod version;
 
 pub use acks::Acknowledgements;
 pub use facts::Facts;

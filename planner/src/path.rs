@@ -4,11 +4,17 @@
 //! [`UpgradePath`] plus the few rules that really differ. Sources: the upgrade procedure and the
 //! internals reference (§1–2: the manifests at tag v0.23.18; §9: the certified image grammar).
 
-/// A Kubernetes or chart version reduced to what range checks compare.
+use semver::{Comparator, Op, Prerelease, VersionReq};
+
+pub use crate::version::Requirement;
+use crate::version::Version;
+
+/// A release line: every version of one `MAJOR.MINOR` (the `0.16.x` of the docs). Displays as
+/// `0.16`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MinorVersion {
-    pub major: u32,
-    pub minor: u32,
+    pub major: u64,
+    pub minor: u64,
 }
 
 /// Whether a check blocks GO when its evidence is missing.
@@ -78,11 +84,10 @@ pub struct UpgradePath {
     pub default_platform_namespace: &'static str,
     /// Where the manifest's namespaced objects must land (the ClusterRoleBinding names it).
     pub upgrade_namespace: &'static str,
-    /// Kubernetes server versions the procedure accepts: `min <= v < max_exclusive`.
-    pub kubernetes_min: MinorVersion,
-    pub kubernetes_max_exclusive: MinorVersion,
-    /// Later docs narrowed the range to start here; below it is a warning.
-    pub kubernetes_recommended_min: MinorVersion,
+    /// Kubernetes server versions the procedure accepts (outside: the check fails).
+    pub kubernetes: Requirement,
+    /// What later docs narrowed the range to; accepted but outside it is a warning.
+    pub kubernetes_recommended: Requirement,
     /// Largest client/server minor difference kubectl supports.
     pub kubectl_max_skew: u32,
     pub checks: &'static [CheckSpec],
@@ -91,8 +96,8 @@ pub struct UpgradePath {
     pub certified_image_name: &'static str,
     /// Repositories the docs name, for messages.
     pub certified_repositories: &'static [&'static str],
-    /// Oldest Airflow the upgrade accepts, as (major, minor, patch).
-    pub min_airflow: (u32, u32, u32),
+    /// The Airflow versions the upgrade accepts (of a certified image's tag).
+    pub airflow: Requirement,
     pub upgrader_image: &'static str,
     /// The upgrader image's repository name, to recognise it under a mirror registry.
     pub upgrader_image_name: &'static str,
@@ -139,18 +144,8 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
     platform_chart: "astronomer",
     default_platform_namespace: "astronomer",
     upgrade_namespace: "default",
-    kubernetes_min: MinorVersion {
-        major: 1,
-        minor: 14,
-    },
-    kubernetes_max_exclusive: MinorVersion {
-        major: 1,
-        minor: 19,
-    },
-    kubernetes_recommended_min: MinorVersion {
-        major: 1,
-        minor: 16,
-    },
+    kubernetes: Requirement::new(">=1.14, <1.19"),
+    kubernetes_recommended: Requirement::new(">=1.16"),
     kubectl_max_skew: 1,
     checks: &[
         CheckSpec {
@@ -273,7 +268,7 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
     ],
     certified_image_name: "ap-airflow",
     certified_repositories: &["quay.io/astronomer/ap-airflow", "astronomerinc/ap-airflow"],
-    min_airflow: (1, 10, 5),
+    airflow: Requirement::new(">=1.10.5"),
     upgrader_image: "quay.io/astronomer/lts-016-023-upgrade:latest",
     upgrader_image_name: "lts-016-023-upgrade",
     egress_hosts: &["quay.io", "helm.astronomer.io", "updates.astronomer.io"],
@@ -326,34 +321,68 @@ impl UpgradePath {
     }
 }
 
-/// The numeric core of a version string: `v1.18.20-gke.901` → (1, 18, 20).
-///
-/// Vendor suffixes (`-eks-ad4801`, `-gke.901`, `+k3s1`, `+IKS`) and a `+` on the minor
-/// (`Minor:"16+"`) are not pre-releases for range checks: `1.18.20-gke.901` is 1.18.20, and
-/// `1.19.0-eks` is 1.19 (troubleshoot's issue #1441 is the trap this avoids).
-pub fn numeric_version(text: &str) -> Option<(u32, u32, u32)> {
-    let text = text.trim().trim_start_matches(['v', 'V']);
-    let mut parts = [None, None, None];
-    for (slot, piece) in parts.iter_mut().zip(text.split('.')) {
-        let digits: String = piece.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if digits.is_empty() {
-            break;
-        }
-        *slot = digits.parse().ok();
-        if digits.len() != piece.len() {
-            break;
+impl MinorVersion {
+    /// Every version of the line as a requirement: `0.16` → `=0.16` (≥ 0.16.0, < 0.17.0).
+    pub fn requirement(self) -> VersionReq {
+        VersionReq {
+            comparators: vec![Comparator {
+                op: Op::Exact,
+                major: self.major,
+                minor: Some(self.minor),
+                patch: None,
+                pre: Prerelease::EMPTY,
+            }],
         }
     }
-    Some((parts[0]?, parts[1]?, parts[2].unwrap_or(0)))
-}
 
-/// `numeric_version` reduced to major.minor.
-pub fn minor_version(text: &str) -> Option<MinorVersion> {
-    numeric_version(text).map(|(major, minor, _)| MinorVersion { major, minor })
+    /// Whether `version` is a release of this line (a pre-release is not: see
+    /// [`crate::version::parse`]).
+    pub fn matches(self, version: &Version) -> bool {
+        self.requirement().matches(version)
+    }
 }
 
 impl std::fmt::Display for MinorVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::parse;
+
+    #[test]
+    fn every_requirement_of_the_path_parses() {
+        let path = LTS_0_16_TO_0_23;
+        for requirement in [path.kubernetes, path.kubernetes_recommended, path.airflow] {
+            assert!(
+                requirement.version_req().is_some(),
+                "{}",
+                requirement.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn the_seed_s_ranges() {
+        let path = LTS_0_16_TO_0_23;
+        let v = |text: &str| parse(text).unwrap();
+        assert!(path.kubernetes.matches(&v("1.14.0")));
+        assert!(path.kubernetes.matches(&v("1.18.20-gke.901")));
+        assert!(!path.kubernetes.matches(&v("1.19.0")));
+        assert!(!path.kubernetes.matches(&v("1.13.12")));
+        assert!(path.kubernetes_recommended.matches(&v("1.16")));
+        assert!(!path.kubernetes_recommended.matches(&v("1.15.11-gke.3")));
+        assert!(path.airflow.matches(&v("1.10.5")));
+        assert!(!path.airflow.matches(&v("1.10.4")));
+        assert!(path.airflow.matches(&v("2.0.0")));
+        assert!(path.from_platform.matches(&v("0.16.15")));
+        assert!(path.from_platform.matches(&v("v0.16")));
+        assert!(!path.from_platform.matches(&v("0.160.1")));
+        assert!(!path.from_platform.matches(&v("0.17.0")));
+        assert!(path.to_platform.matches(&v("0.23.18")));
+        assert_eq!(path.from_platform.to_string(), "0.16");
     }
 }

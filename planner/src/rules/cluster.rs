@@ -2,8 +2,8 @@
 
 use super::{finding, RuleInput};
 use crate::facts::ConnectionError;
-use crate::path::{minor_version, numeric_version};
 use crate::report::{Finding, Status};
+use crate::version;
 
 const ID_VERSION: &str = "kubernetes-version";
 const ID_SKEW: &str = "kubectl-skew";
@@ -11,10 +11,7 @@ const ID_SKEW: &str = "kubectl-skew";
 pub fn kubernetes_version(ctx: &RuleInput) -> Finding {
     let k = &ctx.facts.kubernetes;
     let path = ctx.path;
-    let range = format!(
-        "{} ≤ version < {}",
-        path.kubernetes_min, path.kubernetes_max_exclusive
-    );
+    let (supported, recommended) = (path.kubernetes, path.kubernetes_recommended);
     let Some(server) = k.server_version.as_deref() else {
         return match k.error {
             Some(error) => {
@@ -35,7 +32,7 @@ pub fn kubernetes_version(ctx: &RuleInput) -> Finding {
         };
     };
     let evidence: Vec<_> = k.server_at.iter().cloned().collect();
-    let Some(version) = minor_version(server) else {
+    let Some(version) = version::parse(server) else {
         return finding(
             ID_VERSION,
             Status::Unknown,
@@ -44,38 +41,33 @@ pub fn kubernetes_version(ctx: &RuleInput) -> Finding {
             evidence,
         );
     };
-    let (status, message, remedy) = if version < path.kubernetes_min
-        || version >= path.kubernetes_max_exclusive
-    {
+    let (status, message, remedy) = if !supported.matches(&version) {
+        let why = if version.pre.is_empty() {
+            String::new()
+        } else {
+            " (a pre-release: the procedure supports released versions only)".to_string()
+        };
         (
             Status::Fail,
-            format!("Kubernetes {server} is outside the supported range {range}"),
+            format!("Kubernetes {server} is outside the supported range {supported}{why}"),
             Some(format!(
-                "move the cluster to Kubernetes {}.{}–{}.{} first (ask your cloud provider or cluster administrator), then paste `kubectl version` again",
-                path.kubernetes_recommended_min.major,
-                path.kubernetes_recommended_min.minor,
-                path.kubernetes_max_exclusive.major,
-                path.kubernetes_max_exclusive.minor - 1
+                "move the cluster to a Kubernetes release with {supported} (later docs recommend {recommended}) first (ask your cloud provider or cluster administrator), then paste `kubectl version` again"
             )),
         )
-    } else if version < path.kubernetes_recommended_min {
+    } else if !recommended.matches(&version) {
         (
             Status::Warn,
             format!(
-                "Kubernetes {server} is accepted by the procedure, but later docs support only {}–{}.{}",
-                path.kubernetes_recommended_min,
-                path.kubernetes_max_exclusive.major,
-                path.kubernetes_max_exclusive.minor - 1
+                "Kubernetes {server} is accepted by the procedure ({supported}), but later docs support only {recommended}"
             ),
             Some(format!(
-                "consider upgrading Kubernetes to {} or later before the platform",
-                path.kubernetes_recommended_min
+                "consider upgrading Kubernetes to {recommended} before the platform"
             )),
         )
     } else {
         (
             Status::Pass,
-            format!("Kubernetes {server} is in the supported range {range}"),
+            format!("Kubernetes {server} is in the supported range {supported}"),
             None,
         )
     };
@@ -123,11 +115,11 @@ pub fn kubectl_skew(ctx: &RuleInput) -> Finding {
         .chain(k.server_at.iter())
         .cloned()
         .collect();
-    let (Some(c), Some(s)) = (numeric_version(client), numeric_version(server)) else {
+    let (Some(c), Some(s)) = (version::parse(client), version::parse(server)) else {
         return ctx.missing(ID_SKEW, "a version could not be read", remedy.into());
     };
     let max = ctx.path.kubectl_max_skew;
-    if c.0 != s.0 || c.1.abs_diff(s.1) > max {
+    if c.major != s.major || c.minor.abs_diff(s.minor) > u64::from(max) {
         finding(
             ID_SKEW,
             Status::Warn,
@@ -136,7 +128,7 @@ pub fn kubectl_skew(ctx: &RuleInput) -> Finding {
             ),
             Some(format!(
                 "use a kubectl within ±{max} minor of the server, e.g. https://dl.k8s.io/release/v{}.{}.0/bin/linux/amd64/kubectl",
-                s.0, s.1
+                s.major, s.minor
             )),
             evidence,
         )

@@ -2,8 +2,8 @@
 
 use super::{finding, RuleInput};
 use crate::facts::{At, HelmGeneration};
-use crate::path::minor_version;
 use crate::report::{Finding, Status};
+use crate::version::{self, Version};
 
 const ID_VERSION: &str = "platform-version";
 const ID_STATE: &str = "helm-release-state";
@@ -97,7 +97,7 @@ pub fn platform_version(ctx: &RuleInput) -> Finding {
         );
     };
     let chart = format!("{}-{version_text}", path.platform_chart);
-    let Some(version) = minor_version(version_text) else {
+    let Some(version) = version::parse(version_text) else {
         return finding(
             ID_VERSION,
             Status::Unknown,
@@ -106,13 +106,14 @@ pub fn platform_version(ctx: &RuleInput) -> Finding {
             latest.at,
         );
     };
-    let (status, message, remedy) = if version == path.from_platform {
+    let (from, to) = (path.from_platform, path.to_platform);
+    let (status, message, remedy) = if from.matches(&version) {
         (
             Status::Pass,
             format!("platform release `{release}` in namespace `{ns}` runs {chart}"),
             None,
         )
-    } else if version == path.to_platform {
+    } else if to.matches(&version) {
         let message = if latest.status.as_deref() == Some("deployed") {
             format!("already upgraded: nothing to do (release `{release}` runs {chart})")
         } else {
@@ -128,7 +129,7 @@ pub fn platform_version(ctx: &RuleInput) -> Finding {
                 "do not run the upgrade again; confirm with `helm history {release} -n {ns}` and verify the platform"
             )),
         )
-    } else if version < path.from_platform {
+    } else if version < Version::new(from.major, from.minor, 0) {
         (
             Status::Fail,
             format!(
@@ -144,8 +145,12 @@ pub fn platform_version(ctx: &RuleInput) -> Finding {
         (
             Status::Fail,
             format!(
-                "release `{release}` runs {chart}, which is not on the {} → {} path",
-                path.from_platform, path.to_platform
+                "release `{release}` runs {chart}, which is not on the {from}.x → {to}.x path{}",
+                if version.pre.is_empty() {
+                    ""
+                } else {
+                    " (a pre-release chart)"
+                }
             ),
             Some("use the upgrade procedure for the platform version you run".into()),
         )

@@ -2,8 +2,8 @@
 
 use super::{finding, item, item_evidence, worst, RuleInput};
 use crate::facts::{CertifiedForm, Image};
-use crate::path::numeric_version;
 use crate::report::{Finding, Item, Status};
+use crate::version;
 
 const ID: &str = "airflow-images";
 
@@ -42,18 +42,18 @@ pub fn airflow_images(ctx: &RuleInput) -> Finding {
     let (message, remedy) = match status {
         Status::Pass => (
             format!(
-                "all {} Airflow images are Astronomer Certified {}+ with pinned tags",
+                "all {} Airflow images are Astronomer Certified Airflow {} with pinned tags",
                 items.len(),
-                airflow_min(ctx)
+                ctx.path.airflow
             ),
             None,
         ),
         Status::Fail => (
             format!(
-                "{} of {} Airflow images cannot be upgraded (not certified, older than {}, or no readable version)",
+                "{} of {} Airflow images cannot be upgraded (not certified, not Airflow {}, or no readable version)",
                 count(Status::Fail),
                 items.len(),
-                airflow_min(ctx)
+                ctx.path.airflow
             ),
             Some(format!(
                 "rebuild each failing deployment on a certified image, e.g. `FROM quay.io/astronomer/ap-airflow:1.10.12-1-buster-onbuild` in its Dockerfile, run `astro deploy`, and paste the images again ({})",
@@ -82,11 +82,6 @@ pub fn airflow_images(ctx: &RuleInput) -> Finding {
     let mut result = finding(ID, status, message, remedy, item_evidence(&items));
     result.items = items;
     result
-}
-
-fn airflow_min(ctx: &RuleInput) -> String {
-    let (major, minor, patch) = ctx.path.min_airflow;
-    format!("{major}.{minor}.{patch}")
 }
 
 /// The item for one image; None for an image that is not an Airflow image at all
@@ -126,17 +121,25 @@ fn judge(ctx: &RuleInput, image: &Image) -> Option<Item> {
             ),
             (Some(_), Some(certified)) => {
                 let version = &certified.airflow_version;
-                let too_old = numeric_version(version).is_none_or(|v| v < ctx.path.min_airflow);
+                let parsed = version::parse(version);
+                let accepted = parsed.as_ref().is_some_and(|v| ctx.path.airflow.matches(v));
                 if certified.form == CertifiedForm::Legacy {
                     judged(
                         Status::Fail,
                         format!("old `<astronomer>-<airflow>` tag form (Airflow {version}): rebuild on a current certified tag"),
                     )
-                } else if too_old {
-                    judged(
-                        Status::Fail,
-                        format!("Airflow {version} is older than {}", airflow_min(ctx)),
-                    )
+                } else if !accepted {
+                    let accepts = ctx.path.airflow;
+                    let message = match &parsed {
+                        Some(v) if accepts.is_below(v) => {
+                            format!("Airflow {version} is older than the upgrade accepts ({accepts})")
+                        }
+                        Some(v) if !v.pre.is_empty() => format!(
+                            "Airflow {version} is a pre-release; the upgrade accepts releases {accepts}"
+                        ),
+                        _ => format!("Airflow {version} is not what the upgrade accepts ({accepts})"),
+                    };
+                    judged(Status::Fail, message)
                 } else {
                     let mut gaps = Vec::new();
                     if certified.form == CertifiedForm::Floating || certified.build_number.is_none()

@@ -5,7 +5,7 @@ use planner::facts::{
     HelmGeneration, HelmRelease, HelmRevision, Image, KubernetesFacts, Permission, Pod, Severity,
     StorageClass, UpgradeResources,
 };
-use planner::path::{numeric_version, CheckKind, LTS_0_16_TO_0_23};
+use planner::path::{CheckKind, LTS_0_16_TO_0_23};
 use planner::plan::{evidence_digest, ClusterFingerprint, Plan, StepKind};
 use planner::report::{redact_secrets, Report, Status, Verdict};
 use planner::rules::{evaluate, matches_known_crashing};
@@ -301,11 +301,18 @@ fn verdict_logic() {
 
 #[test]
 fn vendor_suffixes_are_not_prereleases() {
-    assert_eq!(numeric_version("1.18.20-gke.901"), Some((1, 18, 20)));
-    assert_eq!(numeric_version("v1.16.15-eks-ad4801"), Some((1, 16, 15)));
-    assert_eq!(numeric_version("1.17.4+k3s1"), Some((1, 17, 4)));
-    assert_eq!(numeric_version("1.16+"), Some((1, 16, 0)));
-    assert_eq!(numeric_version("garbage"), None);
+    use planner::version::{parse, Version};
+    let core = |text: &str| {
+        parse(text).map(|v| {
+            assert!(v.pre.is_empty(), "{text} read as a pre-release");
+            Version::new(v.major, v.minor, v.patch)
+        })
+    };
+    assert_eq!(core("1.18.20-gke.901"), Some(Version::new(1, 18, 20)));
+    assert_eq!(core("v1.16.15-eks-ad4801"), Some(Version::new(1, 16, 15)));
+    assert_eq!(core("1.17.4+k3s1"), Some(Version::new(1, 17, 4)));
+    assert_eq!(core("1.16+"), Some(Version::new(1, 16, 0)));
+    assert_eq!(parse("garbage"), None);
 }
 
 #[test]
@@ -338,6 +345,71 @@ fn kubernetes_version_cases() {
     assert!(f.message.contains("connection refused"), "{}", f.message);
     assert!(f.remedy.as_deref().unwrap().contains("kubectl"));
     assert_eq!(f.evidence, vec![at("kubectl-version.txt", 2)]);
+}
+
+#[test]
+fn version_requirements_decide_with_vendor_builds_and_pre_releases() {
+    // Kubernetes: vendor suffixes are builds of a release; a real pre-release satisfies nothing.
+    let mut facts = healthy();
+    for (server, expected) in [
+        ("v1.18", Status::Pass),
+        ("1.16+", Status::Pass),
+        ("1.18.20-gke.901", Status::Pass),
+        ("1.19.0-rc.1", Status::Fail),
+        ("1.18.0-rc.1", Status::Fail),
+        ("1.15.0-beta.2", Status::Fail),
+    ] {
+        facts.kubernetes.server_version = Some(server.into());
+        assert_eq!(
+            check_with(&facts, "kubernetes-version"),
+            expected,
+            "{server}"
+        );
+    }
+    facts.kubernetes.server_version = Some("1.18.0-rc.1".into());
+    let report = run(&facts, &acks());
+    let message = &report.finding("kubernetes-version").unwrap().message;
+    assert!(message.contains("pre-release"), "{message}");
+    assert!(message.contains("1.14 ≤ version < 1.19"), "{message}");
+
+    // The platform chart: 0.16.x only, by number rather than by text prefix.
+    let mut facts = healthy();
+    for (chart, expected) in [
+        ("0.16.9", Status::Pass),
+        ("v0.16.15", Status::Pass),
+        ("0.16", Status::Pass),
+        ("0.160.1", Status::Fail),
+        ("0.17.0", Status::Fail),
+    ] {
+        facts.helm_releases[0] = platform_release(chart, "deployed");
+        assert_eq!(check_with(&facts, "platform-version"), expected, "{chart}");
+    }
+    facts.helm_releases[0] = platform_release("0.15.2", "deployed");
+    let report = run(&facts, &acks());
+    let message = &report.finding("platform-version").unwrap().message;
+    assert!(message.contains("starts from 0.16.x"), "{message}");
+
+    // Airflow: at least 1.10.5; 1.10.10 is newer than 1.10.5 (not a text comparison).
+    let mut facts = healthy();
+    for (version, expected) in [
+        ("1.10.10", Status::Pass),
+        ("2.0.0", Status::Pass),
+        ("1.10.4", Status::Fail),
+        ("1.9.0", Status::Fail),
+    ] {
+        facts.images = vec![certified(
+            &format!("{version}-1-buster-onbuild"),
+            version,
+            Some(1),
+            true,
+            CertifiedForm::Pinned,
+        )];
+        assert_eq!(check_with(&facts, "airflow-images"), expected, "{version}");
+    }
+    let report = run(&facts, &acks());
+    let item = &report.finding("airflow-images").unwrap().items[0];
+    assert!(item.message.contains("older than"), "{}", item.message);
+    assert!(item.message.contains("1.10.5"), "{}", item.message);
 }
 
 #[test]
@@ -1688,7 +1760,7 @@ mod invariants {
 
 #[test]
 fn the_upgrade_path_is_data() {
-    use planner::path::{MinorVersion, UpgradePath};
+    use planner::path::{MinorVersion, Requirement, UpgradePath};
     use planner::rules::evaluate_path;
     // A later hop differs in data: its version range and starting platform.
     let next_hop = UpgradePath {
@@ -1701,10 +1773,7 @@ fn the_upgrade_path_is_data() {
             major: 0,
             minor: 25,
         },
-        kubernetes_max_exclusive: MinorVersion {
-            major: 1,
-            minor: 20,
-        },
+        kubernetes: Requirement::new(">=1.14, <1.20"),
         ..LTS_0_16_TO_0_23
     };
     let mut facts = healthy();

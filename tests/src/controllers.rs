@@ -871,6 +871,25 @@ fn apply_transition(shared: &Shared, transition: &TransitionSpec, job_name: &str
             status["ready"] = json!(true);
         }
         pod["status"]["startTime"] = json!(now);
+        // The replacement is a fresh pod that runs: whatever the old one was (crash-looping,
+        // evicted, being deleted), the new one is Running and Ready.
+        pod["status"]["phase"] = json!("Running");
+        if let Some(status) = pod["status"].as_object_mut() {
+            status.remove("reason");
+            status.remove("message");
+        }
+        if let Some(meta) = pod["metadata"].as_object_mut() {
+            meta.remove("deletionTimestamp");
+            meta.remove("deletionGracePeriodSeconds");
+        }
+        for condition in pod["status"]["conditions"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            condition["status"] = json!("True");
+            condition["lastTransitionTime"] = json!(now);
+        }
         let _ = store.create(pods, pod);
     }
 

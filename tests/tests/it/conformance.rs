@@ -797,6 +797,7 @@ async fn failing_upgrade_shows_error_and_its_rollback_completes() {
         ["astronomerinc/ap-astro-ui:0.16.8"; 2],
         "only the mapped images changed"
     );
+    assert_replaced_worker_runs(&cluster).await;
 
     let run = cluster
         .kubectl(&["apply", "-f", &manifest("rollback-0.16-to-0.23.yaml")])
@@ -845,6 +846,20 @@ async fn failing_upgrade_shows_error_and_its_rollback_completes() {
         component_images(&cluster, "commander").await,
         ["astronomerinc/ap-commander:0.16.0"; 2]
     );
+    assert_replaced_worker_runs(&cluster).await;
+}
+
+/// The crash-looping Houston worker of upgrade-job-fails runs a mapped image: a transition
+/// replaces it with a new pod that runs, Ready.
+async fn assert_replaced_worker_runs(cluster: &Cluster) {
+    let run = cluster
+        .kubectl(&["get", "pods", "-n", "astronomer", "-l", "component=houston-worker"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let workers = rows_named(&run.stdout, "astronomer-houston-worker-");
+    assert_eq!(workers.len(), 1, "{}", run.stdout);
+    assert_ne!(workers[0][0], "astronomer-houston-worker-5c8d9f7b6-qk2zt");
+    assert_eq!(workers[0][1..4], ["1/1", "Running", "0"], "{}", run.stdout);
 }
 
 /// What one failure scenario's upgrader log must end with, and what it leaves behind.

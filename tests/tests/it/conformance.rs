@@ -853,7 +853,14 @@ async fn failing_upgrade_shows_error_and_its_rollback_completes() {
 /// replaces it with a new pod that runs, Ready.
 async fn assert_replaced_worker_runs(cluster: &Cluster) {
     let run = cluster
-        .kubectl(&["get", "pods", "-n", "astronomer", "-l", "component=houston-worker"])
+        .kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            "astronomer",
+            "-l",
+            "component=houston-worker",
+        ])
         .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let workers = rows_named(&run.stdout, "astronomer-houston-worker-");

@@ -13,6 +13,10 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
 const UPGRADE_JOB: &str = "upgrade-astronomer";
+const ROLLBACK_JOB: &str = "rollback-astronomer";
+/// The approver accepts what an automatic rollback costs; `apply --auto-rollback` needs it.
+const ROLLBACK_ACK: &str = "rollback-data-loss";
+const HOUSTON_WORKER_CRASHING: &str = "known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt";
 const JOBS_PATH: &str = "/apis/batch/v1/namespaces/default/jobs";
 
 fn binary() -> PathBuf {
@@ -182,6 +186,21 @@ impl Cluster {
         self.run(&args).await
     }
 
+    /// `astro-upgrade rollback` with the repo's rollback manifest.
+    async fn rollback(&self, extra: &[&str]) -> Run {
+        let manifest = workspace_file("manifests/rollback-0.16-to-0.23.yaml");
+        let mut args = vec![
+            "rollback",
+            "--rollback-manifest",
+            manifest.to_str().expect("utf-8 path"),
+            "--yes",
+            "--settle",
+            "20s",
+        ];
+        args.extend(extra);
+        self.run(&args).await
+    }
+
     fn platform_chart_version(&self) -> String {
         let secrets = self.sim.objects("v1", "Secret", Some("astronomer"));
         let newest = secrets
@@ -278,6 +297,14 @@ fn known_crashing(bundle: &str) -> Vec<String> {
         .collect()
 }
 
+/// The JSON events of one journal step and event, in order.
+fn events_named(run: &Run, step: &str, status: &str) -> Vec<Value> {
+    run.events()
+        .into_iter()
+        .filter(|e| e["step"] == step && e["status"] == status)
+        .collect()
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("JSON")
 }
@@ -285,14 +312,14 @@ fn read_json(path: &Path) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_upgrade_ends_on_0_23_deployed() {
     let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
-    let plan = cluster.approved_plan(&[]).await;
+    let plan = cluster.approved_plan(&[ROLLBACK_ACK]).await;
     let run = cluster.apply(&plan, &["--auto-rollback"]).await;
     assert_eq!(run.code, 0, "{}", run.text());
     assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
     let text = run.text();
     assert!(text.contains("probe passed"), "{text}");
     assert!(
-        text.contains("TASK [(6/6) Reset upgradeDeployments]"),
+        text.contains("TASK [(6/6) Upgrade Astronomer: Helm upgrade - Turn off airflow auto upgrade configuration."),
         "the upgrader's log is streamed: {text}"
     );
     assert!(
@@ -351,12 +378,27 @@ async fn a_healthy_upgrade_ends_on_0_23_deployed() {
 async fn a_failed_upgrade_rolls_back_to_0_16_and_exits_5() {
     let cluster = Cluster::start("upgrade-job-fails", 100.0).await;
     let plan = cluster
-        .approved_plan(&["known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt"])
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
         .await;
+    let revisions_before = cluster.platform_revisions();
     let run = cluster
         .apply(&plan, &["--auto-rollback", "-o", "json"])
         .await;
     assert_eq!(run.code, 5, "{}", run.text());
+    assert!(
+        events_named(&run, "upgrader", "assessed")
+            .iter()
+            .any(|e| e["phase"] == "changes-platform"
+                && e["backup"] == "proven"
+                && e["platform_changed"] == "yes"),
+        "the log proves the point of no return passed with a finished backup: {}",
+        run.stdout
+    );
+    assert_eq!(
+        cluster.platform_revisions(),
+        revisions_before + 2,
+        "the failed 0.23 revision the upgrader left, then the rollback's 0.16 revision"
+    );
     let events = run.events();
     assert_eq!(
         events.len(),
@@ -412,7 +454,7 @@ async fn an_image_pull_failure_is_reported_by_name_within_two_simulated_seconds(
     let time_scale = 2.0;
     let cluster = Cluster::start("image-pull-fails", time_scale).await;
     let plan = cluster.approved_plan(&[]).await;
-    let args = cluster.apply_args(&plan, &["-o", "json", "--auto-rollback"]);
+    let args = cluster.apply_args(&plan, &["-o", "json"]);
     let mut child = cluster
         .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
         .spawn()
@@ -480,7 +522,11 @@ async fn an_image_pull_failure_is_reported_by_name_within_two_simulated_seconds(
         "names the image: {message}"
     );
     let status = child.wait().await.expect("astro-upgrade ends");
-    assert_eq!(status.code(), Some(6), "a person must fix the image source");
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "the platform was not touched; a person must fix the image source"
+    );
     assert!(
         cluster
             .sim
@@ -514,7 +560,7 @@ async fn an_api_outage_mid_watch_is_survived_and_nothing_is_applied_twice() {
         outage.from_s = 5.0;
     })
     .await;
-    let plan = cluster.approved_plan(&[]).await;
+    let plan = cluster.approved_plan(&[ROLLBACK_ACK]).await;
     let run = cluster.apply(&plan, &["--auto-rollback"]).await;
     assert_eq!(run.code, 0, "{}", run.text());
     let requests = cluster.sim.requests();
@@ -704,7 +750,7 @@ async fn a_failed_rollback_exits_6_with_the_next_manual_steps() {
     let bundle = cluster.collect().await;
     let acks = known_crashing(&bundle);
     let acks: Vec<&str> = acks.iter().map(String::as_str).collect();
-    let plan = cluster.write_plan(&bundle, &acks);
+    let plan = cluster.write_plan(&bundle, &[acks.as_slice(), &[ROLLBACK_ACK]].concat());
     assert_eq!(read_json(&plan)["verdict"], "GO");
     let run = cluster.apply(&plan, &["--auto-rollback"]).await;
     assert_eq!(run.code, 6, "{}", run.text());
@@ -735,7 +781,12 @@ async fn a_claim_that_never_binds_stops_at_the_probe() {
     );
     assert_eq!(read_json(&plan)["verdict"], "GO");
     let run = cluster.apply(&plan, &["--bind-timeout", "2s"]).await;
-    assert_eq!(run.code, 6, "{}", run.text());
+    assert_eq!(
+        run.code,
+        7,
+        "nothing changed on the platform: {}",
+        run.text()
+    );
     assert!(run.text().contains("probe failed"), "{}", run.text());
     assert!(
         run.text().contains("astronomer-upgrades-backup"),
@@ -1017,12 +1068,12 @@ async fn collect_reads_the_evidence_and_keeps_no_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_job_is_reported_and_only_rerun_recreates_it() {
-    let cluster = Cluster::start("upgrade-job-fails", 100.0).await;
-    let plan = cluster
-        .approved_plan(&["known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt"])
-        .await;
+    // An early failure (the database cannot be reached): the fix is outside the cluster, and
+    // `--rerun` is how the upgrade starts again.
+    let cluster = Cluster::start("upgrade-fails-db-unreachable", 100.0).await;
+    let plan = cluster.approved_plan(&[HOUSTON_WORKER_CRASHING]).await;
     let first = cluster.apply(&plan, &[]).await;
-    assert_eq!(first.code, 6, "{}", first.text());
+    assert_eq!(first.code, 7, "{}", first.text());
     let uid = |cluster: &Cluster| {
         cluster
             .sim
@@ -1034,9 +1085,19 @@ async fn a_failed_job_is_reported_and_only_rerun_recreates_it() {
     let posts = cluster.job_posts();
 
     let again = cluster.apply(&plan, &[]).await;
-    assert_eq!(again.code, 6, "{}", again.text());
+    assert_eq!(
+        again.code,
+        7,
+        "the found Job's log still shows nothing changed: {}",
+        again.text()
+    );
     assert!(
         again.text().contains("already exists and has failed"),
+        "{}",
+        again.text()
+    );
+    assert!(
+        again.text().contains("THE PLATFORM WAS NOT CHANGED"),
         "{}",
         again.text()
     );
@@ -1045,7 +1106,7 @@ async fn a_failed_job_is_reported_and_only_rerun_recreates_it() {
     let rerun = cluster.apply(&plan, &["--rerun"]).await;
     assert_eq!(
         rerun.code,
-        6,
+        7,
         "the scripted upgrade fails again: {}",
         rerun.text()
     );
@@ -1066,7 +1127,7 @@ async fn a_failed_job_is_reported_and_only_rerun_recreates_it() {
 async fn ctrl_c_never_cuts_off_a_running_rollback() {
     let cluster = Cluster::start("upgrade-job-fails", 40.0).await;
     let plan = cluster
-        .approved_plan(&["known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt"])
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
         .await;
     let args = cluster.apply_args(&plan, &["--auto-rollback"]);
     let child = cluster
@@ -1098,4 +1159,242 @@ async fn ctrl_c_never_cuts_off_a_running_rollback() {
     assert!(text.contains("Ctrl-C ignored"), "{text}");
     assert_eq!(output.status.code(), Some(5), "{text}");
     assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+}
+
+/// What a run against one of the early-failure scenarios must show: exit 7, the failing task, its
+/// message and fix, no rollback Job ever, the platform as it was, the failed Job kept.
+async fn an_early_failure_changes_nothing(scenario: &str, task: &str, phase: &str, words: &[&str]) {
+    let cluster = Cluster::start(scenario, 100.0).await;
+    let plan = cluster
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
+        .await;
+    let before = cluster.platform_chart_version();
+    let revisions = cluster.platform_revisions();
+    let run = cluster.apply(&plan, &["--auto-rollback"]).await;
+    let text = run.text();
+    assert_eq!(run.code, 7, "{scenario}: {text}");
+    assert!(text.contains(&format!("failed at task `{task}`")), "{text}");
+    assert!(text.contains("THE PLATFORM WAS NOT CHANGED"), "{text}");
+    for word in words {
+        assert!(
+            text.contains(word),
+            "{scenario}: missing {word:?} in {text}"
+        );
+    }
+    assert!(
+        text.contains("likely cause:") && text.contains("fix:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--auto-rollback --rerun"),
+        "how to re-run: {text}"
+    );
+    assert_eq!(
+        cluster.job_posts(),
+        2,
+        "the probe and the upgrade Job only: no rollback Job was ever created"
+    );
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+        .is_none());
+    assert_eq!(cluster.platform_chart_version(), before, "{scenario}");
+    assert_eq!(cluster.platform_revisions(), revisions, "{scenario}");
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+        .expect("the failed Job is kept for its log");
+    assert_eq!(job["status"]["conditions"][0]["type"], "Failed");
+    let journal = std::fs::read_to_string(cluster.path("astro-upgrade-journal.jsonl"))
+        .expect("the journal is written");
+    let assessed: Value = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["step"] == "upgrader" && e["event"] == "assessed")
+        .expect("the journal records the upgrader's phase");
+    assert_eq!(assessed["detail"]["phase"], phase, "{journal}");
+    assert_eq!(assessed["detail"]["failed_task"], task, "{journal}");
+    assert_eq!(assessed["detail"]["platform_changed"], "no", "{journal}");
+    assert!(
+        journal.contains("\"event\":\"faileduntouched\""),
+        "{journal}"
+    );
+
+    // `status` tells a person at 3 a.m. that nothing changed.
+    let status = cluster.run(&["status"]).await;
+    assert!(
+        status.text().contains("platform changed: no"),
+        "{}",
+        status.text()
+    );
+    // A rollback now would only destroy: it is refused, and nothing is created.
+    let changes = cluster.changes().len();
+    let rollback = cluster.rollback(&[]).await;
+    assert_eq!(rollback.code, 3, "{}", rollback.text());
+    assert!(
+        rollback
+            .text()
+            .contains("never passed the point of no return"),
+        "{}",
+        rollback.text()
+    );
+    assert_eq!(
+        cluster.changes().len(),
+        changes,
+        "a refused rollback changes nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_cannot_be_reached_fails_read_only_and_exits_7() {
+    an_early_failure_changes_nothing(
+        "upgrade-fails-db-unreachable",
+        "Check that we can connect to the database",
+        "read-only",
+        &["unable to connect to database", "pg_isready"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_in_the_database_dump_fails_in_the_backup_and_exits_7() {
+    an_early_failure_changes_nothing(
+        "upgrade-fails-backup-disk-full",
+        "Backup Astronomer database",
+        "backup",
+        &["No space left on device", "PVC"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_helm_repository_fails_in_the_backup_and_exits_7() {
+    an_early_failure_changes_nothing(
+        "upgrade-fails-helm-repo-unreachable",
+        "Add public helm repo",
+        "backup",
+        &["helm.astronomer.io", "egress"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_this_tool_does_not_know_is_handed_to_a_person_without_a_rollback() {
+    let cluster = Cluster::start("upgrade-fails-unknown-task", 100.0).await;
+    let plan = cluster
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
+        .await;
+    let run = cluster
+        .apply(&plan, &["--auto-rollback", "-o", "json"])
+        .await;
+    assert_eq!(run.code, 6, "{}", run.text());
+    let handed = events_named(&run, "upgrade-job", "handed-off");
+    assert_eq!(handed.len(), 1, "{}", run.stdout);
+    assert_eq!(handed[0]["reason"], "unknown-task");
+    let assessed = events_named(&run, "upgrader", "assessed");
+    assert_eq!(assessed[0]["platform_changed"], "unknown", "{}", run.stdout);
+    assert_eq!(
+        assessed[0]["unknown_task"], "Check Airflow chart compatibility",
+        "{}",
+        run.stdout
+    );
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+        .is_none());
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_point_of_no_return_without_a_proven_backup_nothing_is_rolled_back() {
+    let cluster = Cluster::start("upgrade-fails-backup-unproven", 100.0).await;
+    let plan = cluster
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
+        .await;
+    let run = cluster.apply(&plan, &["--auto-rollback"]).await;
+    assert_eq!(run.code, 6, "{}", run.text());
+    let text = run.text();
+    assert!(text.contains("NOT ROLLED BACK"), "{text}");
+    assert!(
+        text.contains("did not finish"),
+        "the backup's state is named: {text}"
+    );
+    assert!(
+        text.contains("helm history astronomer -n astronomer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("astro-upgrade rollback --rollback-manifest"),
+        "{text}"
+    );
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+        .is_none());
+    assert!(
+        cluster.platform_chart_version().ends_with("failed"),
+        "the half-upgraded platform is left as it is: {}",
+        cluster.platform_chart_version()
+    );
+
+    // Without its backup PVC a rollback is refused before any change.
+    let deleted = reqwest::Client::new()
+        .delete(format!(
+            "{}/api/v1/namespaces/default/persistentvolumeclaims/astronomer-upgrades-backup",
+            cluster.sim.url()
+        ))
+        .send()
+        .await
+        .expect("the simulator answers");
+    assert!(deleted.status().is_success());
+    let changes = cluster.changes().len();
+    let rollback = cluster.rollback(&[]).await;
+    assert_eq!(rollback.code, 3, "{}", rollback.text());
+    assert!(
+        rollback.text().contains("astronomer-upgrades-backup"),
+        "{}",
+        rollback.text()
+    );
+    assert_eq!(cluster.changes().len(), changes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_point_of_no_return_with_a_finished_backup_the_rollback_restores_0_16() {
+    let cluster = Cluster::start("upgrade-fails-after-backup", 100.0).await;
+    let plan = cluster
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
+        .await;
+    let run = cluster.apply(&plan, &["--auto-rollback"]).await;
+    assert_eq!(run.code, 5, "{}", run.text());
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+        .is_some());
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_rollback_without_the_acknowledgement_is_refused_before_any_change() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let run = cluster.apply(&plan, &["--auto-rollback"]).await;
+    assert_eq!(run.code, 2, "{}", run.text());
+    assert!(run.text().contains("rollback-data-loss"), "{}", run.text());
+    assert!(cluster.changes().is_empty(), "{:?}", cluster.changes());
+    let no_manifest = cluster
+        .run(&[
+            "apply",
+            "--plan",
+            plan.to_str().expect("utf-8 path"),
+            "--manifest",
+            workspace_file("manifests/upgrade-0.16-to-0.23.yaml")
+                .to_str()
+                .expect("utf-8 path"),
+            "--auto-rollback",
+            "--yes",
+        ])
+        .await;
+    assert_eq!(no_manifest.code, 2, "{}", no_manifest.text());
+    assert!(no_manifest.text().contains("--rollback-manifest"));
+    assert!(cluster.changes().is_empty());
 }

@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use planner::path::LTS_0_16_TO_0_23;
 
 use crate::GlobalArgs;
 
@@ -85,31 +86,26 @@ pub async fn server_version(client: &Client) -> anyhow::Result<String> {
         .to_string())
 }
 
-/// A warning when the server is outside the range this upgrade and this client were checked on.
+/// A warning when the server is outside the range this upgrade and this client were checked
+/// on: the planner's requirement (`kubernetes-version`), read with the planner's parser, so a
+/// live server is judged as its pasted `kubectl version` would be. None for a version that
+/// cannot be read (the check itself reports that).
 pub fn version_warning(version: &str) -> Option<String> {
-    let (major, minor) = major_minor(version)?;
-    if (major, minor) >= (1, 19) {
-        Some(format!(
-            "the server runs Kubernetes {version}; the 0.16 → 0.23 upgrade supports 1.14–1.18 only"
-        ))
-    } else if (major, minor) < (1, 14) {
-        Some(format!(
-            "the server runs Kubernetes {version}, older than 1.14: this tool was not built for it"
-        ))
-    } else {
-        None
+    let supported = LTS_0_16_TO_0_23.kubernetes;
+    let parsed = planner::version::parse(version)?;
+    if supported.matches(&parsed) {
+        return None;
     }
-}
-
-fn major_minor(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor: String = parts
-        .next()?
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    Some((major, minor.parse().ok()?))
+    let why = if supported.is_below(&parsed) {
+        "older than this tool was built for"
+    } else if !parsed.pre.is_empty() {
+        "a pre-release"
+    } else {
+        "newer than the upgrade was written for"
+    };
+    Some(format!(
+        "the server runs Kubernetes {version}, {why}: the 0.16 → 0.23 upgrade supports {supported} only"
+    ))
 }
 
 #[cfg(test)]
@@ -117,13 +113,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn servers_outside_1_14_to_1_18_are_warned() {
+    fn servers_outside_the_path_s_range_are_warned() {
         assert_eq!(version_warning("1.16.15-eks-ad4801"), None);
         assert_eq!(version_warning("1.14.10"), None);
-        assert!(version_warning("1.19.0").unwrap().contains("1.14–1.18"));
-        assert!(version_warning("1.13.4")
+        assert_eq!(version_warning("1.18.20-gke.901"), None);
+        assert_eq!(version_warning("1.18+.3"), None);
+        let newer = version_warning("1.19.0").unwrap();
+        assert!(newer.contains("1.14 ≤ version < 1.19"), "{newer}");
+        assert!(newer.contains("newer"), "{newer}");
+        assert!(version_warning("1.19.0-eks-1").is_some());
+        assert!(version_warning("1.19.0-rc.1")
             .unwrap()
-            .contains("older than 1.14"));
-        assert_eq!(major_minor("1.18+.3"), Some((1, 18)));
+            .contains("pre-release"));
+        assert!(version_warning("1.13.4").unwrap().contains("older"));
+        assert_eq!(version_warning("unreadable"), None);
     }
 }

@@ -1,5 +1,5 @@
-//! Loading pasted evidence from files: `--paste DIR`, `--input KIND=FILE`, `--bundle FILE`,
-//! `--manifest FILE`, and the files of `inspect`.
+//! Loading pasted evidence from files: `--paste DIR`, `--input KIND=FILE` (parsed by clap in
+//! `main.rs`), `--bundle FILE`, `--manifest FILE`, and the files of `inspect`.
 //!
 //! Every problem a user can fix (a missing folder, an unreadable file, an unknown kind) is a
 //! usage error (exit 2) that names the path; odd bytes are not: they are decoded as well as
@@ -40,8 +40,7 @@ impl Evidence {
             sources.extend(read_paste_dir(dir, qualify)?);
         }
         for input in &args.input {
-            let (kind, path) = parse_input(input)?;
-            sources.push(read_file_source(path, Some(kind), &mut stdin)?);
+            sources.push(read_file_source(&input.file, Some(input.kind), &mut stdin)?);
         }
         for path in &args.bundle {
             sources.push(read_file_source(
@@ -70,38 +69,6 @@ pub fn acknowledgements(args: &EvidenceArgs) -> Result<Acknowledgements> {
         acks.air_gapped = true;
     }
     Ok(acks)
-}
-
-/// A kind as spelled on the command line; a usage error lists the accepted kinds.
-pub fn parse_kind(text: &str) -> Result<EvidenceKind> {
-    EvidenceKind::parse(text.trim()).ok_or_else(|| {
-        Exit::usage(format!(
-            "unknown evidence kind `{text}`; the kinds are: {}",
-            kind_names()
-        ))
-    })
-}
-
-fn kind_names() -> String {
-    EvidenceKind::ALL
-        .iter()
-        .map(|kind| kind.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `KIND=FILE` of `--input`.
-fn parse_input(text: &str) -> Result<(EvidenceKind, &Path)> {
-    let Some((kind, path)) = text.split_once('=') else {
-        return Err(Exit::usage(format!(
-            "--input {text}: expected KIND=FILE (e.g. --input pods=pods.txt); the kinds are: {}",
-            kind_names()
-        )));
-    };
-    if path.is_empty() {
-        return Err(Exit::usage(format!("--input {text}: no file after `=`")));
-    }
-    Ok((parse_kind(kind)?, Path::new(path)))
 }
 
 /// Every regular file of a paste folder, sorted by name; the kind comes from the file name
@@ -272,13 +239,5 @@ mod tests {
     #[test]
     fn utf8_bom_is_dropped() {
         assert_eq!(decode("x", b"\xEF\xBB\xBFNAME"), "NAME");
-    }
-
-    #[test]
-    fn input_needs_a_known_kind() {
-        assert!(parse_input("pods=pods.txt").is_ok());
-        let err = parse_input("podz=pods.txt").unwrap_err().to_string();
-        assert!(err.contains("kubectl-version"), "{err}");
-        assert!(parse_input("pods.txt").is_err());
     }
 }

@@ -109,6 +109,8 @@ fn tail_within(text: &str, max: usize) -> &str {
     }
 }
 
+/// Now, as RFC 3339 UTC to the second: journal entries, progress events, bundles and the plan's
+/// `created_at` (the planner has no clock).
 pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)

@@ -2,10 +2,15 @@
 //!
 //! Argument parsing and exit codes live here; each subcommand is a module under `cmd/`.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{EnumValueParser, PossibleValue, TypedValueParser};
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use planner::path::{MinorVersion, LTS_0_16_TO_0_23};
+use planner::EvidenceKind;
 
 mod apply;
 mod cluster;
@@ -20,23 +25,12 @@ mod progress;
 mod render;
 mod watch;
 
-const EXIT_CODES_HELP: &str = "\
-Exit codes (the same for every subcommand):
-  0  GO, or success
-  1  runtime error (cluster unreachable, I/O failure…)
-  2  usage or input error (bad flag, unreadable file)
-  3  NO-GO, or refused (plan tampered, not GO, drift, missing rights)
-  4  INCOMPLETE (evidence or acknowledgements missing)
-  5  upgrade failed and the rollback succeeded
-  6  needs a human: the upgrade or rollback failed and was not recovered
-  7  the upgrade failed before it changed the platform (nothing rolled back; fix and re-run)";
-
 #[derive(Parser, Debug)]
 #[command(
     name = "astro-upgrade",
     version,
     about = "Plan, check and carry out the Astronomer Enterprise 0.16 → 0.23 upgrade",
-    after_help = EXIT_CODES_HELP
+    after_help = exit::help()
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -96,11 +90,11 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct InspectArgs {
     /// Read every file as this kind instead of recognising it by content
-    #[arg(long = "as", value_name = "KIND")]
-    pub as_kind: Option<String>,
+    #[arg(long = "as", value_name = "KIND", value_enum)]
+    pub as_kind: Option<Kind>,
     /// Files to read; `-` reads standard input
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -117,8 +111,8 @@ pub struct EvidenceArgs {
     pub paste: Vec<PathBuf>,
     /// Read FILE (`-`: standard input) as evidence of KIND (kubectl-version, pods, can-i, images,
     /// helm-list, helm-history, storageclass, contexts, connection, transcript, bundle)
-    #[arg(long, value_name = "KIND=FILE")]
-    pub input: Vec<String>,
+    #[arg(long, value_name = "KIND=FILE", value_parser = InputParser)]
+    pub input: Vec<Input>,
     /// Read a bundle written by `astro-upgrade collect`
     #[arg(long, value_name = "FILE")]
     pub bundle: Vec<PathBuf>,
@@ -135,14 +129,14 @@ pub struct EvidenceArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct CheckArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct PlanArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
@@ -157,7 +151,7 @@ pub struct PlanArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct CollectArgs {
     /// Write the bundle to FILE (default: standard output)
     #[arg(long, value_name = "FILE")]
@@ -165,7 +159,7 @@ pub struct CollectArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct ApplyArgs {
     /// The approved plan (JSON from `astro-upgrade plan`)
     #[arg(long, value_name = "FILE")]
@@ -184,7 +178,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_rollback: bool,
     /// Give up on the upgrade Job after this long (e.g. 45m, 1h30m)
-    #[arg(long, value_name = "DUR", default_value = "45m")]
+    #[arg(long, value_name = "DUR", default_value = "45m", value_parser = duration_text)]
     pub timeout: String,
     /// Send every change with dryRun=All: nothing is persisted
     #[arg(long)]
@@ -203,15 +197,15 @@ pub struct ApplyArgs {
 #[derive(Args, Debug, Clone)]
 pub struct WatchArgs {
     /// How long the backup PVC may stay Pending (or the pod unschedulable) before giving up
-    #[arg(long, value_name = "DUR", default_value = "2m")]
+    #[arg(long, value_name = "DUR", default_value = "2m", value_parser = duration_text)]
     pub bind_timeout: String,
     /// How long the platform's pods may take to become ready after the Job completed
-    #[arg(long, value_name = "DUR", default_value = "5m")]
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = duration_text)]
     pub settle: String,
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct RollbackArgs {
     /// The rollback manifest (rollback-0.16-to-0.23.yaml at tag v0.23.18)
     #[arg(long, value_name = "FILE")]
@@ -220,7 +214,7 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub yes: bool,
     /// Give up on the rollback Job after this long
-    #[arg(long, value_name = "DUR", default_value = "45m")]
+    #[arg(long, value_name = "DUR", default_value = "45m", value_parser = duration_text)]
     pub timeout: String,
     /// Journal file (default: ./astro-upgrade-journal.jsonl)
     #[arg(long, value_name = "FILE")]
@@ -237,7 +231,7 @@ pub struct RollbackArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct StatusArgs {
     /// Journal file (default: ./astro-upgrade-journal.jsonl)
     #[arg(long, value_name = "FILE")]
@@ -245,17 +239,114 @@ pub struct StatusArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = EXIT_CODES_HELP)]
+#[command(after_help = exit::help())]
 pub struct VerifyArgs {
     /// The platform's base domain; checks https://app.BASEDOMAIN and https://houston.BASEDOMAIN
     #[arg(long, value_name = "DOMAIN")]
     pub base_domain: Option<String>,
     /// Expected platform minor version (0.23 after an upgrade, 0.16 after a rollback)
-    #[arg(long, default_value = "0.23", value_name = "X.Y")]
-    pub expect: String,
+    #[arg(long, value_name = "X.Y", value_parser = platform_line,
+          default_value_t = LTS_0_16_TO_0_23.to_platform)]
+    pub expect: MinorVersion,
     /// How long pods may take to settle
-    #[arg(long, value_name = "DUR", default_value = "5m")]
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = duration_text)]
     pub settle: String,
+}
+
+/// An evidence kind as the command line names it (`pods`, `kubectl-version`, …): clap lists
+/// the kinds in `--help` and in the error for an unknown one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind(pub EvidenceKind);
+
+const KINDS: [Kind; EvidenceKind::ALL.len()] = {
+    let mut kinds = [Kind(EvidenceKind::ALL[0]); EvidenceKind::ALL.len()];
+    let mut i = 0;
+    while i < kinds.len() {
+        kinds[i] = Kind(EvidenceKind::ALL[i]);
+        i += 1;
+    }
+    kinds
+};
+
+impl ValueEnum for Kind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &KINDS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()))
+    }
+}
+
+/// `--input KIND=FILE`, read by clap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub kind: EvidenceKind,
+    /// `-` is standard input.
+    pub file: PathBuf,
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.kind.as_str(), self.file.display())
+    }
+}
+
+/// Parses `KIND=FILE`; the kind goes through clap's own parser of [`Kind`], so an unknown one
+/// gets clap's usual error with the possible values (and a "similar value" tip), exit 2.
+#[derive(Debug, Clone, Copy)]
+struct InputParser;
+
+impl TypedValueParser for InputParser {
+    type Value = Input;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Input, clap::Error> {
+        let invalid = |why: &str| {
+            let message = format!(
+                "invalid value '{}' for '--input <KIND=FILE>': {why}\n",
+                value.to_string_lossy()
+            );
+            clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| invalid("not valid UTF-8"))?;
+        let Some((kind, file)) = text.split_once('=') else {
+            return Err(invalid(
+                "expected KIND=FILE, e.g. --input pods=pods.txt (`--input KIND=-` reads standard input)",
+            ));
+        };
+        if file.is_empty() {
+            return Err(invalid("no file after `=`"));
+        }
+        let Kind(kind) = EnumValueParser::<Kind>::new().parse_ref(cmd, arg, OsStr::new(kind))?;
+        Ok(Input {
+            kind,
+            file: PathBuf::from(file),
+        })
+    }
+}
+
+/// A duration flag (`90s`, `45m`, `1h30m`) checked when the command line is read, so a typo is
+/// clap's usage error before anything runs; the value stays text for the apply engine.
+fn duration_text(text: &str) -> Result<String, String> {
+    match apply::engine::parse_duration(text) {
+        Some(_) => Ok(text.to_string()),
+        None => Err("not a duration (write e.g. 90s, 45m, 1h30m)".to_string()),
+    }
+}
+
+/// `--expect X.Y`: a platform release line, read by the planner's version parser.
+fn platform_line(text: &str) -> Result<MinorVersion, String> {
+    let version = planner::version::parse(text)
+        .ok_or_else(|| "not a version (write X.Y, e.g. 0.23)".to_string())?;
+    Ok(MinorVersion {
+        major: version.major,
+        minor: version.minor,
+    })
 }
 
 fn main() -> ExitCode {
@@ -263,19 +354,137 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {
-                exit::USAGE
+                exit::Code::Usage
             } else {
-                exit::OK
+                exit::Code::Ok
             };
             let _ = err.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     match cmd::run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code.into(),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(exit::code_for_error(&err))
+            exit::of_error(&err).into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("astro-upgrade").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn input_is_a_typed_kind_and_file() {
+        let cli = parse(&[
+            "check",
+            "--input",
+            "pods=dir/pods.txt",
+            "--input",
+            "bundle=-",
+        ])
+        .unwrap();
+        let Command::Check(args) = cli.command else {
+            panic!("not check");
+        };
+        assert_eq!(
+            args.evidence.input,
+            [
+                Input {
+                    kind: EvidenceKind::Pods,
+                    file: PathBuf::from("dir/pods.txt"),
+                },
+                Input {
+                    kind: EvidenceKind::Bundle,
+                    file: PathBuf::from("-"),
+                },
+            ]
+        );
+        assert_eq!(args.evidence.input[0].to_string(), "pods=dir/pods.txt");
+    }
+
+    #[test]
+    fn an_unknown_kind_gets_clap_s_error_with_the_kinds() {
+        for args in [
+            &["check", "--input", "podz=pods.txt"][..],
+            &["inspect", "--as", "podz", "pods.txt"][..],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidValue, "{args:?}");
+            assert!(err.use_stderr());
+            let text = err.render().to_string();
+            assert!(text.contains("'podz'"), "{text}");
+            assert!(text.contains("possible values"), "{text}");
+            for kind in EvidenceKind::ALL {
+                assert!(text.contains(kind.as_str()), "{kind:?} missing: {text}");
+            }
+            assert!(text.contains("similar value exists: 'pods'"), "{text}");
+        }
+        let err = parse(&["check", "--input", "pods.txt"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("KIND=FILE"), "{err}");
+        let err = parse(&["check", "--input", "pods="]).unwrap_err();
+        assert!(err.to_string().contains("no file"), "{err}");
+    }
+
+    #[test]
+    fn inspect_as_names_a_kind() {
+        let cli = parse(&["inspect", "--as", "helm-list", "a.txt"]).unwrap();
+        let Command::Inspect(args) = cli.command else {
+            panic!("not inspect");
+        };
+        assert_eq!(args.as_kind, Some(Kind(EvidenceKind::HelmList)));
+        assert_eq!(KINDS.len(), EvidenceKind::ALL.len());
+    }
+
+    #[test]
+    fn durations_are_checked_when_the_command_line_is_read() {
+        let cli = parse(&["verify", "--settle", "1h30m"]).unwrap();
+        let Command::Verify(args) = cli.command else {
+            panic!("not verify");
+        };
+        assert_eq!(args.settle, "1h30m");
+        for (flag, value) in [
+            ("--timeout", "5q"),
+            ("--bind-timeout", "m"),
+            ("--settle", ""),
+        ] {
+            let err = parse(&["apply", "--plan", "p", "--manifest", "m", flag, value]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{flag} {value}");
+            assert!(err.to_string().contains("not a duration"), "{err}");
+        }
+    }
+
+    #[test]
+    fn verify_expects_the_path_s_target_line_by_default() {
+        let expect = |args: &[&str]| match parse(args).unwrap().command {
+            Command::Verify(args) => args.expect,
+            _ => panic!("not verify"),
+        };
+        assert_eq!(expect(&["verify"]), LTS_0_16_TO_0_23.to_platform);
+        assert_eq!(
+            expect(&["verify", "--expect", "v0.16.15"]),
+            LTS_0_16_TO_0_23.from_platform
+        );
+        let err = parse(&["verify", "--expect", "zero"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn help_lists_the_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains(&exit::help()), "{help}");
     }
 }

@@ -14,13 +14,16 @@ use super::duration_arg;
 use super::engine;
 use crate::collect::{self, ReleaseRevision};
 use crate::journal;
-use crate::manifest::UPGRADE_NAMESPACE;
 use crate::progress::Output;
 use crate::watch::ClusterView;
 
+/// Where the upgrade's Jobs, their pods and the journal's ConfigMap live.
+const UPGRADE_NAMESPACE: &str = LTS_0_16_TO_0_23.upgrade_namespace;
+
 /// How long the first listing of pods and release Secrets may take before giving up.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(120);
-use crate::{cluster, exit, GlobalArgs, StatusArgs, VerifyArgs};
+use crate::exit::Code;
+use crate::{cluster, GlobalArgs, StatusArgs, VerifyArgs};
 
 /// The newest revision of the platform release in `namespace` (`release` when known, else the
 /// release of the `astronomer` chart).
@@ -60,10 +63,20 @@ pub fn platform_release_in(view: &ClusterView, namespace: &str) -> Option<String
         .map(|r| r.name)
 }
 
-/// Whether a chart version is on the `expect` minor (`0.23.18` is on `0.23`).
+/// Whether a chart version is a release of the `expect` line (`0.23.18` is on `0.23`), both read
+/// by the planner's version parser and compared as numbers, as the `platform-version` check does.
 pub fn on_minor(chart_version: &str, expect: &str) -> bool {
-    let version = chart_version.trim_start_matches('v');
-    version == expect || version.starts_with(&format!("{expect}."))
+    let (Some(version), Some(line)) = (
+        planner::version::parse(chart_version),
+        planner::version::parse(expect),
+    ) else {
+        return false;
+    };
+    let line = upgrade_path::MinorVersion {
+        major: line.major,
+        minor: line.minor,
+    };
+    line.matches(&version)
 }
 
 /// What is wrong with the platform as the view shows it now (empty when it is as expected):
@@ -185,22 +198,15 @@ pub async fn verify_platform(
     }
 }
 
-pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<u8> {
+pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<Code> {
     let settle = duration_arg("--settle", &args.settle)?;
+    let expect = args.expect.to_string();
     let out = Output::new(global.output);
     let connection = cluster::connect(global).await?;
     let (feed, _ignored) = tokio::sync::mpsc::unbounded_channel();
     let view = ClusterView::start(&connection.client, UPGRADE_NAMESPACE, feed);
-    let mut problems = verify_platform(
-        &view,
-        &out,
-        &global.namespace,
-        None,
-        &args.expect,
-        settle,
-        &[],
-    )
-    .await?;
+    let mut problems =
+        verify_platform(&view, &out, &global.namespace, None, &expect, settle, &[]).await?;
     if let Some(domain) = &args.base_domain {
         problems.extend(super::endpoints::check(&out, domain).await);
     }
@@ -208,21 +214,21 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
     if problems.is_empty() {
         out.event(
             "verified",
-            &format!("verified: the platform runs {} and is healthy", args.expect),
-            json!({"expect": args.expect, "problems": []}),
+            &format!("verified: the platform runs {expect} and is healthy"),
+            json!({"expect": expect, "problems": []}),
         );
-        Ok(exit::OK)
+        Ok(Code::Ok)
     } else {
         out.event(
             "verify-failed",
             &format!("verification failed:\n  - {}", problems.join("\n  - ")),
-            json!({"expect": args.expect, "problems": problems}),
+            json!({"expect": expect, "problems": problems}),
         );
-        Ok(exit::NEEDS_HUMAN)
+        Ok(Code::NeedsHuman)
     }
 }
 
-pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
+pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<Code> {
     let out = Output::new(global.output);
     let path = args
         .journal
@@ -324,7 +330,7 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
         }),
     );
     out.finish();
-    Ok(exit::OK)
+    Ok(Code::Ok)
 }
 
 /// How far the upgrade Job's playbook got, from its pods' logs: the phase, the last and the
@@ -369,7 +375,17 @@ mod tests {
     fn chart_versions_are_compared_by_minor() {
         assert!(on_minor("0.23.18", "0.23"));
         assert!(on_minor("0.23", "0.23"));
+        assert!(on_minor("v0.23.18", "0.23"));
+        assert!(on_minor("0.23.18", "0.23.0"));
         assert!(!on_minor("0.230.1", "0.23"));
+        assert!(!on_minor("0.2.3", "0.23"));
         assert!(!on_minor("0.16.15", "0.23"));
+        assert!(!on_minor("", "0.23"));
+        // The path's own lines, as `apply` and `rollback` pass them.
+        let to = LTS_0_16_TO_0_23.to_platform.to_string();
+        let from = LTS_0_16_TO_0_23.from_platform.to_string();
+        assert!(on_minor("0.23.18", &to));
+        assert!(on_minor("0.16.15", &from));
+        assert!(!on_minor("0.16.15", &to));
     }
 }

@@ -7,11 +7,12 @@ use anyhow::Result;
 use planner::{Acknowledgements, Report};
 
 use crate::evidence::{self, Evidence};
-use crate::exit::{self, Exit};
+use crate::exit::{self, Code, Exit};
+use crate::journal::now_rfc3339;
 use crate::render::{self, Invocation, Style};
 use crate::{CheckArgs, EvidenceArgs, GlobalArgs, OutputFormat, PlanArgs};
 
-pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<u8> {
+pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<Code> {
     let acks = evidence::acknowledgements(&args.evidence)?;
     let evidence = gather(global, &args.evidence)?;
     let (_facts, report) = planner::check(&evidence.sources, &acks, &evidence.manifests);
@@ -20,7 +21,7 @@ pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<u8> {
     Ok(exit::for_verdict(report.verdict))
 }
 
-pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<u8> {
+pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<Code> {
     if global.output == OutputFormat::Junit {
         return Err(Exit::usage(
             "plan writes JSON or Markdown; for JUnit use `astro-upgrade check --output junit`",
@@ -123,7 +124,7 @@ fn invocation(args: &EvidenceArgs, acks: &Acknowledgements, evidence: &Evidence)
         ));
     }
     for input in &args.input {
-        flags.push(format!("--input {}", shell_quote(input)));
+        flags.push(format!("--input {}", shell_quote(&input.to_string())));
     }
     for bundle in &args.bundle {
         flags.push(format!(
@@ -174,14 +175,6 @@ fn shell_quote(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
-}
-
-/// Now, as RFC 3339 UTC to the second: the plan's `created_at` (the planner has no clock).
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|now| now.to_string())
-        .unwrap_or_else(|_| jiff::Timestamp::now().to_string())
 }
 
 #[cfg(test)]

@@ -4,16 +4,12 @@
 use anyhow::Result;
 
 use crate::evidence::{self, StdinGuard};
-use crate::exit;
+use crate::exit::Code;
 use crate::render;
 use crate::{GlobalArgs, InspectArgs};
 
-pub fn run(_global: &GlobalArgs, args: InspectArgs) -> Result<u8> {
-    let kind = args
-        .as_kind
-        .as_deref()
-        .map(evidence::parse_kind)
-        .transpose()?;
+pub fn run(_global: &GlobalArgs, args: InspectArgs) -> Result<Code> {
+    let kind = args.as_kind.map(|kind| kind.0);
     let mut stdin = StdinGuard::default();
     let sources = args
         .files
@@ -26,5 +22,5 @@ pub fn run(_global: &GlobalArgs, args: InspectArgs) -> Result<u8> {
         diagnostic.message = planner::report::redact_secrets(&diagnostic.message);
     }
     render::to_stdout(&render::json(&facts)?)?;
-    Ok(exit::OK)
+    Ok(Code::Ok)
 }

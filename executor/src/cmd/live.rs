@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 
+use crate::exit::Code;
 use crate::{
     cluster, collect, ApplyArgs, CollectArgs, GlobalArgs, RollbackArgs, StatusArgs, VerifyArgs,
 };
@@ -15,7 +16,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn collect(global: &GlobalArgs, args: CollectArgs) -> anyhow::Result<u8> {
+pub fn collect(global: &GlobalArgs, args: CollectArgs) -> anyhow::Result<Code> {
     let bundle = runtime()?.block_on(collect_bundle(global))?;
     match &args.out {
         Some(path) => {
@@ -25,7 +26,7 @@ pub fn collect(global: &GlobalArgs, args: CollectArgs) -> anyhow::Result<u8> {
         }
         None => println!("{bundle}"),
     }
-    Ok(crate::exit::OK)
+    Ok(Code::Ok)
 }
 
 async fn collect_bundle(global: &GlobalArgs) -> anyhow::Result<String> {
@@ -42,16 +43,18 @@ async fn collect_bundle(global: &GlobalArgs) -> anyhow::Result<String> {
     collect::bundle_json(&facts, &cluster.context)
 }
 
-pub fn apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u8> {
-    runtime()?.block_on(crate::apply::run_apply(global, args))
+pub fn apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Code> {
+    let code = runtime()?.block_on(crate::apply::run_apply(global, args))?;
+    Ok(Code::from_u8(code))
 }
-pub fn rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Result<u8> {
-    runtime()?.block_on(crate::apply::run_rollback(global, args))
+pub fn rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Result<Code> {
+    let code = runtime()?.block_on(crate::apply::run_rollback(global, args))?;
+    Ok(Code::from_u8(code))
 }
-pub fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<u8> {
+pub fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<Code> {
     runtime()?.block_on(crate::apply::run_status(global, args))
 }
-pub fn verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<u8> {
+pub fn verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<Code> {
     runtime()?.block_on(crate::apply::run_verify(global, args))
 }
 

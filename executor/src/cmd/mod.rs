@@ -1,13 +1,14 @@
 //! One module per subcommand. Offline subcommands (inspect, check/plan on pasted evidence) never
 //! start a runtime or touch a cluster; the live ones build a tokio runtime here.
 
+use crate::exit::Code;
 use crate::{Cli, Command};
 
 pub mod check;
 pub mod inspect;
 pub mod live;
 
-pub fn run(cli: Cli) -> anyhow::Result<u8> {
+pub fn run(cli: Cli) -> anyhow::Result<Code> {
     match cli.command {
         Command::Inspect(args) => inspect::run(&cli.global, args),
         Command::Check(args) => check::run_check(&cli.global, args),

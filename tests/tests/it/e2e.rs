@@ -25,7 +25,14 @@ fn binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "executor", "--bin", "astro-upgrade"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "executor",
+                "--bin",
+                "astro-upgrade",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo runs");
@@ -181,12 +188,13 @@ impl Cluster {
                 .to_str()
                 .expect("utf-8 path"),
             "--yes",
-            "--settle",
-            "20s",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if !extra.contains(&"--settle") {
+            args.extend(["--settle".to_string(), "20s".to_string()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     }
@@ -1408,4 +1416,63 @@ async fn auto_rollback_without_the_acknowledgement_is_refused_before_any_change(
     assert_eq!(no_manifest.code, 2, "{}", no_manifest.text());
     assert!(no_manifest.text().contains("--rollback-manifest"));
     assert!(cluster.changes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_that_fails_after_the_job_completed_rolls_back_with_a_proven_backup() {
+    // The upgrader ends well, but leaves the platform release `failed`: verification fails
+    // after the Job completed, past the point of no return, with this run's dump finished.
+    let cluster = Cluster::start_with("upgrade-fails-after-backup", 100.0, |scenario| {
+        let upgrade = scenario.upgrade.as_mut().expect("an upgrade script");
+        for task in &mut upgrade.tasks {
+            if task.result == kube_sim::scenario::TaskResult::Fatal {
+                task.result = kube_sim::scenario::TaskResult::Changed;
+            }
+        }
+        upgrade.on_success = upgrade.on_failure.take();
+    })
+    .await;
+    let plan = cluster
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
+        .await;
+    let run = cluster
+        .apply(&plan, &["--auto-rollback", "--settle", "2s", "-o", "json"])
+        .await;
+    assert_eq!(run.code, 5, "{}", run.text());
+    assert_eq!(
+        events_named(&run, "verify", "failed").len(),
+        1,
+        "{}",
+        run.stdout
+    );
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+        .expect("the upgrade Job");
+    assert_eq!(job["status"]["conditions"][0]["type"], "Complete");
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+        .is_some());
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+
+    // Without the automatic rollback, the same failure is handed to a person.
+    let cluster = Cluster::start_with("upgrade-fails-after-backup", 100.0, |scenario| {
+        let upgrade = scenario.upgrade.as_mut().expect("an upgrade script");
+        for task in &mut upgrade.tasks {
+            if task.result == kube_sim::scenario::TaskResult::Fatal {
+                task.result = kube_sim::scenario::TaskResult::Changed;
+            }
+        }
+        upgrade.on_success = upgrade.on_failure.take();
+    })
+    .await;
+    let plan = cluster.approved_plan(&[HOUSTON_WORKER_CRASHING]).await;
+    let run = cluster.apply(&plan, &["--settle", "2s"]).await;
+    assert_eq!(run.code, 6, "{}", run.text());
+    assert!(run.text().contains("NOT ROLLED BACK"), "{}", run.text());
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+        .is_none());
 }

@@ -1496,6 +1496,93 @@ fn plan_digest_is_stable_and_detects_tampering() {
     assert!(!tampered.verify_digest());
 }
 
+/// Every part of a plan is sealed by its digest: an edit anywhere but `created_at` is caught.
+#[test]
+fn an_edit_to_any_part_of_the_plan_breaks_its_digest() {
+    let sources = [Source::new(
+        "pods.txt",
+        Some(EvidenceKind::Pods),
+        "NAME READY\n",
+    )];
+    let mut facts = healthy();
+    facts.pods[0].healthy = false;
+    facts.diagnostics.push(planner::facts::Diagnostic {
+        source: "pods.txt".into(),
+        line: Some(3),
+        severity: planner::facts::Severity::Warning,
+        message: "a row was cut".into(),
+    });
+    let plan = plan_for(&facts, &acks(), &sources);
+    let sealed = serde_json::to_value(&plan).unwrap();
+    let fields: Vec<String> = sealed.as_object().unwrap().keys().cloned().collect();
+    assert!(fields.len() >= 14, "{fields:?}");
+    for field in &fields {
+        if field == "plan_digest" {
+            continue;
+        }
+        let mut edited = sealed.clone();
+        assert!(
+            edit_first_leaf(&mut edited[field.as_str()]),
+            "{field} has nothing to edit"
+        );
+        let edited: Plan = match serde_json::from_value(edited) {
+            Ok(plan) => plan,
+            // "GOx" is no verdict: such a plan is not read at all (the verdict's own edit is
+            // checked in plan_digest_is_stable_and_detects_tampering).
+            Err(_) if field == "verdict" => continue,
+            Err(err) => panic!("{field}: {err}"),
+        };
+        assert_eq!(
+            edited.verify_digest(),
+            field == "created_at",
+            "an edit of {field} {}",
+            if field == "created_at" {
+                "must keep the digest valid"
+            } else {
+                "must break the digest"
+            }
+        );
+    }
+    // The fingerprint's parts one by one: a plan for one cluster never verifies for another.
+    for part in [
+        "server_version",
+        "platform_release",
+        "platform_namespace",
+        "chart_version",
+        "unhealthy_pods",
+    ] {
+        let mut edited = sealed.clone();
+        assert!(
+            edit_first_leaf(&mut edited["cluster_fingerprint"][part]),
+            "{part}"
+        );
+        let edited: Plan = serde_json::from_value(edited).unwrap();
+        assert!(!edited.verify_digest(), "cluster_fingerprint.{part}");
+    }
+}
+
+/// Changes the first string, number or boolean found in `value` (depth first); false if none.
+fn edit_first_leaf(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            text.push('x');
+            true
+        }
+        Value::Number(n) => {
+            *value = Value::from(n.as_u64().unwrap_or(0) + 1);
+            true
+        }
+        Value::Bool(b) => {
+            *b = !*b;
+            true
+        }
+        Value::Array(items) => items.iter_mut().any(edit_first_leaf),
+        Value::Object(map) => map.values_mut().any(edit_first_leaf),
+        Value::Null => false,
+    }
+}
+
 #[test]
 fn evidence_digest_is_order_independent_and_content_sensitive() {
     let a = Source::new("pods.txt", Some(EvidenceKind::Pods), "x");

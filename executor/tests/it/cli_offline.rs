@@ -16,6 +16,10 @@ fn help_documents_the_exit_codes() {
         assert!(help.contains("Exit codes"), "{args:?}: {help}");
         assert!(help.contains("3  NO-GO"), "{args:?}: {help}");
         assert!(help.contains("4  INCOMPLETE"), "{args:?}: {help}");
+        assert!(
+            help.contains("7  the upgrade failed before it changed the platform"),
+            "{args:?}: {help}"
+        );
     }
 }
 
@@ -36,11 +40,11 @@ fn check_json_keeps_the_documented_shape() {
     let output = check_crashing_pods("json");
     let report = json(&output);
     assert_eq!(report["schema_version"], 1);
-    let verdict = report["verdict"].as_str().expect("verdict is a string");
-    assert!(
-        ["GO", "NO-GO", "INCOMPLETE"].contains(&verdict),
-        "{verdict}"
+    assert_eq!(
+        report["verdict"], "NO-GO",
+        "examples/crashing-pods is NO-GO (its expected.json)"
     );
+    assert_eq!(code(&output), 3, "NO-GO exits 3");
     let findings = report["findings"].as_array().expect("findings");
     assert!(!findings.is_empty());
     for finding in findings {

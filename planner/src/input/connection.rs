@@ -94,6 +94,20 @@ fn url_at(line: &str, start: usize) -> &str {
     &rest[..end]
 }
 
+/// The URL beginning at `start` without its user information, which the secret scanner finds
+/// up to the last `@` before the host (a password may hold spaces and `@`).
+fn url_without_user(line: &str, start: usize) -> Cow<'_, str> {
+    let marker = line[start..].find("://").map_or(start, |m| start + m);
+    match crate::secrets::user_info(line, marker) {
+        Some(user) => Cow::Owned(format!(
+            "{}{}",
+            &line[start..user.start],
+            url_at(line, user.end + 1)
+        )),
+        None => Cow::Borrowed(url_at(line, start)),
+    }
+}
+
 /// A base64 value printed for the `connection` key (YAML, JSON or alone).
 fn encoded_value(line: &str) -> Option<&str> {
     let trimmed = line.trim();
@@ -134,7 +148,8 @@ const NOT_DATABASES: [&str; 11] = [
 
 fn find_in_line(line: &str) -> Found {
     if let Some(start) = url_start(line) {
-        let url = url_at(line, start);
+        let url = url_without_user(line, start);
+        let url = url.as_ref();
         let scheme = url.split("://").next().unwrap_or_default();
         if NOT_DATABASES.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
             return Found::Nothing;
@@ -152,7 +167,7 @@ fn find_in_line(line: &str) -> Found {
     };
     let decoded = String::from_utf8_lossy(&decoded);
     match url_start(&decoded) {
-        Some(start) => match parse_connection(url_at(&decoded, start)) {
+        Some(start) => match parse_connection(&url_without_user(&decoded, start)) {
             Some((scheme, host, has_port)) => Found::Connection(scheme, host, has_port),
             None => Found::Unreadable,
         },
@@ -160,33 +175,11 @@ fn find_in_line(line: &str) -> Found {
     }
 }
 
-/// `text` with the user information of every `scheme://user:password@host` replaced by `***`,
-/// for messages that must quote a command line (`psql postgres://…`) without its secrets.
+/// `text` with every credential (the user information of `scheme://user:password@host` among
+/// them) replaced by `***`, for messages that must quote a command line (`psql postgres://…`):
+/// the secret scanner's report masking.
 pub fn redact_credentials(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(marker) = rest.find("://") {
-        let authority_start = marker + 3;
-        out.push_str(&rest[..authority_start]);
-        let after = &rest[authority_start..];
-        let end = after
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
-            .unwrap_or(after.len());
-        let url = &after[..end];
-        match url.rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                out.push_str(&url[at..]);
-            }
-            None => out.push_str(url),
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
+    crate::secrets::mask(text, "***", crate::secrets::UrlUser::Hide)
 }
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the

@@ -435,8 +435,10 @@ fn first_nonblank_line(body: &str, first_line: u32) -> u32 {
         .map_or(first_line, |(n, _)| n)
 }
 
-/// A command shortened for a message.
+/// A command shortened for a message, its credentials masked first (a cut could hide where a
+/// password ends).
 fn short(command: &str) -> String {
+    let command = crate::report::redact_secrets(command);
     let mut out: String = command.chars().take(60).collect();
     if out.len() < command.len() {
         out.push('…');

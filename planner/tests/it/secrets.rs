@@ -1,30 +1,70 @@
-//! `redact_secrets`: every credential shape it masks, and the look-alikes it must leave alone.
+//! `redact_secrets` (the secret scanner with the reports' `***`): every credential shape it
+//! masks — always the whole value — and the look-alikes it must leave alone.
 
 use planner::report::redact_secrets;
+use planner::secrets::{mask, user_info, UrlUser};
 
 fn unchanged(text: &str) {
     assert_eq!(redact_secrets(text), text, "changed: {text}");
 }
 
-#[test]
-fn url_credentials_hide_user_and_password() {
-    assert_eq!(
-        redact_secrets("postgresql+psycopg2://astro:pa55@db:5432/houston"),
-        "postgresql+psycopg2://***@db:5432/houston"
-    );
-    assert_eq!(
-        redact_secrets("a postgres://u:p@h1/x and mysql://v:q:r@h2"),
-        "a postgres://***@h1/x and mysql://***@h2"
-    );
-    assert_eq!(
-        redact_secrets("clone https://admin@git.example.com/repo"),
-        "clone https://***@git.example.com/repo"
-    );
-    assert_eq!(redact_secrets("(postgres://u:p@h)"), "(postgres://***@h)");
+fn masks(cases: &[(&str, &str)]) {
+    for (text, masked) in cases {
+        assert_eq!(redact_secrets(text), *masked, "{text}");
+    }
 }
 
 #[test]
-fn url_placeholders_and_urls_without_credentials_stay() {
+fn url_credentials_hide_user_and_password() {
+    masks(&[
+        (
+            "postgresql+psycopg2://astro:pa55@db:5432/houston",
+            "postgresql+psycopg2://***@db:5432/houston",
+        ),
+        (
+            "a postgres://u:p@h1/x and mysql://v:q:r@h2",
+            "a postgres://***@h1/x and mysql://***@h2",
+        ),
+        (
+            "clone https://admin@git.example.com/repo",
+            "clone https://***@git.example.com/repo",
+        ),
+        ("(postgres://u:p@h)", "(postgres://***@h)"),
+    ]);
+}
+
+#[test]
+fn url_user_info_runs_to_the_last_at_before_the_host() {
+    masks(&[
+        (
+            "$ helm repo add astro https://user:pass word@charts.example.com",
+            "$ helm repo add astro https://***@charts.example.com",
+        ),
+        (
+            "postgres://u:p@ss@host:5432/db",
+            "postgres://***@host:5432/db",
+        ),
+        (
+            "psql postgres://admin:p@ss/w0rd@db:5432/x -c 'select 1'",
+            "psql postgres://***@db:5432/x -c 'select 1'",
+        ),
+        (
+            "psql 'postgres://u:it'\\''s a; b@db/x' -c 'select 1' # mail me@example.com",
+            "psql 'postgres://***@db/x' -c 'select 1' # mail me@example.com",
+        ),
+        (
+            r#"{"url": "postgres://u:p\"w #x@db:5432/a", "admin": "me@example.com"}"#,
+            r#"{"url": "postgres://***@db:5432/a", "admin": "me@example.com"}"#,
+        ),
+        ("https://u:日本 é@h", "https://***@h"),
+    ]);
+    // the user information ends where the host begins, for the connection reader too
+    let line = "postgres://u:p@ss w0rd@db.internal:5432/houston";
+    assert_eq!(user_info(line, 8), Some(11..22));
+}
+
+#[test]
+fn url_placeholders_paths_and_digests_stay() {
     unchanged("postgres://USER:PASSWORD@db:5432");
     unchanged("postgres://USERNAME:PASSWORD@db:5432");
     unchanged("postgres://USERNAME:$PASSWORD@db:5432");
@@ -36,19 +76,181 @@ fn url_placeholders_and_urls_without_credentials_stay() {
     unchanged("https://host/path@v1.2");
     unchanged("user@host: ssh login");
     unchanged("1://u:p host@x");
+    unchanged("docker-pullable://registry:5000/astronomer/ap-airflow@sha256:0123456789abcdef0123");
+    unchanged("see https://docs.example.com/x or mail bob@example.com");
+    unchanged("https://registry.example.com:5000/v2/x@latest");
+}
+
+#[test]
+fn env_assignments_mask_the_whole_shell_word() {
+    masks(&[
+        (
+            "$ PGPASSWORD='hunter two;x:y' psql -h db -U postgres",
+            "$ PGPASSWORD='***' psql -h db -U postgres",
+        ),
+        (
+            r#"PGPASSWORD="a \"b\" c" pg_dump -h db"#,
+            "PGPASSWORD=*** pg_dump -h db",
+        ),
+        ("PGPASSWORD='it'\\''s' psql", "PGPASSWORD=*** psql"),
+        ("PGPASSWORD=a\\ b\\;c psql", "PGPASSWORD=*** psql"),
+        ("export DB_PASSWORD=a;b:c@d#e", "export DB_PASSWORD=***"),
+        (
+            "$env:PGPASSWORD = 'x y'; psql",
+            "$env:PGPASSWORD = '***'; psql",
+        ),
+        ("set \"PGPASSWORD=x y\"", "set \"PGPASSWORD=***\""),
+        (
+            "psql \"host=db password=x dbname=y\"",
+            "psql \"host=db password=*** dbname=y\"",
+        ),
+        ("AWS_SECRET_ACCESS_KEY=abc/def", "AWS_SECRET_ACCESS_KEY=***"),
+        ("GITHUB_TOKEN=ghp_x helm", "GITHUB_TOKEN=*** helm"),
+        (
+            "helm upgrade --set postgresPassword=x --set auth.password='a b' r c",
+            "helm upgrade --set postgresPassword=*** --set auth.password='***' r c",
+        ),
+        (
+            "kubectl create secret generic s --from-literal=password='p w'",
+            "kubectl create secret generic s --from-literal=password='***'",
+        ),
+        ("PASSWORD := x y", "PASSWORD := ***"),
+        ("'password' => 'x y',", "'password' => '***',"),
+        ("PGPASSWORD='unclosed ; rest", "PGPASSWORD=***"),
+    ]);
+}
+
+#[test]
+fn key_values_are_masked_after_any_separator_spelling() {
+    masks(&[
+        ("password=hunter2 host=db", "password=*** host=db"),
+        ("PASSWORD: hunter2", "PASSWORD: ***"),
+        ("password: my secret phrase", "password: ***"),
+        ("Passwd:x", "Passwd:***"),
+        ("pwd = 'x y'", "pwd = '***'"),
+        ("password = x y", "password = ***"),
+        (r#"{"token": "abc", "n": 1}"#, r#"{"token": "***", "n": 1}"#),
+        (
+            r#"{"password":"a\"b, c","user":"x"}"#,
+            r#"{"password":***,"user":"x"}"#,
+        ),
+        (r#"{"token": 12345, "n": 1}"#, r#"{"token": ***, "n": 1}"#),
+        ("secret='s3',next", "secret='***',next"),
+        ("password=a;b", "password=***"),
+        ("client-key-data: LS0tLS1CRUdJTg==", "client-key-data: ***"),
+        (
+            "client-certificate-data: LS0t",
+            "client-certificate-data: ***",
+        ),
+        ("my-token=abc", "my-token=***"),
+        ("mytoken=abc", "mytoken=***"),
+        ("password_hash=abc", "password_hash=***"),
+        ("--token=abc.def", "--token=***"),
+        ("password==x", "password=***"),
+        ("api_key=abc", "api_key=***"),
+        ("apiKey: abc", "apiKey: ***"),
+        ("DB_PASS=x", "DB_PASS=***"),
+        ("basic_auth: dXNlcjpwYXNz", "basic_auth: ***"),
+        ("ssh-key=abc", "ssh-key=***"),
+    ]);
+}
+
+#[test]
+fn yaml_block_scalars_and_container_env_values_are_masked() {
+    masks(&[
+        (
+            "data:\n  password: |\n    line one\n    line two\n  user: x\n",
+            "data:\n  password: |\n***\n  user: x\n",
+        ),
+        (
+            "env:\n- name: PGPASSWORD\n  value: s3 cr3t\n- name: HOME\n  value: /root\n",
+            "env:\n- name: PGPASSWORD\n  value: ***\n- name: HOME\n  value: /root\n",
+        ),
+        (
+            r#"[{"name":"AIRFLOW__CORE__FERNET_KEY","value":"abc="},{"name":"X","value":"y"}]"#,
+            r#"[{"name":"AIRFLOW__CORE__FERNET_KEY","value":"***"},{"name":"X","value":"y"}]"#,
+        ),
+    ]);
+}
+
+#[test]
+fn base64_of_a_connection_string_with_a_user_is_masked() {
+    // postgres://u:p w@db:5432/x
+    let encoded = "cG9zdGdyZXM6Ly91OnAgd0BkYjo1NDMyL3g=";
+    masks(&[
+        (&format!("  connection: {encoded}"), "  connection: ***"),
+        (
+            &format!("{{\"connection\": \"{encoded}\"}}"),
+            "{\"connection\": \"***\"}",
+        ),
+        (&format!("{encoded}\n"), "***\n"),
+    ]);
+    // postgres://db:5432/x: no user, nothing to hide
+    unchanged("connection: cG9zdGdyZXM6Ly9kYjo1NDMyL3g=");
+}
+
+#[test]
+fn key_lookalikes_stay() {
+    unchanged("secretName: astronomer-bootstrap");
+    unchanged("imagePullSecrets: [{name: regcred}]");
+    unchanged("secrets:");
+    unchanged("- key: node-role.kubernetes.io/master");
+    unchanged("  key: password");
+    unchanged("secretKeyRef: {key: password, name: pg}");
+    unchanged("topologyKey: kubernetes.io/hostname");
+    unchanged("monkey=banana");
+    unchanged("keyring: /etc/keys");
+    unchanged("passwordFile: /run/secrets/pg");
+    unchanged("docker login --password-stdin -u me");
+    unchanged("image: quay.io/astronomer/ap-token-service:1.0.2");
+    unchanged("image=token-service:1.0 12:30");
+    unchanged("password");
+    unchanged("password = ");
+    unchanged("password: \"\"");
+    unchanged("kubectl get pods -n astronomer");
+    unchanged("astronomer   astronomer-houston-5d8f   1/1   Running   0   3d");
+    unchanged("CURRENT   NAME   CLUSTER   AUTHINFO   NAMESPACE");
+    unchanged("psql -h db -p 5432 -U postgres");
+}
+
+#[test]
+fn flags_mask_their_values_in_both_forms() {
+    masks(&[
+        ("--token abc.def", "--token ***"),
+        ("--PASSWORD\thunter2 x", "--PASSWORD\t*** x"),
+        (
+            "pg_dump --password 'a b;c' -h db",
+            "pg_dump --password '***' -h db",
+        ),
+        ("x --password=\"a b\" -h db", "x --password=\"***\" -h db"),
+        (
+            "argocd login --auth-token e.f.g",
+            "argocd login --auth-token ***",
+        ),
+        ("--client-secret=a:b@c", "--client-secret=***"),
+        ("--tokens abc", "--tokens ***"),
+    ]);
+    unchanged("--token");
+    unchanged("--token-ttl 5m");
+    unchanged("--secret-name astronomer-bootstrap");
 }
 
 #[test]
 fn bearer_tokens_are_masked_in_any_case_after_a_word_boundary() {
-    assert_eq!(
-        redact_secrets("Authorization: Bearer abc.def-ghi"),
-        "Authorization: Bearer ***"
-    );
-    assert_eq!(
-        redact_secrets("authorization: BEARER a/b+c=="),
-        "authorization: BEARER ***"
-    );
-    assert_eq!(redact_secrets("(bearer x)"), "(bearer ***)");
+    masks(&[
+        (
+            "Authorization: Bearer abc.def-ghi",
+            "Authorization: Bearer ***",
+        ),
+        ("authorization: BEARER a/b+c==", "authorization: BEARER ***"),
+        ("(bearer x)", "(bearer ***)"),
+        (
+            "curl -H 'Authorization: Basic dXNlcjpwYXNz' https://x",
+            "curl -H 'Authorization: Basic ***' https://x",
+        ),
+        ("Authorization: token ghp_abc", "Authorization: token ***"),
+        ("Bearer  abc", "Bearer  ***"),
+    ]);
     unchanged("xbearer abc");
     unchanged("Bearer");
     unchanged("bearer: abc");
@@ -56,92 +258,59 @@ fn bearer_tokens_are_masked_in_any_case_after_a_word_boundary() {
 
 #[test]
 fn json_web_tokens_need_two_long_enough_segments() {
-    assert_eq!(
-        redact_secrets("sa eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2ln-_x end"),
-        "sa *** end"
-    );
-    assert_eq!(redact_secrets("jwt:eyJhbGciOiJ9.eyJzdWIi"), "jwt:***");
-    assert_eq!(redact_secrets("eyJ12345678.x"), "***");
+    masks(&[
+        (
+            "sa eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2ln-_x end",
+            "sa *** end",
+        ),
+        ("jwt:eyJhbGciOiJ9.eyJzdWIi", "jwt:***"),
+        ("eyJ12345678.x", "***"),
+        ("EYJhbGciOiJ9.eyJpc3MiOiJrdWJl.c2ln", "EYJhbGciOiJ9.***"),
+    ]);
     unchanged("eyJ1234567.abcdefgh.ijk");
     unchanged("eyJ12345678.");
     unchanged("EYJhbGciOiJSUzI1NiJ9.abcdefghij.c2ln");
-    assert_eq!(
-        redact_secrets("EYJhbGciOiJ9.eyJpc3MiOiJrdWJl.c2ln"),
-        "EYJhbGciOiJ9.***"
-    );
-}
-
-#[test]
-fn key_values_are_masked_after_any_separator_spelling() {
-    for (text, masked) in [
-        ("password=hunter2 host=db", "password=*** host=db"),
-        ("PASSWORD: hunter2", "PASSWORD: ***"),
-        ("Passwd:x", "Passwd:***"),
-        ("pwd = 'x y'", "pwd = '*** y'"),
-        (r#"{"token": "abc", "n": 1}"#, r#"{"token": "***", "n": 1}"#),
-        ("secret='s3',next", "secret='***',next"),
-        ("password=a;b", "password=***;b"),
-        ("client-key-data: LS0tLS1CRUdJTg==", "client-key-data: ***"),
-        (
-            "client-certificate-data: LS0t",
-            "client-certificate-data: ***",
-        ),
-        ("my-token=abc", "my-token=***"),
-        ("--token=abc.def", "--token=***"),
-        ("password==x", "password=***"),
-    ] {
-        assert_eq!(redact_secrets(text), masked, "{text}");
-    }
-}
-
-#[test]
-fn key_lookalikes_stay() {
-    unchanged("mytoken=abc");
-    unchanged("tokens: 3");
-    unchanged("secretName: astronomer-bootstrap");
-    unchanged("password");
-    unchanged("password = ");
-    unchanged("password: \"\"");
-    unchanged("password_hash=abc");
-    unchanged("kubectl get pods -n astronomer");
-    unchanged("astronomer   astronomer-houston-5d8f   1/1   Running   0   3d");
 }
 
 #[test]
 fn non_ascii_text_around_secrets_survives() {
-    assert_eq!(
-        redact_secrets("日本 password=秘密 é"),
-        "日本 password=*** é"
-    );
-    assert_eq!(redact_secrets("é x://ü:p@h"), "é x://***@h");
+    masks(&[
+        ("日本 password=秘密 é", "日本 password=*** é"),
+        ("é x://ü:p@h", "é x://***@h"),
+        ("password: 秘密 の 言葉", "password: ***"),
+    ]);
     unchanged("é://u:p@h");
     unchanged("ÿbearer");
 }
 
 #[test]
-fn reports_mask_what_the_page_masks() {
-    for (text, masked) in [
-        ("--token abc.def", "--token ***"),
-        ("--PASSWORD\thunter2 x", "--PASSWORD\t*** x"),
-        ("api_key=abc", "api_key=***"),
-        ("client_secret: abc", "client_secret: ***"),
-        ("ACCESS-KEY=abc", "ACCESS-KEY=***"),
-        ("Bearer  abc", "Bearer  ***"),
-    ] {
-        assert_eq!(redact_secrets(text), masked, "{text}");
-    }
-    unchanged("--token");
-    unchanged("--tokens abc");
+fn overlapping_credentials_become_one_placeholder() {
+    masks(&[
+        ("token=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJr.c2ln", "token=***"),
+        ("url: postgres://token:abc@db/x", "url: postgres://***@db/x"),
+        ("PGPASSWORD=x --password y", "PGPASSWORD=*** --password ***"),
+    ]);
 }
 
 #[test]
-fn overlapping_credentials_become_one_placeholder() {
+fn the_page_keeps_the_user_of_a_url_and_masks_the_rest_alike() {
+    let page = |text: &str| mask(text, "****", UrlUser::Keep).into_owned();
     assert_eq!(
-        redact_secrets("token=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJr.c2ln"),
-        "token=***"
+        page("helm repo add a https://user:pass word@host/charts"),
+        "helm repo add a https://user:****@host/charts"
     );
-    assert_eq!(
-        redact_secrets("url: postgres://token:abc@db/x"),
-        "url: postgres://***"
-    );
+    assert_eq!(page("PGPASSWORD='a b' psql"), "PGPASSWORD='****' psql");
+    assert_eq!(page("https://admin@host"), "https://admin@host");
+}
+
+#[test]
+fn the_scanner_never_panics_on_cut_text() {
+    let text =
+        "é PGPASSWORD='x\" --token \"é postgres://ü:p@@ password: |\n  é\r\n name: token\n value:";
+    for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+        for start in (0..=end).filter(|&i| text.is_char_boundary(i)) {
+            let _ = redact_secrets(&text[start..end]);
+            let _ = mask(&text[start..end], "****", UrlUser::Keep);
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod examples;
 mod fixtures;
 mod props;
 mod rules;
+mod secret_props;
 mod secrets;
 mod shapes;
 mod upgrader;

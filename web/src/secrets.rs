@@ -2,7 +2,8 @@
 //!
 //! The planner drops passwords from what it keeps, but the page also shows pasted lines back
 //! (evidence excerpts, diagnostics) and may remember the boxes: those copies go through [`mask`].
-//! Reports mask the same credentials with `***` (`planner::report::redact_secrets`).
+//! Reports mask the same credentials with `***` (`planner::report::redact_secrets`); the page
+//! differs only in keeping the user of a URL, which helps recognise the line.
 
 use std::borrow::Cow;
 
@@ -80,23 +81,72 @@ mod tests {
             ("api_key=abc", "api_key=****"),
             ("API-KEY: abc", "API-KEY: ****"),
             ("apikey=abc", "apikey=****"),
-            ("client_secret=abc,x", "client_secret=****,x"),
+            ("client_secret=abc,x", "client_secret=****"),
             ("clientsecret: 'abc'", "clientsecret: '****'"),
             ("access-key=abc", "access-key=****"),
             ("aws.access_key=abc", "aws.access_key=****"),
             (r#"{"passwd": "x"}"#, r#"{"passwd": "****"}"#),
-            ("pwd = 'x y'", "pwd = '**** y'"),
-            ("secret=a;b", "secret=****;b"),
+            ("pwd = 'x y'", "pwd = '****'"),
+            ("secret=a;b", "secret=****"),
+            ("mytoken=abc", "mytoken=****"),
+            ("password_hash=abc", "password_hash=****"),
             ("my-token=abc", "my-token=****"),
             ("password=秘密 é", "password=**** é"),
         ] {
             assert_eq!(mask(text), masked, "{text}");
         }
-        unchanged("mytoken=abc");
-        unchanged("tokens: 3");
         unchanged("secretName: astronomer-bootstrap");
+        unchanged("imagePullSecrets:");
+        unchanged("- key: app");
+        unchanged("keyring: monkey");
         unchanged("password = ");
-        unchanged("password_hash=abc");
+    }
+
+    #[test]
+    fn masks_whole_values_with_spaces_quotes_semicolons_and_at_signs() {
+        for (text, masked) in [
+            (
+                "$ PGPASSWORD='hunter two;x:y' psql -h db",
+                "$ PGPASSWORD='****' psql -h db",
+            ),
+            (
+                "$ helm repo add astro https://admin:pass word@charts.example.com",
+                "$ helm repo add astro https://admin:****@charts.example.com",
+            ),
+            (
+                "postgres://u:p@ss@host:5432/db",
+                "postgres://u:****@host:5432/db",
+            ),
+            (
+                "pg_dump --password \"a \\\"b\\\" c\" -h db",
+                "pg_dump --password **** -h db",
+            ),
+            (
+                r#"{"password": "a\"b; c", "user": "x"}"#,
+                r#"{"password": ****, "user": "x"}"#,
+            ),
+            ("  password: my secret phrase # note", "  password: ****"),
+            ("PGPASSWORD=a;b:c@d psql", "PGPASSWORD=**** psql"),
+        ] {
+            assert_eq!(mask(text), masked, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_remembered_box_keeps_no_piece_of_its_secrets() {
+        let secret = "ü p@ss'w;rd:#1";
+        let quoted = secret.replace('\'', "'\\''");
+        let text = format!(
+            "$ PGPASSWORD='{quoted}' psql -h db\n$ helm repo add a https://me:{secret}@charts.example.com\nauth:\n  password: {secret}\n"
+        );
+        let remembered = mask(&text);
+        for piece in ["p@ss", "w;rd", "rd:#1", "ü p"] {
+            assert!(!remembered.contains(piece), "{piece} in {remembered}");
+        }
+        assert!(
+            remembered.contains("https://me:****@charts.example.com"),
+            "{remembered}"
+        );
     }
 
     #[test]

@@ -4,4 +4,5 @@ mod cli_offline;
 mod examples;
 mod inspect;
 mod plan_files;
+mod secrets_leak;
 mod support;

@@ -57,7 +57,7 @@ impl Journal {
             ts: now_rfc3339(),
             step: step.to_string(),
             event: event.to_string(),
-            detail,
+            detail: without_secrets(detail),
         };
         let mut line = serde_json::to_string(&entry)?;
         line.push('\n');
@@ -78,6 +78,23 @@ impl Journal {
 
 /// Reads every well-formed entry of a journal file; lines that do not parse are skipped (a line
 /// cut short by a crash must not hide the rest).
+/// `value` with every string masked by the planner's secret scanner: an upgrader message or a log
+/// line may quote a credential (a Helm repository URL with a password), and what is journaled,
+/// mirrored to the cluster or printed keeps none.
+pub fn without_secrets(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => Value::String(planner::report::redact_secrets(&text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_secrets).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (key, without_secrets(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 pub fn read(path: &Path) -> anyhow::Result<Vec<Entry>> {
     let file = match File::open(path) {
         Ok(file) => file,
@@ -153,6 +170,29 @@ mod tests {
             "the torn line is skipped, the whole ones kept"
         );
         assert_eq!(entries[0].detail["plan"], "abc");
+    }
+
+    #[test]
+    fn no_credential_reaches_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(Some(&path)).unwrap();
+        journal
+            .append(
+                "upgrader",
+                "assessed",
+                serde_json::json!({
+                    "message": "helm repo add a https://robot:hunter2-pw@charts.corp failed",
+                    "nested": [{"line": "PGPASSWORD='s3 cr;et' psql -h db"}],
+                    "count": 3,
+                }),
+            )
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("cr;et"), "{text}");
+        assert!(text.contains("charts.corp"), "{text}");
+        assert!(text.contains("\"count\":3"), "{text}");
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl Output {
             if let (Some(object), Value::Object(fields)) = (object.as_object_mut(), fields) {
                 object.extend(fields);
             }
-            println!("{object}");
+            println!("{}", crate::journal::without_secrets(object));
         } else if !human.is_empty() {
             self.line(human);
         }
@@ -131,7 +131,9 @@ impl Output {
         spinner.set_message(message);
     }
 
+    /// Every human line goes through here, masked like the journal.
     fn line(&self, text: &str) {
+        let text = planner::report::redact_secrets(text);
         match &self.spinner {
             Some(spinner) => spinner.suspend(|| eprintln!("{text}")),
             None => eprintln!("{text}"),

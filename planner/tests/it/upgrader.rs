@@ -212,10 +212,7 @@ fn a_header_cut_mid_line_counts_only_when_its_phase_is_certain() {
     // be "Back up the Helm secret state", R, and B tasks): read-only and backup differ, so unknown.
     let assessment = UpgraderLog::read(POD, "TASK [Back").assessment();
     assert!(assessment.unknown_task.is_some());
-    assert_eq!(
-        task_header("TASK [Run SQL for Pri").unwrap().complete,
-        false
-    );
+    assert!(!task_header("TASK [Run SQL for Pri").unwrap().complete);
 }
 
 #[test]

@@ -386,7 +386,7 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
             shared.scenario.upgrade.clone()
         }
         ROLLBACK_JOB => shared.scenario.rollback.clone(),
-        _ => None,
+        _ => shared.scenario.other_jobs.clone(),
     }
     .unwrap_or_else(|| default_script(&job_name));
 

@@ -65,6 +65,9 @@ pub struct Scenario {
     pub upgrade: Option<JobScript>,
     #[serde(default)]
     pub rollback: Option<JobScript>,
+    /// What any other Job does (the executor's probe Job among them); one successful task when absent.
+    #[serde(default)]
+    pub other_jobs: Option<JobScript>,
     #[serde(default)]
     pub faults: FaultsSpec,
     /// Facts the scenario promises a reader of kubectl's output will find (checked by round-trip tests).
@@ -754,6 +757,7 @@ impl Scenario {
         for (field, script) in [
             ("upgrade", &mut self.upgrade),
             ("rollback", &mut self.rollback),
+            ("other_jobs", &mut self.other_jobs),
         ] {
             if let Some(script) = script {
                 script.resolve().map_err(|message| ScenarioError::Invalid {

@@ -1485,3 +1485,91 @@ async fn a_verification_that_fails_after_the_job_completed_rolls_back_with_a_pro
         .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
         .is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probes_own_image_pull_failure_stops_before_the_upgrade_job() {
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 100.0, |scenario| {
+        scenario.other_jobs =
+            Some(serde_norway::from_str("image_pull_fails: true").expect("a job script"));
+    })
+    .await;
+    let plan = cluster.approved_plan(&[]).await;
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 7, "{}", run.text());
+    let text = run.text();
+    assert!(text.contains("probe failed"), "{text}");
+    assert!(text.contains("cannot pull image"), "{text}");
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .is_none(),
+        "the upgrade Job is never created"
+    );
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_stops_watching_and_never_rolls_back() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 5.0).await;
+    let plan = cluster.approved_plan(&[ROLLBACK_ACK]).await;
+    let run = cluster
+        .apply(&plan, &["--auto-rollback", "--timeout", "4s"])
+        .await;
+    assert_eq!(run.code, 6, "{}", run.text());
+    let text = run.text();
+    assert!(text.contains("may still be running"), "{text}");
+    assert!(
+        text.contains("did not finish within 4s (--timeout)"),
+        "{text}"
+    );
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+            .is_none(),
+        "a rollback beside a running upgrade would race it"
+    );
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+        .expect("the upgrade Job keeps running");
+    assert!(job["status"]["conditions"]
+        .as_array()
+        .is_none_or(Vec::is_empty));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_plan_or_manifest_is_refused_before_any_change() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let changes = cluster.changes().len();
+
+    let garbage = cluster.path("garbage.json");
+    std::fs::write(&garbage, "{\"verdict\": \"GO\", ").expect("written");
+    let run = cluster.apply(&garbage, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(run.text().contains("is not a plan"), "{}", run.text());
+
+    let manifest = cluster.path("broken.yaml");
+    std::fs::write(&manifest, "kind: [\n").expect("written");
+    let run = cluster
+        .run(&[
+            "apply",
+            "--plan",
+            plan.to_str().expect("utf-8 path"),
+            "--manifest",
+            manifest.to_str().expect("utf-8 path"),
+            "--yes",
+        ])
+        .await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(run.text().contains("broken.yaml"), "{}", run.text());
+    assert!(run.text().contains("not valid YAML"), "{}", run.text());
+
+    let missing = cluster.path("missing.json");
+    let run = cluster.apply(&missing, &[]).await;
+    assert_eq!(run.code, 2, "{}", run.text());
+    assert!(run.text().contains("missing.json"), "{}", run.text());
+    assert_eq!(cluster.changes().len(), changes, "nothing was changed");
+}

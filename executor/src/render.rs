@@ -8,9 +8,10 @@ use planner::facts::{At, Diagnostic, Severity};
 use planner::path::{CheckKind, LTS_0_16_TO_0_23};
 use planner::{Finding, Report, Status, Verdict};
 
-/// Items and diagnostics beyond these are counted, not listed: a 10,000-pod paste must not
-/// bury the verdict. The JSON output always has all of them.
-const MAX_ITEMS_SHOWN: usize = 20;
+/// Items and diagnostics beyond these are counted, not listed: a 100,000-pod paste must not
+/// bury the verdict. The JSON output always has all of them. Items follow the planner's
+/// limit, which its messages and the Markdown report use too.
+const MAX_ITEMS_SHOWN: usize = planner::report::NAMES_SHOWN;
 const MAX_DIAGNOSTICS_SHOWN: usize = 30;
 const MAX_EVIDENCE_SHOWN: usize = 6;
 
@@ -608,6 +609,58 @@ mod tests {
         let text = "word ".repeat(100);
         style.line(&mut out, "PASS  id  ", &text, 10);
         assert_eq!(out.lines().count(), 1);
+    }
+
+    #[test]
+    fn a_finding_with_many_items_shows_ten_and_counts_the_rest() {
+        let items: Vec<planner::report::Item> = (0..25)
+            .map(|i| planner::report::Item {
+                subject: format!("astronomer/pod-{i:02}"),
+                status: Status::Fail,
+                message: "CrashLoopBackOff".into(),
+                evidence: vec![At {
+                    source: "pods.txt".into(),
+                    line: Some(i + 2),
+                }],
+            })
+            .collect();
+        let report = Report {
+            schema_version: planner::report::REPORT_SCHEMA_VERSION,
+            verdict: Verdict::NoGo,
+            findings: vec![Finding {
+                check: "pod-health".into(),
+                status: Status::Fail,
+                message: "25 of 25 pods are not healthy".into(),
+                remedy: None,
+                evidence: items.iter().flat_map(|i| i.evidence.clone()).collect(),
+                items,
+            }],
+            diagnostics: Vec::new(),
+        };
+        let invocation = Invocation {
+            evidence: vec!["pods.txt".into()],
+            check_command: "astro-upgrade check".into(),
+            plan_command: "astro-upgrade plan".into(),
+            air_gapped: false,
+            plan_written: None,
+        };
+        let style = Style {
+            colour: false,
+            width: None,
+        };
+        let text = human(&report, &invocation, style);
+        let listed: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("- FAIL astronomer/pod-"))
+            .collect();
+        assert_eq!(listed.len(), 10, "{text}");
+        assert!(listed[9].contains("pod-09"), "{text}");
+        assert!(
+            text.contains("- … and 15 more (all are in `--output json`)"),
+            "{text}"
+        );
+        let json = json(&report).unwrap();
+        assert!(json.contains("astronomer/pod-24"), "JSON keeps every item");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::path::LTS_0_16_TO_0_23 as PATH;
 use crate::plan::{Plan, Step, StepKind};
-use crate::report::{Finding, Report, Status, Verdict};
+use crate::report::{name_list, Finding, Report, Status, Verdict, NAMES_SHOWN};
 
 fn status_label(status: Status) -> &'static str {
     match status {
@@ -30,15 +30,16 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', "<br>")
 }
 
+/// Evidence lines as code spans, the first [`NAMES_SHOWN`] of them and a count of the rest.
 fn evidence_list(finding_evidence: &[crate::facts::At]) -> String {
-    finding_evidence
+    let places: Vec<String> = finding_evidence
         .iter()
         .map(|at| match at.line {
             Some(line) => format!("`{}:{line}`", at.source),
             None => format!("`{}`", at.source),
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    name_list(&places, ", ")
 }
 
 fn findings_table(out: &mut String, findings: &[Finding]) {
@@ -86,7 +87,12 @@ fn actions(out: &mut String, findings: &[Finding]) {
             f.check,
             f.message
         );
-        for item in f.items.iter().filter(|i| i.status != Status::Pass) {
+        let open: Vec<_> = f
+            .items
+            .iter()
+            .filter(|i| i.status != Status::Pass)
+            .collect();
+        for item in open.iter().take(NAMES_SHOWN) {
             let _ = writeln!(
                 out,
                 "- {} **{}**: {}{}",
@@ -100,7 +106,14 @@ fn actions(out: &mut String, findings: &[Finding]) {
                 }
             );
         }
-        if f.items.iter().any(|i| i.status != Status::Pass) {
+        if open.len() > NAMES_SHOWN {
+            let _ = writeln!(
+                out,
+                "- … and {} more (every item is in the JSON)",
+                open.len() - NAMES_SHOWN
+            );
+        }
+        if !open.is_empty() {
             out.push('\n');
         }
         if let Some(remedy) = &f.remedy {
@@ -194,7 +207,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             if fp.unhealthy_pods.is_empty() {
                 "none".into()
             } else {
-                fp.unhealthy_pods.join(", ")
+                name_list(&fp.unhealthy_pods, ", ")
             },
         ),
         (

@@ -6,6 +6,26 @@ use crate::facts::{At, Diagnostic};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
+/// How many names (pods, rights, StorageClasses) a message lists, and how many items or
+/// evidence lines a human or Markdown report shows, before "and N more": a 100,000-pod paste
+/// must not bury the verdict under thousands of names. The JSON report and plan carry every
+/// item ([`Finding::items`]).
+pub const NAMES_SHOWN: usize = 10;
+
+/// `a, b, c`, or past [`NAMES_SHOWN`] names the first ones and `and N more`.
+pub fn name_list<S: AsRef<str>>(names: &[S], separator: &str) -> String {
+    let mut text = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(AsRef::as_ref)
+        .collect::<Vec<&str>>()
+        .join(separator);
+    if names.len() > NAMES_SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - NAMES_SHOWN));
+    }
+    text
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {

@@ -1,5 +1,5 @@
 //! The page: evidence boxes on one side, the live verdict, acknowledgements, exports and one
-//! card per check on the other.
+//! card per check on the other, worst first under a one-line count per status.
 //!
 //! A class that varies is set as the element's `className` property (`~className={…}`), which
 //! the browser reflects into the `class` attribute: yew turns every dynamic `class={…}` into a
@@ -7,6 +7,7 @@
 
 use gloo_timers::callback::Timeout;
 use planner::facts::{At, Diagnostic, Severity};
+use planner::report::NAMES_SHOWN;
 use planner::rules::matches_known_crashing;
 use planner::{Finding, Report, Status, Verdict};
 use wasm_bindgen::JsCast;
@@ -115,8 +116,9 @@ pub fn app() -> Html {
                     { ack_panel(&state.acks, evaluation, &on_acks) }
                     { export_panel(&state) }
                     <h2>{ "Checks" }</h2>
+                    { checks_summary(&evaluation.report) }
                     <div class="cards">
-                        { for evaluation.report.findings.iter().map(|finding| {
+                        { for worst_first(&evaluation.report).map(|finding| {
                             let highlight = state.highlight.as_ref().filter(|h| h.check == finding.check);
                             finding_card(finding, highlight, &state, &on_evidence)
                         }) }
@@ -352,6 +354,48 @@ fn status_names(status: Status) -> (&'static str, &'static str) {
         Status::Warn => ("warn", "WARN"),
         Status::Unknown => ("unknown", "UNKNOWN"),
         Status::Fail => ("fail", "FAIL"),
+    }
+}
+
+/// The statuses in the order the cards are shown: what blocks the upgrade first.
+const WORST_FIRST: [Status; 4] = [Status::Fail, Status::Unknown, Status::Warn, Status::Pass];
+
+/// The findings worst first; within a status, in the path's check order.
+fn worst_first(report: &Report) -> impl Iterator<Item = &Finding> {
+    WORST_FIRST.into_iter().flat_map(move |status| {
+        report
+            .findings
+            .iter()
+            .filter(move |finding| finding.status == status)
+    })
+}
+
+/// How many findings have each status, worst first.
+fn status_counts(report: &Report) -> [(Status, usize); 4] {
+    WORST_FIRST.map(|status| {
+        let count = report
+            .findings
+            .iter()
+            .filter(|f| f.status == status)
+            .count();
+        (status, count)
+    })
+}
+
+/// `2 fail · 1 unknown · 3 warn · 9 pass`.
+fn checks_summary(report: &Report) -> Html {
+    html! {
+        <p id="checks-summary" class="checks-summary">
+            { for status_counts(report).into_iter().enumerate().map(|(index, (status, count))| {
+                let (name, _) = status_names(status);
+                html! {
+                    <>
+                        if index > 0 { { " · " } }
+                        <span ~className={name}><span class="badge small">{ format!("{count} {name}") }</span></span>
+                    </>
+                }
+            }) }
+        </p>
     }
 }
 
@@ -704,7 +748,7 @@ fn finding_card(
             }
             if !finding.items.is_empty() {
                 <ul class="items">
-                    { for finding.items.iter().map(|item| {
+                    { for finding.items.iter().take(NAMES_SHOWN).map(|item| {
                         let (item_status, item_badge) = status_names(item.status);
                         html! {
                             <li ~className={format!("item {item_status}")} data-status={item_status}>
@@ -715,10 +759,19 @@ fn finding_card(
                             </li>
                         }
                     }) }
+                    if finding.items.len() > NAMES_SHOWN {
+                        <li class="item more">
+                            { format!("… and {} more (every one is in the exported plan JSON)", finding.items.len() - NAMES_SHOWN) }
+                        </li>
+                    }
                 </ul>
             }
             if finding.evidence.iter().any(|at| at.line.is_some()) {
-                <p class="evidence">{ "Evidence: " }{ links(&finding.evidence) }</p>
+                <p class="evidence">{ "Evidence: " }{ links(&finding.evidence[..finding.evidence.len().min(NAMES_SHOWN)]) }
+                    if finding.evidence.len() > NAMES_SHOWN {
+                        { format!("and {} more", finding.evidence.len() - NAMES_SHOWN) }
+                    }
+                </p>
             }
             { highlight.and_then(|h| excerpt(state, &h.source, h.line)).unwrap_or_default() }
         </article>
@@ -786,5 +839,52 @@ fn other_diagnostics(state: &State) -> Html {
                 }) }
             </ul>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(statuses: &[(&str, Status)]) -> Report {
+        Report {
+            schema_version: planner::report::REPORT_SCHEMA_VERSION,
+            verdict: Verdict::NoGo,
+            findings: statuses
+                .iter()
+                .map(|(check, status)| Finding {
+                    check: check.to_string(),
+                    status: *status,
+                    message: String::new(),
+                    remedy: None,
+                    evidence: Vec::new(),
+                    items: Vec::new(),
+                })
+                .collect(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cards_go_worst_first_keeping_check_order_within_a_status() {
+        let report = report(&[
+            ("a", Status::Pass),
+            ("b", Status::Fail),
+            ("c", Status::Warn),
+            ("d", Status::Unknown),
+            ("e", Status::Fail),
+            ("f", Status::Pass),
+        ]);
+        let order: Vec<&str> = worst_first(&report).map(|f| f.check.as_str()).collect();
+        assert_eq!(order, ["b", "e", "d", "c", "a", "f"]);
+        assert_eq!(
+            status_counts(&report),
+            [
+                (Status::Fail, 2),
+                (Status::Unknown, 1),
+                (Status::Warn, 1),
+                (Status::Pass, 2)
+            ]
+        );
     }
 }

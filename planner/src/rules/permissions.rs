@@ -14,7 +14,7 @@
 use super::{finding, item_evidence, worst, RuleInput};
 use crate::facts::Permission;
 use crate::path::{PermissionScope, RequiredPermission};
-use crate::report::{Finding, Item, Status};
+use crate::report::{name_list, Finding, Item, Status};
 
 const ID: &str = "permissions";
 
@@ -88,7 +88,7 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
         Status::Fail => {
             let denied = names(Status::Fail);
             (
-                format!("{} of {total} required rights are denied: {}", denied.len(), denied.join("; ")),
+                format!("{} of {total} required rights are denied: {}", denied.len(), name_list(&denied, "; ")),
                 Some(format!(
                     "ask a cluster administrator for these rights (the upgrade manifest creates a ClusterRole with `*` on everything, so in practice you need cluster-admin, e.g. `kubectl create clusterrolebinding <you>-cluster-admin --clusterrole=cluster-admin --user=<you>`), then paste the answers of:\n{}",
                     commands.join("\n")
@@ -98,7 +98,7 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
         Status::Unknown => {
             let missing = names(Status::Unknown);
             (
-                format!("{} of {total} required rights were not pasted: {}", missing.len(), missing.join("; ")),
+                format!("{} of {total} required rights were not pasted: {}", missing.len(), name_list(&missing, "; ")),
                 Some(format!("paste the answers of:\n{}", commands.join("\n"))),
             )
         }

@@ -2,7 +2,7 @@
 
 use super::{finding, item, item_evidence, worst, RuleInput};
 use crate::facts::Pod;
-use crate::report::{Finding, Status};
+use crate::report::{name_list, Finding, Status, NAMES_SHOWN};
 
 const ID: &str = "pod-health";
 
@@ -39,12 +39,9 @@ pub fn pod_health(ctx: &RuleInput) -> Finding {
         })
         .collect();
     let status = worst(&items);
-    let list = |pods: &[&Pod]| {
-        pods.iter()
-            .map(|p| qualified(p))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    // The message names the first pods and counts the rest; the items list every one.
+    let list =
+        |pods: &[&Pod]| name_list(&pods.iter().map(|p| qualified(p)).collect::<Vec<_>>(), ", ");
     let (message, remedy) = match (unhealthy.is_empty(), failing.first()) {
         (true, _) if pods.is_empty() => (
             "the pod listing is empty: no pod to worry about".to_string(),
@@ -67,7 +64,19 @@ pub fn pod_health(ctx: &RuleInput) -> Finding {
         ),
         (false, Some(first)) => {
             let ns = first.namespace.as_deref().unwrap_or("<namespace>");
-            let names: Vec<&str> = failing.iter().map(|p| p.name.as_str()).collect();
+            let names: Vec<&str> = failing
+                .iter()
+                .take(NAMES_SHOWN)
+                .map(|p| p.name.as_str())
+                .collect();
+            let more = if failing.len() > NAMES_SHOWN {
+                format!(
+                    " (these are the first {NAMES_SHOWN} of {}; every pod is an item of the JSON report)",
+                    failing.len()
+                )
+            } else {
+                String::new()
+            };
             (
                 format!(
                     "{} of {} pods are not healthy: {}",
@@ -76,7 +85,7 @@ pub fn pod_health(ctx: &RuleInput) -> Finding {
                     list(&failing)
                 ),
                 Some(format!(
-                    "find out why (e.g. `kubectl describe pod {name} -n {ns}` and `kubectl logs {name} -n {ns} --previous`) and fix them; if they are known to crash and you accept that, add `--ack known-crashing={}`",
+                    "find out why (e.g. `kubectl describe pod {name} -n {ns}` and `kubectl logs {name} -n {ns} --previous`) and fix them; if they are known to crash and you accept that, add `--ack known-crashing={}`{more}",
                     names.join(","),
                     name = first.name
                 )),

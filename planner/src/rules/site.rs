@@ -2,7 +2,7 @@
 //! `context-namespace`, `default-storageclass`, `database-connection`, `egress-or-mirror`.
 
 use super::{finding, RuleInput};
-use crate::report::{Finding, Status};
+use crate::report::{name_list, Finding, Status};
 
 pub fn system_admin(ctx: &RuleInput) -> Finding {
     const ID: &str = "system-admin";
@@ -135,7 +135,7 @@ pub fn default_storageclass(ctx: &RuleInput) -> Finding {
                 format!(
                     "{} StorageClasses are marked default ({}); Kubernetes before 1.26 refuses to create the backup volume",
                     several.len(),
-                    names.join(", ")
+                    name_list(&names, ", ")
                 ),
                 Some(format!(
                     "keep one default: `kubectl patch storageclass {} -p '{{\"metadata\": {{\"annotations\":{{\"storageclass.kubernetes.io/is-default-class\":\"false\"}}}}}}'`",

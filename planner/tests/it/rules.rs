@@ -1889,3 +1889,102 @@ fn permissions_ignore_answers_asked_as_someone_else() {
     facts.permissions.remove(last);
     assert_eq!(check_with(&facts, "permissions"), Status::Unknown);
 }
+
+#[test]
+fn name_lists_stop_at_ten_and_count_the_rest() {
+    use planner::report::{name_list, NAMES_SHOWN};
+    assert_eq!(NAMES_SHOWN, 10);
+    assert_eq!(name_list(&["a", "b"], ", "), "a, b");
+    let names: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+    assert_eq!(name_list(&names, ";"), "p0;p1;p2;p3;p4;p5;p6;p7;p8;p9");
+    let names: Vec<String> = (0..25).map(|i| format!("p{i}")).collect();
+    assert_eq!(
+        name_list(&names, ", "),
+        "p0, p1, p2, p3, p4, p5, p6, p7, p8, p9 and 15 more"
+    );
+    assert_eq!(name_list::<&str>(&[], ", "), "");
+}
+
+/// 25 crashing pods: the message and the remedy name ten, the items (the JSON) carry all 25,
+/// and the Markdown report and plan show ten of each list and count the rest.
+#[test]
+fn many_unhealthy_pods_are_counted_not_listed_in_text() {
+    let mut facts = healthy();
+    for i in 0..25 {
+        facts.pods.push(pod(
+            "astronomer",
+            &format!("crasher-{i:02}"),
+            "0/1",
+            "CrashLoopBackOff",
+            false,
+            100 + i,
+        ));
+    }
+    let report = run(&facts, &acks());
+    let f = report.finding("pod-health").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(f.items.len(), 25, "every pod is an item");
+    assert_eq!(f.evidence.len(), 25, "every pod's line is evidence");
+    assert!(f.message.starts_with("25 of "), "{}", f.message);
+    assert!(f.message.contains("astronomer/crasher-09"), "{}", f.message);
+    assert!(!f.message.contains("crasher-10"), "{}", f.message);
+    assert!(f.message.ends_with(" and 15 more"), "{}", f.message);
+    let remedy = f.remedy.as_deref().unwrap();
+    assert!(
+        remedy.contains("--ack known-crashing=crasher-00,crasher-01,"),
+        "{remedy}"
+    );
+    assert!(remedy.contains("crasher-09`"), "{remedy}");
+    assert!(!remedy.contains("crasher-10"), "{remedy}");
+    assert!(remedy.contains("first 10 of 25"), "{remedy}");
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(
+        json.contains("astronomer/crasher-24"),
+        "JSON keeps every item"
+    );
+
+    let md = planner::render::report_markdown(&report);
+    let listed = md.lines().filter(|l| l.starts_with("- FAIL **")).count();
+    assert_eq!(listed, 10, "{md}");
+    assert!(
+        md.contains("- … and 15 more (every item is in the JSON)"),
+        "{md}"
+    );
+    let row = md.lines().find(|l| l.contains("| `pod-health` |")).unwrap();
+    assert!(row.contains("`pods.txt:109`"), "{row}");
+    assert!(!row.contains("`pods.txt:110`"), "{row}");
+    assert!(row.ends_with("and 15 more |"), "{row}");
+
+    let plan = plan_for(&facts, &acks(), &[]);
+    assert_eq!(plan.cluster_fingerprint.unhealthy_pods.len(), 25);
+    let md = plan.to_markdown();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| Unhealthy pods at planning |"))
+        .unwrap();
+    assert!(row.contains("astronomer/crasher-09"), "{row}");
+    assert!(!row.contains("crasher-10"), "{row}");
+    assert!(row.contains("and 15 more"), "{row}");
+}
+
+#[test]
+fn denied_rights_are_listed_through_the_same_limit() {
+    let mut facts = healthy();
+    for permission in &mut facts.permissions {
+        permission.allowed = false;
+    }
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    // Eight rights: under the limit, so every one is named.
+    assert!(
+        f.message
+            .starts_with("8 of 8 required rights are denied: create pods"),
+        "{}",
+        f.message
+    );
+    assert!(f
+        .message
+        .contains("create clusterrolebindings (cluster-wide)"));
+    assert!(!f.message.contains("more"), "{}", f.message);
+}

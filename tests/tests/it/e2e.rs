@@ -1331,6 +1331,32 @@ async fn a_task_this_tool_does_not_know_is_handed_to_a_person_without_a_rollback
         .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
         .is_none());
     assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+
+    // The rollback runs as the upgrader's ServiceAccount: without it, it is refused up front.
+    let deleted = reqwest::Client::new()
+        .delete(format!(
+            "{}/api/v1/namespaces/default/serviceaccounts/astronomer-upgrader-service-account",
+            cluster.sim.url()
+        ))
+        .send()
+        .await
+        .expect("the simulator answers");
+    assert!(deleted.status().is_success());
+    let changes = cluster.changes().len();
+    let rollback = cluster.rollback(&[]).await;
+    assert_eq!(rollback.code, 3, "{}", rollback.text());
+    assert!(
+        rollback
+            .text()
+            .contains("ServiceAccount default/astronomer-upgrader-service-account"),
+        "{}",
+        rollback.text()
+    );
+    assert_eq!(
+        cluster.changes().len(),
+        changes,
+        "a refused rollback changes nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,10 +4,11 @@
 //! [`UpgradePath`] plus the few rules that really differ. Sources: the upgrade procedure and the
 //! internals reference (§1–2: the manifests at tag v0.23.18; §9: the certified image grammar).
 
-use semver::{Comparator, Op, Prerelease, VersionReq};
+use semver::{Comparator, Prerelease, VersionReq};
 
-pub use crate::version::Requirement;
 use crate::version::Version;
+pub use crate::version::{compare, Requirement};
+pub use semver::Op;
 
 /// A release line: every version of one `MAJOR.MINOR` (the `0.16.x` of the docs). Displays as
 /// `0.16`.
@@ -144,8 +145,13 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
     platform_chart: "astronomer",
     default_platform_namespace: "astronomer",
     upgrade_namespace: "default",
-    kubernetes: Requirement::new(">=1.14, <1.19"),
-    kubernetes_recommended: Requirement::new(">=1.16"),
+    // >=1.14, <1.19
+    kubernetes: Requirement(&[
+        compare(Op::GreaterEq, 1, 14, None),
+        compare(Op::Less, 1, 19, None),
+    ]),
+    // >=1.16
+    kubernetes_recommended: Requirement(&[compare(Op::GreaterEq, 1, 16, None)]),
     kubectl_max_skew: 1,
     checks: &[
         CheckSpec {
@@ -268,7 +274,8 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
     ],
     certified_image_name: "ap-airflow",
     certified_repositories: &["quay.io/astronomer/ap-airflow", "astronomerinc/ap-airflow"],
-    airflow: Requirement::new(">=1.10.5"),
+    // >=1.10.5
+    airflow: Requirement(&[compare(Op::GreaterEq, 1, 10, Some(5))]),
     upgrader_image: "quay.io/astronomer/lts-016-023-upgrade:latest",
     upgrader_image_name: "lts-016-023-upgrade",
     egress_hosts: &["quay.io", "helm.astronomer.io", "updates.astronomer.io"],
@@ -354,15 +361,25 @@ mod tests {
     use crate::version::parse;
 
     #[test]
-    fn every_requirement_of_the_path_parses() {
+    fn the_path_s_requirements_are_their_semver_text() {
         let path = LTS_0_16_TO_0_23;
-        for requirement in [path.kubernetes, path.kubernetes_recommended, path.airflow] {
-            assert!(
-                requirement.version_req().is_some(),
-                "{}",
-                requirement.as_str()
-            );
+        for (requirement, text) in [
+            (path.kubernetes, ">=1.14, <1.19"),
+            (path.kubernetes_recommended, ">=1.16"),
+            (path.airflow, ">=1.10.5"),
+        ] {
+            assert_eq!(requirement.version_req(), VersionReq::parse(text).unwrap());
         }
+        assert_eq!(
+            path.from_platform.requirement(),
+            VersionReq::parse("=0.16").unwrap()
+        );
+        assert_eq!(
+            path.to_platform.requirement(),
+            VersionReq::parse("=0.23").unwrap()
+        );
+        assert_eq!(path.kubernetes.to_string(), "1.14 ≤ version < 1.19");
+        assert_eq!(path.airflow.to_string(), "≥ 1.10.5");
     }
 
     #[test]

@@ -116,57 +116,57 @@ fn build_metadata(text: &str) -> BuildMetadata {
     BuildMetadata::new(&identifiers(text)).unwrap_or(BuildMetadata::EMPTY)
 }
 
-/// A requirement on a version, written as SemVer requirement text (`>=1.14, <1.19`, `0.16.*`)
-/// so that an [`crate::path::UpgradePath`] stays a `const`; it becomes a [`VersionReq`] when
-/// used. Every requirement of the paths is parsed in a test, and one that does not parse
-/// matches nothing (a check fails rather than passes).
+/// A requirement on a version: SemVer comparators (`>=1.14, <1.19` is
+/// `Requirement(&[compare(Op::GreaterEq, 1, 14, None), compare(Op::Less, 1, 19, None)])`),
+/// written as data so that an [`crate::path::UpgradePath`] stays a `const` and the page carries
+/// no requirement parser; it is checked as a [`VersionReq`] (a test compares each of the path's
+/// with `VersionReq::parse` of its SemVer text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Requirement(&'static str);
+pub struct Requirement(pub &'static [Comparator]);
+
+/// One comparator of a [`Requirement`]: `compare(Op::Less, 1, 19, None)` is `<1.19`.
+pub const fn compare(op: Op, major: u64, minor: u64, patch: Option<u64>) -> Comparator {
+    Comparator {
+        op,
+        major,
+        minor: Some(minor),
+        patch,
+        pre: Prerelease::EMPTY,
+    }
+}
 
 impl Requirement {
-    pub const fn new(text: &'static str) -> Requirement {
-        Requirement(text)
-    }
-
-    /// The requirement text as written in the path.
-    pub fn as_str(self) -> &'static str {
-        self.0
-    }
-
-    pub fn version_req(self) -> Option<VersionReq> {
-        VersionReq::parse(self.0).ok()
+    pub fn version_req(self) -> VersionReq {
+        VersionReq {
+            comparators: self.0.to_vec(),
+        }
     }
 
     /// Whether `version` satisfies the requirement (see [`parse`] for pre-releases).
     pub fn matches(self, version: &Version) -> bool {
-        self.version_req().is_some_and(|req| req.matches(version))
+        self.version_req().matches(version)
     }
 
     /// Whether `version` is below every version the requirement accepts: below the bound of a
     /// `>=`/`>`/`=`/`~`/`^`/wildcard comparator (pre-release and build ignored).
     pub fn is_below(self, version: &Version) -> bool {
         let core = Version::new(version.major, version.minor, version.patch);
-        self.version_req().is_some_and(|req| {
-            req.comparators.iter().any(|c| {
-                let bound = Version::new(c.major, c.minor.unwrap_or(0), c.patch.unwrap_or(0));
-                match c.op {
-                    Op::Greater => core <= bound,
-                    Op::Less | Op::LessEq => false,
-                    _ => core < bound,
-                }
-            })
+        self.0.iter().any(|c| {
+            let bound = Version::new(c.major, c.minor.unwrap_or(0), c.patch.unwrap_or(0));
+            match c.op {
+                Op::Greater => core <= bound,
+                Op::Less | Op::LessEq => false,
+                _ => core < bound,
+            }
         })
     }
 }
 
 /// For messages: `>=1.14, <1.19` reads `1.14 ≤ version < 1.19`, `>=1.16` reads `≥ 1.16`,
-/// `0.16.*` reads `0.16.x`.
+/// `=0.16` reads `0.16.x`.
 impl fmt::Display for Requirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(req) = self.version_req() else {
-            return f.write_str(self.0);
-        };
-        match req.comparators.as_slice() {
+        match self.0 {
             [low, high] if low.op == Op::GreaterEq && high.op == Op::Less => {
                 write!(f, "{} ≤ version < {}", bound(low), bound(high))
             }
@@ -187,22 +187,22 @@ fn bound(c: &Comparator) -> String {
             text.push_str(&format!(".{patch}"));
         }
     }
-    if !c.pre.is_empty() {
-        text.push_str(&format!("-{}", c.pre));
-    }
     text
 }
 
 fn describe(c: &Comparator) -> String {
     let version = bound(c);
-    match c.op {
-        Op::GreaterEq => format!("≥ {version}"),
-        Op::Greater => format!("> {version}"),
-        Op::Less => format!("< {version}"),
-        Op::LessEq => format!("≤ {version}"),
-        Op::Wildcard | Op::Exact if c.patch.is_none() => format!("{version}.x"),
-        _ => c.to_string(),
-    }
+    let op = match c.op {
+        Op::GreaterEq => "≥ ",
+        Op::Greater => "> ",
+        Op::Less => "< ",
+        Op::LessEq => "≤ ",
+        Op::Wildcard | Op::Exact if c.patch.is_none() => return format!("{version}.x"),
+        Op::Exact => "= ",
+        Op::Tilde => "~",
+        _ => "^",
+    };
+    format!("{op}{version}")
 }
 
 #[cfg(test)]
@@ -264,9 +264,22 @@ mod tests {
         assert!(v("1.18.0-devops").pre.is_empty());
     }
 
+    const SUPPORTED: Requirement = Requirement(&[
+        compare(Op::GreaterEq, 1, 14, None),
+        compare(Op::Less, 1, 19, None),
+    ]);
+
+    #[test]
+    fn requirements_are_the_version_reqs_of_their_semver_text() {
+        assert_eq!(
+            SUPPORTED.version_req(),
+            VersionReq::parse(">=1.14, <1.19").unwrap()
+        );
+    }
+
     #[test]
     fn requirements_match_vendor_builds_and_refuse_pre_releases() {
-        let supported = Requirement::new(">=1.14, <1.19");
+        let supported = SUPPORTED;
         assert!(supported.matches(&v("1.18.20-gke.901")));
         assert!(supported.matches(&v("1.14")));
         assert!(!supported.matches(&v("1.19.0-eks-1")));
@@ -281,17 +294,12 @@ mod tests {
 
     #[test]
     fn requirements_read_as_words() {
-        assert_eq!(
-            Requirement::new(">=1.14, <1.19").to_string(),
-            "1.14 ≤ version < 1.19"
-        );
-        assert_eq!(Requirement::new(">=1.16").to_string(), "≥ 1.16");
-        assert_eq!(Requirement::new(">=1.10.5").to_string(), "≥ 1.10.5");
-        assert_eq!(Requirement::new("0.16.*").to_string(), "0.16.x");
-        assert_eq!(
-            Requirement::new("not a requirement").to_string(),
-            "not a requirement"
-        );
-        assert!(!Requirement::new("not a requirement").matches(&v("1.16.0")));
+        assert_eq!(SUPPORTED.to_string(), "1.14 ≤ version < 1.19");
+        let one = |op, patch| Requirement(Box::leak(Box::new([compare(op, 1, 16, patch)])));
+        assert_eq!(one(Op::GreaterEq, None).to_string(), "≥ 1.16");
+        assert_eq!(one(Op::GreaterEq, Some(5)).to_string(), "≥ 1.16.5");
+        assert_eq!(one(Op::Wildcard, None).to_string(), "1.16.x");
+        assert_eq!(one(Op::Tilde, Some(2)).to_string(), "~1.16.2");
+        assert_eq!(one(Op::Less, None).to_string(), "< 1.16");
     }
 }

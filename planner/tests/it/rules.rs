@@ -1847,9 +1847,13 @@ mod invariants {
 
 #[test]
 fn the_upgrade_path_is_data() {
-    use planner::path::{MinorVersion, Requirement, UpgradePath};
+    use planner::path::{compare, MinorVersion, Op, Requirement, UpgradePath};
     use planner::rules::evaluate_path;
     // A later hop differs in data: its version range and starting platform.
+    const KUBERNETES: Requirement = Requirement(&[
+        compare(Op::GreaterEq, 1, 14, None),
+        compare(Op::Less, 1, 20, None),
+    ]);
     let next_hop = UpgradePath {
         id: "astronomer-0.23-to-0.25",
         from_platform: MinorVersion {
@@ -1860,7 +1864,7 @@ fn the_upgrade_path_is_data() {
             major: 0,
             minor: 25,
         },
-        kubernetes: Requirement::new(">=1.14, <1.20"),
+        kubernetes: KUBERNETES,
         ..LTS_0_16_TO_0_23
     };
     let mut facts = healthy();

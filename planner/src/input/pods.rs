@@ -522,7 +522,18 @@ fn push_pods(
     command_namespace: Option<&str>,
     found: impl Fn(&str, usize) -> Option<(usize, usize)>,
 ) {
-    let line_at = |offset: usize| text::line_of_offset(text, offset, first_line);
+    // Pods are found in the order of the text: count the lines from the previous pod on, not
+    // from the start (which made a 5,000-pod `-o json` cost 5,000 scans of the whole text).
+    let mut counted = (0, first_line);
+    let mut line_at = |offset: usize| {
+        let (from, line) = counted;
+        let line = match text.get(from..).filter(|_| offset >= from) {
+            Some(rest) => text::line_of_offset(rest, offset - from, line),
+            None => text::line_of_offset(text, offset, first_line),
+        };
+        counted = (offset, line);
+        line
+    };
     let items: &[Value] = match document.get("items").and_then(Value::as_array) {
         Some(items) => items,
         None if document.get("kind").and_then(Value::as_str) == Some("Pod") => {

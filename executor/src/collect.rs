@@ -500,23 +500,15 @@ async fn collect_bootstrap_connection(
         .and_then(|data| data.get("connection").and_then(|v| connection_shape(&v.0))))
 }
 
-/// The scheme, host and whether a port is given; the user and password are never copied out.
+/// The scheme, host and whether a port is given, read by the planner's reader of the pasted
+/// `kubectl get secret … | base64 -d`, so live and pasted evidence agree (a password holding
+/// `/`, `@` or `:` included); the user and password are never copied out.
 pub fn connection_shape(connection: &[u8]) -> Option<DatabaseConnection> {
-    let text = std::str::from_utf8(connection).ok()?.trim();
-    let (scheme, rest) = text.split_once("://")?;
-    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, has_port) = match host_port.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-            (host, true)
-        }
-        _ => (host_port, false),
-    };
-    Some(DatabaseConnection {
-        scheme: scheme.to_string(),
-        host: host.to_string(),
-        has_port,
+    let text = std::str::from_utf8(connection).ok()?;
+    let read = planner::input::connection::read(LTS_0_16_TO_0_23.bootstrap_secret, text, 1, None);
+    read.database_connection.map(|shape| DatabaseConnection {
         at: at(&format!("secret/{}", LTS_0_16_TO_0_23.bootstrap_secret)),
+        ..shape
     })
 }
 

@@ -85,6 +85,12 @@ fn the_connection_shape_keeps_no_credentials() {
         (shape.scheme.as_str(), shape.host.as_str(), shape.has_port),
         ("postgresql", "db.example.com", false)
     );
+    // A `/` in the password does not end the authority early: no part of it becomes the host.
+    let shape = connection_shape(b"postgres://root:p@ss/w:rd@db.example.com:5432/astro").unwrap();
+    assert_eq!(
+        (shape.scheme.as_str(), shape.host.as_str(), shape.has_port),
+        ("postgres", "db.example.com", true)
+    );
     assert_eq!(connection_shape(b"no scheme here"), None);
 }
 

@@ -3,5 +3,6 @@
 
 mod conformance;
 mod e2e;
+mod live_vs_pasted;
 mod roundtrip;
 mod support;

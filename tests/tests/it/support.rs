@@ -25,3 +25,84 @@ pub(crate) async fn start_sim(
         .expect("the kubeconfig is written");
     (sim, dir, kubeconfig)
 }
+
+/// The `astro-upgrade` binary of this workspace (`target/<profile>/astro-upgrade`), built once
+/// per test process so a test never runs a stale one: cargo builds another package's binary only
+/// for that package's own tests.
+pub(crate) fn astro_upgrade_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "executor",
+                "--bin",
+                "astro-upgrade",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build -p executor failed");
+    });
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let profile_dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let binary = profile_dir.join(format!("astro-upgrade{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with cargo build -p executor",
+        binary.display()
+    );
+    binary
+}
+
+/// What a child process printed, and how it ended.
+pub(crate) struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    fn of(output: std::process::Output) -> Output {
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `command` to its end (two minutes at most), its output captured; `what` names it in panics.
+pub(crate) async fn run_to_end(mut command: tokio::process::Command, what: &str) -> Output {
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within two minutes"))
+        .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
+    Output::of(output)
+}
+
+/// The real kubectl (`crate::conformance::kubectl_path`) against `kubeconfig`, with `HOME` in
+/// `home` so its discovery cache stays out of the user's.
+pub(crate) async fn kubectl(
+    kubeconfig: &std::path::Path,
+    home: &std::path::Path,
+    args: &[&str],
+) -> Output {
+    let mut command = tokio::process::Command::new(crate::conformance::kubectl_path());
+    command
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env("HOME", home);
+    run_to_end(command, &format!("kubectl {}", args.join(" "))).await
+}

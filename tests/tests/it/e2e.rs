@@ -19,37 +19,8 @@ const ROLLBACK_ACK: &str = "rollback-data-loss";
 const HOUSTON_WORKER_CRASHING: &str = "known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt";
 const JOBS_PATH: &str = "/apis/batch/v1/namespaces/default/jobs";
 
-/// The `astro-upgrade` binary of this workspace, built once per test run so a test never runs a
-/// stale one (cargo builds another package's binary only for that package's own tests).
 fn binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "executor",
-                "--bin",
-                "astro-upgrade",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build -p executor failed");
-    });
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let debug = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binaries live in target/<profile>/deps");
-    let binary = debug.join(format!("astro-upgrade{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: build it with cargo build -p executor",
-        binary.display()
-    );
-    binary
+    crate::support::astro_upgrade_binary()
 }
 
 fn workspace_file(relative: &str) -> PathBuf {

@@ -72,27 +72,31 @@ pub(super) async fn after_failure(
             Ok(Ending::FailedUntouched)
         }
         (AfterFailure::HandOff(reason), _) => {
-            run.record(
-                "upgrade-job",
-                "handed-off",
-                &hand_off_message(&reason, &evidence, context),
-                json!({"reason": reason.kind()}),
-            )
-            .await;
+            hand_off(run, &reason, &evidence, context).await;
             Ok(Ending::UpgradeFailed)
         }
+        // `--auto-rollback` is refused without a rollback manifest, so this cannot happen; if it
+        // did, a person decides.
         (AfterFailure::RollBack, None) => {
-            let reason = HandOff::RollbackNotAsked;
-            run.record(
-                "upgrade-job",
-                "handed-off",
-                &hand_off_message(&reason, &evidence, context),
-                json!({"reason": reason.kind()}),
-            )
-            .await;
+            hand_off(run, &HandOff::RollbackNotAsked, &evidence, context).await;
             Ok(Ending::UpgradeFailed)
         }
     }
+}
+
+async fn hand_off(
+    run: &mut Run,
+    reason: &HandOff,
+    evidence: &UpgraderEvidence,
+    context: &FlowContext<'_>,
+) {
+    run.record(
+        "upgrade-job",
+        "handed-off",
+        &hand_off_message(reason, evidence, context),
+        json!({"reason": reason.kind()}),
+    )
+    .await;
 }
 
 /// Whether the decision after this failure depends on how far the upgrader got.

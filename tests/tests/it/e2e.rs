@@ -176,6 +176,29 @@ impl Cluster {
         self.run(&args).await
     }
 
+    /// Deletes an object through the API, as a person with kubectl would.
+    async fn delete(&self, path: &str) {
+        let deleted = reqwest::Client::new()
+            .delete(format!("{}{path}", self.sim.url()))
+            .send()
+            .await
+            .expect("the simulator answers");
+        assert!(deleted.status().is_success(), "DELETE {path}");
+    }
+
+    /// `astro-upgrade rollback` is refused (exit 3) naming `why`, and changes nothing.
+    async fn rollback_is_refused(&self, why: &str) {
+        let changes = self.changes().len();
+        let rollback = self.rollback(&[]).await;
+        assert_eq!(rollback.code, 3, "{}", rollback.text());
+        assert!(rollback.text().contains(why), "{why}: {}", rollback.text());
+        assert_eq!(
+            self.changes().len(),
+            changes,
+            "a refused rollback changes nothing"
+        );
+    }
+
     /// `astro-upgrade rollback` with the repo's rollback manifest.
     async fn rollback(&self, extra: &[&str]) -> Run {
         let manifest = workspace_file("manifests/rollback-0.16-to-0.23.yaml");
@@ -1227,21 +1250,9 @@ async fn an_early_failure_changes_nothing(scenario: &str, task: &str, phase: &st
         status.text()
     );
     // A rollback now would only destroy: it is refused, and nothing is created.
-    let changes = cluster.changes().len();
-    let rollback = cluster.rollback(&[]).await;
-    assert_eq!(rollback.code, 3, "{}", rollback.text());
-    assert!(
-        rollback
-            .text()
-            .contains("never passed the point of no return"),
-        "{}",
-        rollback.text()
-    );
-    assert_eq!(
-        cluster.changes().len(),
-        changes,
-        "a refused rollback changes nothing"
-    );
+    cluster
+        .rollback_is_refused("never passed the point of no return")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1304,30 +1315,12 @@ async fn a_task_this_tool_does_not_know_is_handed_to_a_person_without_a_rollback
     assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
 
     // The rollback runs as the upgrader's ServiceAccount: without it, it is refused up front.
-    let deleted = reqwest::Client::new()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/serviceaccounts/astronomer-upgrader-service-account",
-            cluster.sim.url()
-        ))
-        .send()
-        .await
-        .expect("the simulator answers");
-    assert!(deleted.status().is_success());
-    let changes = cluster.changes().len();
-    let rollback = cluster.rollback(&[]).await;
-    assert_eq!(rollback.code, 3, "{}", rollback.text());
-    assert!(
-        rollback
-            .text()
-            .contains("ServiceAccount default/astronomer-upgrader-service-account"),
-        "{}",
-        rollback.text()
-    );
-    assert_eq!(
-        cluster.changes().len(),
-        changes,
-        "a refused rollback changes nothing"
-    );
+    cluster
+        .delete("/api/v1/namespaces/default/serviceaccounts/astronomer-upgrader-service-account")
+        .await;
+    cluster
+        .rollback_is_refused("ServiceAccount default/astronomer-upgrader-service-account")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1363,24 +1356,12 @@ async fn past_the_point_of_no_return_without_a_proven_backup_nothing_is_rolled_b
     );
 
     // Without its backup PVC a rollback is refused before any change.
-    let deleted = reqwest::Client::new()
-        .delete(format!(
-            "{}/api/v1/namespaces/default/persistentvolumeclaims/astronomer-upgrades-backup",
-            cluster.sim.url()
-        ))
-        .send()
-        .await
-        .expect("the simulator answers");
-    assert!(deleted.status().is_success());
-    let changes = cluster.changes().len();
-    let rollback = cluster.rollback(&[]).await;
-    assert_eq!(rollback.code, 3, "{}", rollback.text());
-    assert!(
-        rollback.text().contains("astronomer-upgrades-backup"),
-        "{}",
-        rollback.text()
-    );
-    assert_eq!(cluster.changes().len(), changes);
+    cluster
+        .delete("/api/v1/namespaces/default/persistentvolumeclaims/astronomer-upgrades-backup")
+        .await;
+    cluster
+        .rollback_is_refused("astronomer-upgrades-backup")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1424,11 +1405,9 @@ async fn auto_rollback_without_the_acknowledgement_is_refused_before_any_change(
     assert!(cluster.changes().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_verification_that_fails_after_the_job_completed_rolls_back_with_a_proven_backup() {
-    // The upgrader ends well, but leaves the platform release `failed`: verification fails
-    // after the Job completed, past the point of no return, with this run's dump finished.
-    let cluster = Cluster::start_with("upgrade-fails-after-backup", 100.0, |scenario| {
+/// upgrade-fails-after-backup, but the play ends well and leaves the platform release `failed`.
+async fn completes_but_leaves_the_release_failed() -> Cluster {
+    Cluster::start_with("upgrade-fails-after-backup", 100.0, |scenario| {
         let upgrade = scenario.upgrade.as_mut().expect("an upgrade script");
         for task in &mut upgrade.tasks {
             if task.result == kube_sim::scenario::TaskResult::Fatal {
@@ -1437,7 +1416,14 @@ async fn a_verification_that_fails_after_the_job_completed_rolls_back_with_a_pro
         }
         upgrade.on_success = upgrade.on_failure.take();
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_that_fails_after_the_job_completed_rolls_back_with_a_proven_backup() {
+    // The upgrader ends well, but leaves the platform release `failed`: verification fails
+    // after the Job completed, past the point of no return, with this run's dump finished.
+    let cluster = completes_but_leaves_the_release_failed().await;
     let plan = cluster
         .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
         .await;
@@ -1463,16 +1449,7 @@ async fn a_verification_that_fails_after_the_job_completed_rolls_back_with_a_pro
     assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
 
     // Without the automatic rollback, the same failure is handed to a person.
-    let cluster = Cluster::start_with("upgrade-fails-after-backup", 100.0, |scenario| {
-        let upgrade = scenario.upgrade.as_mut().expect("an upgrade script");
-        for task in &mut upgrade.tasks {
-            if task.result == kube_sim::scenario::TaskResult::Fatal {
-                task.result = kube_sim::scenario::TaskResult::Changed;
-            }
-        }
-        upgrade.on_success = upgrade.on_failure.take();
-    })
-    .await;
+    let cluster = completes_but_leaves_the_release_failed().await;
     let plan = cluster.approved_plan(&[HOUSTON_WORKER_CRASHING]).await;
     let run = cluster.apply(&plan, &["--settle", "2s"]).await;
     assert_eq!(run.code, 6, "{}", run.text());

@@ -349,16 +349,7 @@ impl JobWatch {
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
         let mut progress = Vec::new();
-        let status = crate::collect::pod_status(pod);
-        let shown = match pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-        {
-            Some(_) => status.clone(),
-            None if status == "Pending" => "Pending".to_string(),
-            None => status.clone(),
-        };
+        let shown = crate::collect::pod_status(pod);
         if self.pod_status.get(&name) != Some(&shown) {
             self.pod_status.insert(name.clone(), shown.clone());
             progress.push(Progress::PodStatus {

@@ -611,3 +611,184 @@ fn a_failed_probe_ends_the_run_untouched_and_a_passed_one_lets_it_go_on() {
         Some(Ending::Interrupted)
     );
 }
+
+#[test]
+fn a_deleted_job_ends_the_watch_only_when_it_is_this_runs_job() {
+    let mut w = watch();
+    assert_eq!(w.job(), "upgrade-astronomer", "the journal names the job");
+    let deleted = |name: &str| Observation::JobDeleted(name.into());
+    assert!(
+        w.observe(T, &deleted("upgrade-astronomer")).is_empty(),
+        "a deletion before this run's Job was seen is an earlier run's (--rerun deletes it)"
+    );
+    w.observe(
+        T,
+        &Observation::Job(Box::new(job("upgrade-astronomer", "u1", None))),
+    );
+    assert!(
+        w.observe(T, &deleted("astro-upgrade-probe")).is_empty(),
+        "another Job's deletion"
+    );
+    assert_eq!(
+        w.observe(T, &deleted("upgrade-astronomer")),
+        [Progress::Failed(Failure::JobDeleted {
+            job: "upgrade-astronomer".into()
+        })]
+    );
+}
+
+fn scheduling(status: &str, reason: Option<&str>) -> serde_json::Value {
+    json!({"phase": "Pending", "conditions": [{
+        "type": "PodScheduled", "status": status, "reason": reason,
+        "message": "0/3 nodes are available: 3 Insufficient cpu."}]})
+}
+
+#[test]
+fn an_unschedulable_pod_fails_after_the_bind_timeout_and_a_scheduled_one_stops_the_clock() {
+    let unschedulable = |status| {
+        Observation::Pod(Box::new(pod(
+            "upgrade-astronomer-abcde",
+            "upgrade-astronomer",
+            "u1",
+            status,
+        )))
+    };
+    let mut w = watch();
+    assert_eq!(
+        w.observe(
+            Duration::from_secs(1),
+            &unschedulable(scheduling("False", Some("Unschedulable")))
+        ),
+        [Progress::PodStatus {
+            pod: "upgrade-astronomer-abcde".into(),
+            status: "Pending".into()
+        }]
+    );
+    assert!(w
+        .observe(Duration::from_secs(60), &Observation::Tick)
+        .is_empty());
+    assert_eq!(
+        w.observe(Duration::from_secs(61), &Observation::Tick),
+        [Progress::Failed(Failure::Unschedulable {
+            pod: "upgrade-astronomer-abcde".into(),
+            message: "0/3 nodes are available: 3 Insufficient cpu.".into(),
+            waited: Duration::from_secs(60),
+        })]
+    );
+
+    // Scheduled at last: the condition turned True (whatever reason it still carries).
+    let mut w = watch();
+    w.observe(
+        Duration::from_secs(1),
+        &unschedulable(scheduling("False", Some("Unschedulable"))),
+    );
+    w.observe(
+        Duration::from_secs(30),
+        &unschedulable(scheduling("True", Some("Unschedulable"))),
+    );
+    assert!(w
+        .observe(Duration::from_secs(120), &Observation::Tick)
+        .is_empty());
+
+    // Only the scheduler's verdict Unschedulable counts, not a pod still waiting for it.
+    let mut w = watch();
+    w.observe(
+        Duration::from_secs(1),
+        &unschedulable(scheduling("False", None)),
+    );
+    assert!(w
+        .observe(Duration::from_secs(120), &Observation::Tick)
+        .is_empty());
+}
+
+#[test]
+fn the_probes_log_shows_steps_but_never_an_upgrade_phase() {
+    let mut w = JobWatch::new(
+        JobWatchConfig {
+            job: PROBE_JOB.into(),
+            claim: None,
+            deadline: Duration::from_secs(600),
+            bind_timeout: Duration::from_secs(60),
+            upgrader: false,
+        },
+        Duration::ZERO,
+    );
+    assert_eq!(
+        w.observe(
+            T,
+            &Observation::LogLine {
+                pod: "astro-upgrade-probe-x2x9q".into(),
+                line: "TASK [Set up variables] *****".into(),
+            }
+        ),
+        [Progress::Step("Set up variables".into())]
+    );
+}
+
+#[test]
+fn the_failure_decision_reads_the_log_the_watch_streamed() {
+    let mut w = watch();
+    for line in upgrader_log("Add public helm repo", FATAL).lines() {
+        w.observe(
+            T,
+            &Observation::LogLine {
+                pod: "upgrade-astronomer-abcde".into(),
+                line: line.into(),
+            },
+        );
+    }
+    let streamed = UpgraderEvidence {
+        assessment: w.log().assessment(),
+        complete: false,
+    };
+    assert_eq!(
+        after_failure(&job_failed(), &streamed, true),
+        AfterFailure::KeepFailedJob
+    );
+}
+
+#[test]
+fn the_journal_names_each_hand_off_and_whether_the_platform_changed() {
+    let early = evidence(&upgrader_log("Add public helm repo", FATAL), true);
+    let late = evidence(&upgrader_log(SECOND_STEP, FATAL), true);
+    let partial = evidence(
+        &upgrader_log("Add public helm repo", "changed: [localhost]"),
+        false,
+    );
+    assert_eq!(early.platform_changed().as_str(), "no");
+    assert_eq!(late.platform_changed().as_str(), "yes");
+    assert_eq!(partial.platform_changed().as_str(), "unknown");
+
+    let skipped_dump = evidence(
+        &(upgrader_log("Backup Astronomer database", "skipping: [localhost]")
+            + "\nTASK [Run SQL for Prisma 1 to Prisma 2 migration] ***\n"
+            + FATAL),
+        true,
+    );
+    let unknown = evidence(
+        &(upgrader_log("Backup Astronomer database", "changed: [localhost]")
+            + "\nTASK [Check Airflow chart compatibility] ***\n"
+            + FATAL),
+        true,
+    );
+    let deadline = Failure::Deadline {
+        job: "upgrade-astronomer".into(),
+        waited: Duration::from_secs(2700),
+    };
+    let deleted = Failure::JobDeleted {
+        job: "upgrade-astronomer".into(),
+    };
+    for (failure, upgrader, auto_rollback, kind) in [
+        (&deadline, &late, true, "still-running"),
+        (&deleted, &late, true, "job-deleted"),
+        (&job_failed(), &late, false, "rollback-not-asked"),
+        (&job_failed(), &skipped_dump, true, "backup-not-proven"),
+        (&job_failed(), &unknown, true, "unknown-task"),
+        (&job_failed(), &partial, true, "phase-unknown"),
+    ] {
+        match after_failure(failure, upgrader, auto_rollback) {
+            AfterFailure::HandOff(reason) => assert_eq!(reason.kind(), kind),
+            other => panic!("{kind}: a hand-off expected, got {other:?}"),
+        }
+    }
+}

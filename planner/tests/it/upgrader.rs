@@ -291,3 +291,45 @@ fn secrets_in_a_failure_message_are_masked() {
     let message = log.assessment().failed.unwrap().message.unwrap();
     assert!(!message.contains("hunter2"), "{message}");
 }
+
+#[test]
+fn phases_and_backup_states_keep_their_journal_names_and_say_what_they_mean() {
+    // The journal and the JSON events carry these names; a script reading them matches on them.
+    let phases = [Phase::ReadOnly, Phase::Backup, Phase::ChangesPlatform];
+    assert_eq!(
+        phases.map(Phase::as_str),
+        ["read-only", "backup", "changes-platform"]
+    );
+    // What the operator reads about where the upgrader stopped.
+    for (phase, says) in phases.into_iter().zip([
+        "nothing written",
+        "backup PVC",
+        "past the point of no return",
+    ]) {
+        assert!(phase.describe().contains(says), "{phase:?}");
+    }
+
+    let states = [
+        BackupState::Proven,
+        BackupState::NoSaveDirectory,
+        BackupState::DumpNotFinished,
+        BackupState::TakenAfterChange,
+    ];
+    assert_eq!(
+        states.map(BackupState::as_str),
+        [
+            "proven",
+            "no-save-directory",
+            "dump-not-finished",
+            "taken-after-change"
+        ]
+    );
+    for (state, says) in states.into_iter().zip([
+        "finished before the platform changed",
+        "an older attempt's",
+        "did not finish",
+        "migrated database",
+    ]) {
+        assert!(state.describe().contains(says), "{state:?}");
+    }
+}

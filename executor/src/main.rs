@@ -13,6 +13,7 @@ use planner::path::{MinorVersion, LTS_0_16_TO_0_23};
 use planner::EvidenceKind;
 
 mod apply;
+mod approval;
 mod cluster;
 mod cmd;
 mod collect;
@@ -87,6 +88,53 @@ pub enum Command {
     Status(StatusArgs),
     /// Step 7 of the procedure: pods, Helm release, and the platform's endpoints
     Verify(VerifyArgs),
+    /// Approve a plan: sign it with your SSH key (an SSHSIG block, as `ssh-keygen -Y sign` writes)
+    Approve(ApproveArgs),
+    /// Check a plan's approvals against an allowed-signers file (as `ssh-keygen -Y verify` reads it)
+    VerifyApproval(VerifyApprovalArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = exit::help())]
+pub struct ApproveArgs {
+    /// The plan to approve (JSON from `astro-upgrade plan`)
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// Your OpenSSH private key (Ed25519, ECDSA P-256 or RSA); an encrypted one asks for its
+    /// passphrase on the terminal (or reads $ASTRO_UPGRADE_KEY_PASSPHRASE)
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// A note kept beside the signature (a ticket number); it is not signed
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Where the signature is appended (default: PLAN.sig)
+    #[arg(long, value_name = "FILE")]
+    pub signature: Option<PathBuf>,
+}
+
+/// Who must have approved a plan, and where the signatures are.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ApprovalArgs {
+    /// An allowed-signers file (`ssh-keygen(1)` format: principals, options such as
+    /// namespaces="astro-upgrade-plan", key); with it, approvals are required
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// How many distinct allowed principals must have signed this exact plan (default 1)
+    #[arg(long, value_name = "N", requires = "allowed_signers")]
+    pub require_approvals: Option<usize>,
+    /// A signature file (repeatable; default: PLAN.sig); each may hold several armored blocks
+    #[arg(long, value_name = "FILE")]
+    pub signature: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = exit::help())]
+pub struct VerifyApprovalArgs {
+    /// The approved plan
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub approvals: ApprovalArgs,
 }
 
 #[derive(Args, Debug)]
@@ -191,6 +239,8 @@ pub struct ApplyArgs {
     pub journal: Option<PathBuf>,
     #[command(flatten)]
     pub watch: WatchArgs,
+    #[command(flatten)]
+    pub approvals: ApprovalArgs,
 }
 
 /// Bounds of the watch shared by `apply` and `rollback`.

@@ -33,6 +33,20 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
         json!({"plan_digest": plan.plan_digest, "context": connection.context, "dry_run": args.dry_run}),
     )
     .await;
+    if !inputs.approvals.is_empty() {
+        let by: Vec<String> = inputs
+            .approvals
+            .iter()
+            .map(|a| format!("{} ({})", a.principal, a.fingerprint))
+            .collect();
+        run.record(
+            "approval",
+            "verified",
+            &format!("approved by {}", by.join(", ")),
+            json!({"by": by, "plan_digest": plan.plan_digest}),
+        )
+        .await;
+    }
     let context = FlowContext {
         global,
         release: plan.cluster_fingerprint.platform_release.clone(),
@@ -75,6 +89,8 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
 /// What `apply` reads before it connects: each refusal here changes nothing.
 struct Inputs {
     plan: planner::Plan,
+    /// Who approved this exact plan, when an allowed-signers file was given.
+    approvals: Vec<crate::approval::Approval>,
     bounds: Bounds,
     manifest: Manifest,
     rollback_manifest: Option<Manifest>,
@@ -82,6 +98,16 @@ struct Inputs {
 
 fn read_inputs(args: &ApplyArgs) -> anyhow::Result<Inputs> {
     let plan = read_approved_plan(&args.plan)?;
+    let approvals = match crate::cmd::approve::check_approvals(&args.plan, &args.approvals)? {
+        None => Vec::new(),
+        Some(checked) if checked.enough() => checked.distinct().into_iter().cloned().collect(),
+        Some(checked) => {
+            return Err(Exit::refused(format!(
+                "the plan is not approved: {}; nothing was changed",
+                checked.shortfall()
+            )))
+        }
+    };
     let bounds = Bounds::read(&args.timeout, &args.watch)?;
     let manifest = read_manifest(&args.manifest, &LTS_0_16_TO_0_23.upgrade_manifest)?;
     let rollback_manifest = args
@@ -105,6 +131,7 @@ fn read_inputs(args: &ApplyArgs) -> anyhow::Result<Inputs> {
     }
     Ok(Inputs {
         plan,
+        approvals,
         bounds,
         manifest,
         rollback_manifest,

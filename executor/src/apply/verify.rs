@@ -251,8 +251,15 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
     }
     out.say(&format!("journal ({source}), newest last:"));
     for entry in entries.iter().rev().take(15).rev() {
+        let by = entry.detail["by"]
+            .as_array()
+            .map(|by| {
+                let names: Vec<&str> = by.iter().filter_map(|b| b.as_str()).collect();
+                format!(" by {}", names.join(", "))
+            })
+            .unwrap_or_default();
         out.say(&format!(
-            "  {}  {:<14} {}",
+            "  {}  {:<14} {}{by}",
             entry.ts, entry.step, entry.event
         ));
     }

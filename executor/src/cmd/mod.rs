@@ -4,6 +4,7 @@
 use crate::exit::Code;
 use crate::{Cli, Command};
 
+pub mod approve;
 pub mod check;
 pub mod inspect;
 pub mod live;
@@ -18,5 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Rollback(args) => live::rollback(&cli.global, args),
         Command::Status(args) => live::status(&cli.global, args),
         Command::Verify(args) => live::verify(&cli.global, args),
+        Command::Approve(args) => approve::approve(&cli.global, args),
+        Command::VerifyApproval(args) => approve::verify_approval(&cli.global, args),
     }
 }

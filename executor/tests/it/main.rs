@@ -1,5 +1,6 @@
 //! Integration tests of the `astro-upgrade` binary that need no cluster.
 
+mod approval;
 mod cli_offline;
 mod examples;
 mod inspect;

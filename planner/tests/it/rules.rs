@@ -1626,6 +1626,76 @@ fn fingerprint_and_diff() {
 }
 
 #[test]
+fn a_pod_still_unhealthy_is_no_drift_and_one_that_recovered_is() {
+    let mut facts = healthy();
+    facts.pods.push(pod(
+        "astronomer",
+        "astronomer-kibana-5c7d-q9z8w",
+        "0/1",
+        "CrashLoopBackOff",
+        false,
+        9,
+    ));
+    let planned = ClusterFingerprint::from_facts(&facts);
+    assert_eq!(
+        planned.diff(&ClusterFingerprint::from_facts(&facts)),
+        Vec::<String>::new()
+    );
+    let mut live = facts.clone();
+    live.pods.last_mut().unwrap().healthy = true;
+    let differences = planned.diff(&ClusterFingerprint::from_facts(&live));
+    assert_eq!(
+        differences,
+        ["pods unhealthy in the plan but not now: astronomer/astronomer-kibana-5c7d-q9z8w"]
+    );
+}
+
+#[test]
+fn the_plan_hashes_each_plain_paste_and_withholds_the_hash_of_any_that_may_hold_a_credential() {
+    let pods = "NAME READY STATUS RESTARTS AGE\nastronomer-houston-6b4f-x2x4q 1/1 Running 0 3d\n";
+    let sources = [
+        Source::new("pods.txt", Some(EvidenceKind::Pods), pods),
+        // No password visible, but a connection string may carry one in any spelling.
+        Source::new(
+            "connection.txt",
+            Some(EvidenceKind::Connection),
+            "postgres://db.example.internal:5432",
+        ),
+        Source::new(
+            "session.txt",
+            Some(EvidenceKind::Transcript),
+            "$ kubectl version\n",
+        ),
+        Source::new("untyped.txt", None, "anything\n"),
+        Source::new(
+            "pods-with-env.txt",
+            Some(EvidenceKind::Pods),
+            "PGPASSWORD=hunter2-hunter2 kubectl get pods\n",
+        ),
+    ];
+    let plan = plan_for(&healthy(), &acks(), &sources);
+    let hash = |name: &str| {
+        plan.evidence
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name} is not in the plan"))
+            .sha256
+            .clone()
+    };
+    let pods_hash = hash("pods.txt").expect("a plain pods paste is hashed");
+    assert_eq!(pods_hash.len(), 64);
+    assert!(pods_hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    for withheld in [
+        "connection.txt",
+        "session.txt",
+        "untyped.txt",
+        "pods-with-env.txt",
+    ] {
+        assert_eq!(hash(withheld), None, "{withheld}");
+    }
+}
+
+#[test]
 fn plan_steps_carry_the_exact_commands() {
     let plan = plan_for(&healthy(), &acks(), &[]);
     let commands: Vec<&str> = plan

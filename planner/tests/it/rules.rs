@@ -936,6 +936,37 @@ fn a_credential_in_an_acknowledgement_reaches_no_plan_or_report() {
 }
 
 #[test]
+fn a_flag_acknowledgement_takes_yes_or_true_and_the_page_built_texts_are_masked() {
+    let mut a = Acknowledgements::default();
+    a.parse_ack("system-admin=yes").unwrap();
+    a.parse_ack("rollback-data-loss=TRUE").unwrap();
+    assert!(a.system_admin && a.rollback_data_loss);
+    assert!(a.parse_ack("air-gapped=no").is_err());
+    assert!(!a.air_gapped);
+
+    // The page builds its acknowledgements from its controls: every text is masked all the same.
+    let built = Acknowledgements {
+        database_backup: Some("CHG-1234 (restore with token=s3cr3t-t0k3n)".into()),
+        mirrors: Some("https://robot:s3cr3t-pw@registry.corp.example:5000".into()),
+        helm_repository: Some("https://robot:s3cr3t-pw@charts.corp.example/astronomer".into()),
+        ..Acknowledgements::default()
+    }
+    .without_secrets();
+    for text in [
+        &built.database_backup,
+        &built.mirrors,
+        &built.helm_repository,
+    ] {
+        let text = text.as_deref().unwrap();
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+    assert!(built
+        .mirrors
+        .unwrap()
+        .ends_with("@registry.corp.example:5000"));
+}
+
+#[test]
 fn pod_health_cases() {
     let mut facts = healthy();
     facts.pods.push(pod(

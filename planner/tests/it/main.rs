@@ -9,3 +9,4 @@ mod secret_props;
 mod secrets;
 mod shapes;
 mod upgrader;
+mod versions;

@@ -384,6 +384,142 @@ pub fn sign(key: &PrivateKey, plan: &[u8]) -> Result<String, ApprovalError> {
         .map_err(|err| error(format!("cannot write the signature: {err}")))
 }
 
+/// Which identity of the running ssh-agent signs: `--key` named a public key file (`…pub`) or a
+/// fingerprint (`SHA256:…`) instead of a private key.
+pub fn agent_identity(key_arg: &Path) -> Option<String> {
+    let text = key_arg.to_string_lossy();
+    if text.starts_with("SHA256:") {
+        return Some(text.into_owned());
+    }
+    let content = std::fs::read_to_string(key_arg).ok()?;
+    let public = PublicKey::from_openssh(content.trim()).ok()?;
+    Some(public.fingerprint(HashAlg::Sha256).to_string())
+}
+
+/// Signs the plan through the ssh-agent at `socket` (`$SSH_AUTH_SOCK`) with the identity whose
+/// SHA-256 fingerprint is `fingerprint`: the private key never leaves the agent.
+#[cfg(unix)]
+pub fn sign_with_agent(
+    socket: &Path,
+    fingerprint: &str,
+    plan: &[u8],
+) -> Result<String, ApprovalError> {
+    use std::io::{Read as _, Write as _};
+    const REQUEST_IDENTITIES: u8 = 11;
+    const IDENTITIES_ANSWER: u8 = 12;
+    const SIGN_REQUEST: u8 = 13;
+    const SIGN_RESPONSE: u8 = 14;
+    const RSA_SHA2_512: u32 = 4;
+    let error = |reason: String| ApprovalError::Key {
+        file: format!("ssh-agent {}", socket.display()),
+        reason,
+    };
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|err| error(format!("cannot connect: {err}")))?;
+    let mut exchange = |kind: u8, payload: &[u8]| -> Result<(u8, Vec<u8>), ApprovalError> {
+        let length =
+            u32::try_from(payload.len() + 1).map_err(|_| error("request too large".into()))?;
+        let mut message = length.to_be_bytes().to_vec();
+        message.push(kind);
+        message.extend_from_slice(payload);
+        stream
+            .write_all(&message)
+            .map_err(|err| error(format!("cannot write: {err}")))?;
+        let mut length = [0u8; 4];
+        stream
+            .read_exact(&mut length)
+            .map_err(|err| error(format!("cannot read: {err}")))?;
+        let length = u32::from_be_bytes(length) as usize;
+        if length == 0 || length > 256 * 1024 {
+            return Err(error(format!("an answer of {length} bytes")));
+        }
+        let mut answer = vec![0u8; length];
+        stream
+            .read_exact(&mut answer)
+            .map_err(|err| error(format!("cannot read: {err}")))?;
+        Ok((answer[0], answer[1..].to_vec()))
+    };
+    let (kind, body) = exchange(REQUEST_IDENTITIES, &[])?;
+    if kind != IDENTITIES_ANSWER {
+        return Err(error(format!(
+            "unexpected answer {kind} to a list of identities"
+        )));
+    }
+    let mut reader = WireReader(&body);
+    let count = reader
+        .u32()
+        .ok_or_else(|| error("a truncated list of identities".into()))?;
+    let mut chosen = None;
+    for _ in 0..count {
+        let blob = reader
+            .string()
+            .ok_or_else(|| error("a truncated identity".into()))?;
+        let _comment = reader.string();
+        if let Ok(key) = PublicKey::from_bytes(blob) {
+            if key.fingerprint(HashAlg::Sha256).to_string() == fingerprint {
+                chosen = Some((blob.to_vec(), key));
+                break;
+            }
+        }
+    }
+    let Some((blob, key)) = chosen else {
+        return Err(error(format!("the agent holds no identity {fingerprint}")));
+    };
+    if !supported(key.algorithm()) {
+        return Err(error(format!("unsupported key type {}", key.algorithm())));
+    }
+    let data = SshSig::signed_data(NAMESPACE, HashAlg::Sha512, plan)
+        .map_err(|err| error(err.to_string()))?;
+    let mut request = Vec::new();
+    for field in [&blob[..], &data[..]] {
+        request.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        request.extend_from_slice(field);
+    }
+    let flags = if matches!(key.algorithm(), Algorithm::Rsa { .. }) {
+        RSA_SHA2_512
+    } else {
+        0
+    };
+    request.extend_from_slice(&flags.to_be_bytes());
+    let (kind, body) = exchange(SIGN_REQUEST, &request)?;
+    if kind != SIGN_RESPONSE {
+        return Err(error("the agent refused to sign".into()));
+    }
+    let signature = WireReader(&body)
+        .string()
+        .ok_or_else(|| error("a truncated signature".into()))?;
+    let signature = ssh_key::Signature::try_from(signature)
+        .map_err(|err| error(format!("cannot read the agent's signature: {err}")))?;
+    let sshsig = SshSig::new(
+        key.key_data().clone(),
+        NAMESPACE,
+        HashAlg::Sha512,
+        signature,
+    )
+    .map_err(|err| error(err.to_string()))?;
+    sshsig
+        .to_pem(LineEnding::LF)
+        .map_err(|err| error(err.to_string()))
+}
+
+/// Reads SSH wire-format fields (`uint32`, `string`).
+struct WireReader<'a>(&'a [u8]);
+
+impl<'a> WireReader<'a> {
+    fn u32(&mut self) -> Option<u32> {
+        let (head, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        Some(u32::from_be_bytes(*head))
+    }
+
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let length = self.u32()? as usize;
+        let field = self.0.get(..length)?;
+        self.0 = &self.0[length..];
+        Some(field)
+    }
+}
+
 /// Now in UTC as `YYYYMMDDHHMMSS`, the form allowed-signers dates compare with.
 pub fn now_digits() -> String {
     jiff::Timestamp::now().strftime("%Y%m%d%H%M%S").to_string()

@@ -100,8 +100,9 @@ pub struct ApproveArgs {
     /// The plan to approve (JSON from `astro-upgrade plan`)
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
-    /// Your OpenSSH private key (Ed25519, ECDSA P-256 or RSA); an encrypted one asks for its
-    /// passphrase on the terminal (or reads $ASTRO_UPGRADE_KEY_PASSPHRASE)
+    /// Your OpenSSH private key (Ed25519, ECDSA P-256 or RSA; an encrypted one asks for its
+    /// passphrase on the terminal, or reads $ASTRO_UPGRADE_KEY_PASSPHRASE); or a public key file
+    /// or `SHA256:…` fingerprint of an identity held by the ssh-agent at $SSH_AUTH_SOCK
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     /// A note kept beside the signature (a ticket number); it is not signed
@@ -158,7 +159,7 @@ pub struct EvidenceArgs {
     #[arg(long, value_name = "DIR")]
     pub paste: Vec<PathBuf>,
     /// Read FILE (`-`: standard input) as evidence of KIND (kubectl-version, pods, can-i, images,
-    /// helm-list, helm-history, storageclass, contexts, connection, transcript, bundle)
+    /// helm-list, helm-history, storageclass, contexts, connection, egress, transcript, bundle)
     #[arg(long, value_name = "KIND=FILE", value_parser = InputParser)]
     pub input: Vec<Input>,
     /// Read a bundle written by `astro-upgrade collect`
@@ -181,6 +182,34 @@ pub struct EvidenceArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub options: UpgraderOptionArgs,
+}
+
+/// What the plan sets on the upgrader's Job beyond the manifest; `check` predicts with them too.
+#[derive(Args, Debug, Clone, Default)]
+pub struct UpgraderOptionArgs {
+    /// Seconds the upgrader gives Commander for each Airflow deployment's upgrade in step (5/6)
+    /// (its COMMANDER_UPGRADE_TIMEOUT, default 300); `apply` sets it on the upgrade Job
+    #[arg(long, value_name = "SECONDS", value_parser = parse_commander_timeout)]
+    pub commander_upgrade_timeout: Option<u32>,
+    /// Skip the upgrader's steps (5/6) and (6/6) (its DISABLE_UPGRADE_DEPLOYMENT): the Airflow
+    /// deployments stay on their 0.16-era chart and are upgraded from the Astronomer UI later
+    #[arg(long)]
+    pub disable_deployment_upgrades: bool,
+}
+
+impl UpgraderOptionArgs {
+    pub fn options(&self) -> planner::UpgraderOptions {
+        planner::UpgraderOptions {
+            commander_upgrade_timeout: self.commander_upgrade_timeout,
+            disable_deployment_upgrades: self.disable_deployment_upgrades,
+        }
+    }
+}
+
+fn parse_commander_timeout(text: &str) -> Result<u32, String> {
+    planner::UpgraderOptions::parse_timeout(text)
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +217,8 @@ pub struct CheckArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub options: UpgraderOptionArgs,
     /// Write the plan JSON to FILE; standard output then shows the report in --output's format.
     /// Without --out the plan itself goes to standard output (JSON, or Markdown with
     /// `--output markdown`). A NO-GO or INCOMPLETE plan is written too, so a reviewer sees why.

@@ -266,6 +266,19 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
     if entries.is_empty() {
         out.say("  (empty: no apply or rollback has run from here)");
     }
+    if let Some(approval) = entries.iter().rev().find(|e| e.step == "approval") {
+        let by: Vec<&str> = approval.detail["by"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b.as_str())
+            .collect();
+        out.say(&format!(
+            "plan approved by {} (checked at {})",
+            by.join(", "),
+            approval.ts
+        ));
+    }
     let jobs: Api<Job> = Api::namespaced(client.clone(), UPGRADE_NAMESPACE);
     let pods: Api<Pod> = Api::namespaced(client.clone(), UPGRADE_NAMESPACE);
     let mut job_states = serde_json::Map::new();

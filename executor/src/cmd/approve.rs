@@ -45,9 +45,7 @@ pub fn approve(_global: &GlobalArgs, args: ApproveArgs) -> anyhow::Result<Code> 
             plan.verdict.as_str()
         )));
     }
-    let key = approval::read_private_key(&args.key).map_err(|err| Exit::usage(err.to_string()))?;
-    let armored = approval::sign(&key, &bytes).map_err(|err| Exit::usage(err.to_string()))?;
-    let fingerprint = key.fingerprint(ssh_key::HashAlg::Sha256).to_string();
+    let (armored, fingerprint) = sign(&args.key, &bytes)?;
     let target = args
         .signature
         .clone()
@@ -77,6 +75,36 @@ pub fn approve(_global: &GlobalArgs, args: ApproveArgs) -> anyhow::Result<Code> 
         target.display()
     );
     Ok(Code::Ok)
+}
+
+/// Signs with a private key file, or through ssh-agent when `--key` names a public key or a
+/// fingerprint; the armored signature and the key's fingerprint.
+fn sign(key: &Path, plan: &[u8]) -> anyhow::Result<(String, String)> {
+    if let Some(fingerprint) = approval::agent_identity(key) {
+        let socket = std::env::var_os("SSH_AUTH_SOCK").ok_or_else(|| {
+            Exit::usage(format!(
+                "{} is a public key: signing with it needs its ssh-agent, and $SSH_AUTH_SOCK is not set",
+                key.display()
+            ))
+        })?;
+        #[cfg(unix)]
+        {
+            let armored = approval::sign_with_agent(Path::new(&socket), &fingerprint, plan)
+                .map_err(|err| Exit::usage(err.to_string()))?;
+            return Ok((armored, fingerprint));
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = socket;
+            return Err(Exit::usage("signing through ssh-agent needs a Unix socket"));
+        }
+    }
+    let private = approval::read_private_key(key).map_err(|err| Exit::usage(err.to_string()))?;
+    let armored = approval::sign(&private, plan).map_err(|err| Exit::usage(err.to_string()))?;
+    Ok((
+        armored,
+        private.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+    ))
 }
 
 /// The outcome of checking a plan's signatures.

@@ -313,3 +313,85 @@ fn bad_approval_input_names_the_file_and_the_reason() {
         stderr(&output)
     );
 }
+
+#[test]
+fn an_ssh_agent_identity_signs_and_the_private_key_never_leaves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = go_plan(dir.path());
+    let alice = key(dir.path(), "alice", "ed25519", None, "");
+    let bob = key(dir.path(), "bob", "rsa", Some("2048"), "");
+    let socket = dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .args(["-D", "-a", path(&socket)])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent starts");
+    let started = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed().as_secs() < 10, "ssh-agent did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for key in [&alice, &bob] {
+        let added = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &socket)
+            .output()
+            .expect("ssh-add runs");
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+    }
+    // The private keys are gone from disk: only the agent can sign now.
+    std::fs::remove_file(&alice).unwrap();
+    std::fs::remove_file(&bob).unwrap();
+    for key in [&alice, &bob] {
+        let output = crate::support::astro_upgrade()
+            .args(["approve", "--plan", path(&plan), "--key"])
+            .arg(key.with_extension("pub"))
+            .env("SSH_AUTH_SOCK", &socket)
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+    }
+    agent.kill().ok();
+    agent.wait().ok();
+    let allowed = dir.path().join("allowed_signers");
+    std::fs::write(
+        &allowed,
+        format!("alice@corp {}\nbob@corp {}\n", public(&alice), public(&bob)),
+    )
+    .unwrap();
+    let output = verify(&plan, &allowed, &["--require-approvals", "2"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    // The RSA signature (rsa-sha2-512, through the agent) verifies with ssh-keygen too.
+    let all = std::fs::read_to_string(dir.path().join("plan.json.sig")).unwrap();
+    let bobs = dir.path().join("bob.sig");
+    std::fs::write(
+        &bobs,
+        &all[all.rfind("-----BEGIN SSH SIGNATURE-----").unwrap()..],
+    )
+    .unwrap();
+    let verified = Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-f",
+            path(&allowed),
+            "-I",
+            "bob@corp",
+            "-n",
+            NAMESPACE,
+            "-s",
+        ])
+        .arg(&bobs)
+        .stdin(std::fs::File::open(&plan).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}

@@ -3,6 +3,7 @@
 mod bundle;
 mod examples;
 mod fixtures;
+mod pod_status;
 mod props;
 mod rules;
 mod secret_props;

@@ -88,6 +88,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Step 7 of the procedure: pods, Helm release, and the platform's endpoints
     Verify(VerifyArgs),
+    /// After the upgrade is accepted: delete the upgrade Job, the upgrader's cluster-admin
+    /// ClusterRoleBinding, ClusterRole and ServiceAccount (and with --delete-backup the backup PVC)
+    Finish(FinishArgs),
     /// Approve a plan: sign it with your SSH key (an SSHSIG block, as `ssh-keygen -Y sign` writes)
     Approve(ApproveArgs),
     /// Check a plan's approvals against an allowed-signers file (as `ssh-keygen -Y verify` reads it)
@@ -332,6 +335,28 @@ pub struct VerifyArgs {
     /// How long pods may take to settle
     #[arg(long, value_name = "DUR", default_value = "5m", value_parser = duration_text)]
     pub settle: String,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = exit::help())]
+pub struct FinishArgs {
+    /// Also delete the backup PVC astronomer-upgrades-backup (its database dumps are lost, and
+    /// no rollback is possible afterwards)
+    #[arg(long)]
+    pub delete_backup: bool,
+    /// Clean up even when the platform is not verified on 0.23 or an upgrade or rollback Job is
+    /// running (a rollback then needs the upgrade manifest re-applied first)
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// How long the platform may take to verify before finish refuses
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration_text)]
+    pub settle: String,
+    /// Journal file (default: ./astro-upgrade-journal.jsonl)
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 /// An evidence kind as the command line names it (`pods`, `kubectl-version`, …): clap lists

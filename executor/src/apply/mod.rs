@@ -4,6 +4,7 @@
 mod endpoints;
 pub mod engine;
 mod failure;
+mod finish;
 mod rollback;
 mod run;
 mod upgrade;
@@ -21,6 +22,7 @@ use crate::exit::Exit;
 use crate::manifest::{self, Manifest};
 use crate::GlobalArgs;
 
+pub use finish::run_finish;
 pub use rollback::run_rollback;
 pub use upgrade::run_apply;
 pub use verify::{run_status, run_verify};

@@ -210,8 +210,20 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
     if let Some(domain) = &args.base_domain {
         problems.extend(super::endpoints::check(&out, domain).await);
     }
+    let unchecked: Vec<String> = Vec::new();
+    security_finding(&out, &connection.client, global).await;
     out.finish();
-    if problems.is_empty() {
+    if problems.is_empty() && !unchecked.is_empty() {
+        out.event(
+            "verify-incomplete",
+            &format!(
+                "verification incomplete: could not check\n  - {}",
+                unchecked.join("\n  - ")
+            ),
+            json!({"expect": expect, "problems": [], "unchecked": unchecked}),
+        );
+        Ok(Code::Incomplete)
+    } else if problems.is_empty() {
         out.event(
             "verified",
             &format!("verified: the platform runs {expect} and is healthy"),
@@ -222,9 +234,28 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
         out.event(
             "verify-failed",
             &format!("verification failed:\n  - {}", problems.join("\n  - ")),
-            json!({"expect": expect, "problems": problems}),
+            json!({"expect": expect, "problems": problems, "unchecked": unchecked}),
         );
-        Ok(Code::NeedsHuman)
+        Ok(Code::Refused)
+    }
+}
+
+/// Says, as a security finding, that the upgrader's cluster-admin binding still stands.
+async fn security_finding(
+    out: &Output,
+    client: &Client,
+    global: &GlobalArgs,
+) -> Option<serde_json::Value> {
+    match super::finish::standing_binding(client, global).await {
+        Ok(Some((text, detail))) => {
+            out.event("security", &text, detail.clone());
+            Some(detail)
+        }
+        Ok(None) => None,
+        Err(err) => {
+            out.warn(&format!("{err:#}"));
+            None
+        }
     }
 }
 
@@ -336,10 +367,12 @@ pub async fn run_status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result
             global.namespace
         )),
     }
+    let security = security_finding(&out, client, global).await;
     out.event(
         "status",
         "",
         json!({
+            "security": security,
             "journal": source,
             "entries": entries,
             "jobs": job_states,

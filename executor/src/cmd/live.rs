@@ -5,7 +5,8 @@ use anyhow::Context as _;
 
 use crate::exit::Code;
 use crate::{
-    cluster, collect, ApplyArgs, CollectArgs, GlobalArgs, RollbackArgs, StatusArgs, VerifyArgs,
+    cluster, collect, ApplyArgs, CollectArgs, FinishArgs, GlobalArgs, RollbackArgs, StatusArgs,
+    VerifyArgs,
 };
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -56,6 +57,9 @@ pub fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<Code> {
 }
 pub fn verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<Code> {
     runtime()?.block_on(crate::apply::run_verify(global, args))
+}
+pub fn finish(global: &GlobalArgs, args: FinishArgs) -> anyhow::Result<Code> {
+    runtime()?.block_on(crate::apply::run_finish(global, args))
 }
 
 /// Reads the live cluster into a `collect` bundle, as evidence for `check`/`plan` when no paste is given.

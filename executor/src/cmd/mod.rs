@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Rollback(args) => live::rollback(&cli.global, args),
         Command::Status(args) => live::status(&cli.global, args),
         Command::Verify(args) => live::verify(&cli.global, args),
+        Command::Finish(args) => live::finish(&cli.global, args),
         Command::Approve(args) => approve::approve(&cli.global, args),
         Command::VerifyApproval(args) => approve::verify_approval(&cli.global, args),
     }

@@ -383,7 +383,7 @@ async fn a_healthy_upgrade_ends_on_0_23_deployed() {
     let wrong = cluster
         .run(&["verify", "--expect", "0.16", "--settle", "1s"])
         .await;
-    assert_eq!(wrong.code, 6, "{}", wrong.text());
+    assert_eq!(wrong.code, 3, "{}", wrong.text());
     assert!(wrong.text().contains("not 0.16.x"), "{}", wrong.text());
 }
 
@@ -1546,4 +1546,205 @@ async fn a_malformed_plan_or_manifest_is_refused_before_any_change() {
     assert_eq!(run.code, 2, "{}", run.text());
     assert!(run.text().contains("missing.json"), "{}", run.text());
     assert_eq!(cluster.changes().len(), changes, "nothing was changed");
+}
+
+/// What the real kubectl says about one object of the upgrade: `Some(name)` when it exists.
+async fn kubectl_get(cluster: &Cluster, args: &[&str]) -> Option<String> {
+    let home = cluster.path("kubectl-home");
+    std::fs::create_dir_all(&home).expect("a kubectl home");
+    let mut all = vec!["get"];
+    all.extend(args);
+    all.extend(["-o", "name"]);
+    let out = crate::support::kubectl(&cluster.kubeconfig, &home, &all).await;
+    if out.code == 0 {
+        Some(out.stdout.trim().to_string())
+    } else {
+        assert!(
+            out.stderr.contains("NotFound") || out.stderr.contains("not found"),
+            "kubectl get {args:?}: {}",
+            out.stderr
+        );
+        None
+    }
+}
+
+const UPGRADE_RBAC: [[&str; 2]; 3] = [
+    ["clusterrole", "astronomer-upgrader-cluster-role"],
+    [
+        "clusterrolebinding",
+        "astronomer-upgrader-cluster-role-binding",
+    ],
+    ["serviceaccount", "astronomer-upgrader-service-account"],
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_after_a_verified_upgrade_leaves_no_cluster_admin_behind() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    // The upgrade as the procedure runs it by hand: kubectl applies the manifest, the Job runs.
+    let home = cluster.path("kubectl-home");
+    std::fs::create_dir_all(&home).expect("a kubectl home");
+    let manifest = workspace_file("manifests/upgrade-0.16-to-0.23.yaml");
+    let applied = crate::support::kubectl(
+        &cluster.kubeconfig,
+        &home,
+        &["apply", "-f", manifest.to_str().expect("utf-8")],
+    )
+    .await;
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster.platform_chart_version() != "0.23.18 deployed" {
+        assert!(Instant::now() < deadline, "the upgrade Job did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = cluster.run(&["status"]).await;
+    assert_eq!(status.code, 0, "{}", status.text());
+    assert!(
+        status
+            .text()
+            .contains("SECURITY: ClusterRoleBinding astronomer-upgrader-cluster-role-binding")
+            && status.text().contains("`*` on `*`")
+            && status.text().contains("`astro-upgrade finish`"),
+        "{}",
+        status.text()
+    );
+    let verify = cluster
+        .run(&["verify", "--settle", "5s", "-o", "json"])
+        .await;
+    assert_eq!(verify.code, 0, "{}", verify.text());
+    let security: Vec<Value> = verify
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "security")
+        .collect();
+    assert_eq!(security.len(), 1, "{}", verify.text());
+    assert_eq!(security[0]["command"], "astro-upgrade finish");
+    for [kind, name] in UPGRADE_RBAC {
+        assert!(kubectl_get(&cluster, &[kind, name, "-n", "default"])
+            .await
+            .is_some());
+    }
+
+    let finish = cluster.run(&["finish", "--yes", "--settle", "5s"]).await;
+    assert_eq!(finish.code, 0, "{}", finish.text());
+    assert!(
+        finish
+            .text()
+            .contains("ClusterRoleBinding astronomer-upgrader-cluster-role-binding deleted"),
+        "{}",
+        finish.text()
+    );
+    for [kind, name] in UPGRADE_RBAC {
+        assert_eq!(
+            kubectl_get(&cluster, &[kind, name, "-n", "default"]).await,
+            None,
+            "{kind}/{name} is left behind"
+        );
+    }
+    assert_eq!(
+        kubectl_get(&cluster, &["job", UPGRADE_JOB, "-n", "default"]).await,
+        None
+    );
+    let pods = kubectl_get(
+        &cluster,
+        &["pods", "-n", "default", "-l", "job-name=upgrade-astronomer"],
+    )
+    .await;
+    assert_eq!(pods.as_deref(), Some(""), "the upgrade Job's pods are gone");
+    assert!(
+        kubectl_get(
+            &cluster,
+            &["pvc", "astronomer-upgrades-backup", "-n", "default"]
+        )
+        .await
+        .is_some(),
+        "the backup PVC is kept without --delete-backup"
+    );
+    let journal =
+        std::fs::read_to_string(cluster.path("astro-upgrade-journal.jsonl")).expect("journal");
+    assert!(
+        journal.contains("\"step\":\"finish\",\"event\":\"done\""),
+        "{journal}"
+    );
+
+    // Idempotent: a second run finds everything gone and says so; --delete-backup takes the PVC.
+    let again = cluster
+        .run(&["finish", "--yes", "--settle", "5s", "--delete-backup"])
+        .await;
+    assert_eq!(again.code, 0, "{}", again.text());
+    assert!(
+        again
+            .text()
+            .contains("ClusterRole astronomer-upgrader-cluster-role was already absent"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(
+        kubectl_get(
+            &cluster,
+            &["pvc", "astronomer-upgrades-backup", "-n", "default"]
+        )
+        .await,
+        None
+    );
+    let status = cluster.run(&["status"]).await;
+    assert!(!status.text().contains("SECURITY"), "{}", status.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_before_the_platform_is_verified_refuses_and_deletes_nothing() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    // The upgrade manifest's objects are applied, the upgrade itself has not run: still 0.16.
+    let manifest = workspace_file("manifests/upgrade-0.16-to-0.23.yaml");
+    let text = std::fs::read_to_string(manifest).expect("the manifest");
+    let rbac: Vec<String> = text
+        .split("\n---")
+        .filter(|doc| !doc.contains("kind: Job"))
+        .map(str::to_string)
+        .collect();
+    let path = cluster.path("rbac.yaml");
+    std::fs::write(&path, rbac.join("\n---\n")).expect("written");
+    let home = cluster.path("kubectl-home");
+    std::fs::create_dir_all(&home).expect("a kubectl home");
+    let applied = crate::support::kubectl(
+        &cluster.kubeconfig,
+        &home,
+        &["apply", "-f", path.to_str().expect("utf-8")],
+    )
+    .await;
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let changes = cluster.changes().len();
+
+    let finish = cluster.run(&["finish", "--yes", "--settle", "1s"]).await;
+    assert_eq!(finish.code, 3, "{}", finish.text());
+    assert!(
+        finish.text().contains("not verified on 0.23"),
+        "{}",
+        finish.text()
+    );
+    assert!(finish.text().contains("not 0.23.x"), "{}", finish.text());
+    assert_eq!(
+        cluster.changes().len(),
+        changes,
+        "a refused finish changes nothing"
+    );
+    for [kind, name] in UPGRADE_RBAC {
+        assert!(kubectl_get(&cluster, &[kind, name, "-n", "default"])
+            .await
+            .is_some());
+    }
+    let verify = cluster.run(&["verify", "--settle", "1s"]).await;
+    assert_eq!(verify.code, 3, "{}", verify.text());
+    assert!(verify.text().contains("SECURITY"), "{}", verify.text());
+
+    // --force cleans up anyway.
+    let forced = cluster
+        .run(&["finish", "--yes", "--settle", "1s", "--force"])
+        .await;
+    assert_eq!(forced.code, 0, "{}", forced.text());
+    for [kind, name] in UPGRADE_RBAC {
+        assert_eq!(
+            kubectl_get(&cluster, &[kind, name, "-n", "default"]).await,
+            None
+        );
+    }
 }

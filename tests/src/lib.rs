@@ -10,6 +10,7 @@ pub mod helm;
 mod patch;
 pub mod playbook;
 mod protobuf;
+pub mod proxy;
 pub mod resources;
 pub mod scenario;
 mod seed;

@@ -70,6 +70,9 @@ pub struct Scenario {
     pub other_jobs: Option<JobScript>,
     #[serde(default)]
     pub faults: FaultsSpec,
+    /// Services reachable through the API server's service proxy, with scripted answers.
+    #[serde(default)]
+    pub services: Vec<crate::proxy::ServiceSpec>,
     /// Facts the scenario promises a reader of kubectl's output will find (checked by round-trip tests).
     #[serde(default)]
     pub expect: Option<ExpectSpec>,

@@ -472,6 +472,12 @@ enum Route {
     Groups,
     ResourceList(String, String),
     OpenApiV2,
+    /// `/api/v1/namespaces/NS/services/NAME[:PORT]/proxy/PATH`
+    ServiceProxy {
+        namespace: String,
+        service: String,
+        path: String,
+    },
     Resource(ResourcePath),
     NotFound,
 }
@@ -487,6 +493,17 @@ fn parse_route(path: &str) -> Route {
         ["api"] => return Route::CoreVersions,
         ["apis"] => return Route::Groups,
         ["openapi", "v2"] => return Route::OpenApiV2,
+        ["api", "v1", "namespaces", namespace, "services", service, "proxy", ..] => {
+            let prefix = format!("/services/{service}/proxy");
+            let rest = path
+                .find(&prefix)
+                .map_or("", |at| &path[at + prefix.len()..]);
+            return Route::ServiceProxy {
+                namespace: namespace.to_string(),
+                service: service.to_string(),
+                path: if rest.is_empty() { "/" } else { rest }.to_string(),
+            };
+        }
         ["api", version] => return Route::ResourceList(String::new(), version.to_string()),
         ["apis", group, version] => {
             return Route::ResourceList(group.to_string(), version.to_string())
@@ -663,6 +680,11 @@ async fn route_request(
                 .insert("content-type", HeaderValue::from_static("application/json"));
             response
         }
+        Route::ServiceProxy {
+            namespace,
+            service,
+            path,
+        } => service_proxy(shared, method, &namespace, &service, &path),
         Route::NotFound => error_response(&ApiError::new(
             404,
             "NotFound",
@@ -673,6 +695,49 @@ async fn route_request(
                 Ok(response) => response,
                 Err(error) => error_response(&error),
             }
+        }
+    }
+}
+
+/// The service proxy: the scenario's scripted answers ([`crate::proxy`]).
+fn service_proxy(
+    shared: &Shared,
+    method: &Method,
+    namespace: &str,
+    service: &str,
+    path: &str,
+) -> Response {
+    if *method != Method::GET {
+        return error_response(&ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "kube-sim's service proxy answers GET only",
+        ));
+    }
+    let upgraded = shared.upgrade_job_created.lock().expect("lock").is_some();
+    match crate::proxy::answer(
+        &shared.scenario.services,
+        upgraded,
+        namespace,
+        service,
+        path,
+    ) {
+        crate::proxy::Proxied::Backend(status, body) => {
+            let json = body.trim_start().starts_with('{');
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            response.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static(if json {
+                    "application/json"
+                } else {
+                    "text/plain; charset=utf-8"
+                }),
+            );
+            response
+        }
+        crate::proxy::Proxied::Status(code, reason, message) => {
+            error_response(&ApiError::new(code, reason, message))
         }
     }
 }

@@ -7,6 +7,7 @@ mod failure;
 mod finish;
 mod rollback;
 mod run;
+mod services;
 mod upgrade;
 mod verify;
 

@@ -210,7 +210,12 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
     if let Some(domain) = &args.base_domain {
         problems.extend(super::endpoints::check(&out, domain).await);
     }
-    let unchecked: Vec<String> = Vec::new();
+    let release = platform_release_in(&view, &global.namespace)
+        .unwrap_or_else(|| LTS_0_16_TO_0_23.platform_chart.to_string());
+    out.phase("asking each component through the API server's service proxy");
+    let (failed, unchecked) =
+        super::services::check(&out, &connection.client, &global.namespace, &release).await;
+    problems.extend(failed);
     security_finding(&out, &connection.client, global).await;
     out.finish();
     if problems.is_empty() && !unchecked.is_empty() {

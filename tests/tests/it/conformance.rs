@@ -1404,3 +1404,60 @@ async fn get_all_lists_workloads_with_their_printer_columns() {
         ["1/1", "Running", "0", "30d"]
     );
 }
+
+#[tokio::test]
+async fn get_raw_through_the_service_proxy_sees_the_scripted_answers() {
+    let mut scenario =
+        Scenario::from_file(&repo_root().join("tests/scenarios/healthy-upgrade-succeeds.yaml"))
+            .expect("repo scenarios parse");
+    let es = scenario
+        .services
+        .iter_mut()
+        .find(|s| s.name == "astronomer-elasticsearch")
+        .expect("the scenario has Elasticsearch");
+    es.after_upgrade = vec![kube_sim::proxy::ProxyAnswer {
+        path: "/_cluster/health".into(),
+        status: 200,
+        body: r#"{"status":"red"}"#.into(),
+    }];
+    let cluster = Cluster::start_scenario(scenario, 100.0).await;
+    let raw = |path: &'static str| {
+        let cluster = &cluster;
+        async move { cluster.kubectl(&["get", "--raw", path]).await }
+    };
+    let health = raw("/api/v1/namespaces/astronomer/services/astronomer-elasticsearch:9200/proxy/_cluster/health").await;
+    assert_eq!(health.code, 0, "{}", health.stderr);
+    assert!(
+        health.stdout.contains(r#""status":"green""#),
+        "{}",
+        health.stdout
+    );
+    let houston =
+        raw("/api/v1/namespaces/astronomer/services/astronomer-houston:8871/proxy/v1/healthz")
+            .await;
+    assert_eq!(houston.code, 0, "{}", houston.stderr);
+    assert_eq!(houston.stdout.trim(), r#"{"status":"ok"}"#);
+    // kubectl reports a backend's 401 and the API server's 404 for an unknown service.
+    let registry =
+        raw("/api/v1/namespaces/astronomer/services/astronomer-registry:5000/proxy/v2/").await;
+    assert_ne!(registry.code, 0);
+    // kubectl reads any 401 as its own credentials being refused.
+    assert!(
+        registry.stderr.contains("provide credentials"),
+        "{}",
+        registry.stderr
+    );
+    let missing = raw("/api/v1/namespaces/astronomer/services/astronomer-nothing:80/proxy/").await;
+    assert_ne!(missing.code, 0);
+    assert!(missing.stderr.contains("not found"), "{}", missing.stderr);
+
+    // Once the upgrade Job exists, Elasticsearch answers red.
+    let manifest = repo_root().join("tests/manifests/upgrade-0.16-to-0.23.yaml");
+    let applied = cluster
+        .kubectl(&["apply", "-f", manifest.to_str().expect("utf-8")])
+        .await;
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let health = raw("/api/v1/namespaces/astronomer/services/astronomer-elasticsearch:9200/proxy/_cluster/health").await;
+    assert_eq!(health.code, 0, "{}", health.stderr);
+    assert_eq!(health.stdout.trim(), r#"{"status":"red"}"#);
+}

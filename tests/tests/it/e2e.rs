@@ -1618,6 +1618,22 @@ async fn finish_after_a_verified_upgrade_leaves_no_cluster_admin_behind() {
         .collect();
     assert_eq!(security.len(), 1, "{}", verify.text());
     assert_eq!(security[0]["command"], "astro-upgrade finish");
+    let components: Vec<(String, String)> = verify
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "component")
+        .map(|e| {
+            (
+                e["component"].as_str().unwrap_or_default().to_string(),
+                e["result"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(components.len(), 7, "{}", verify.text());
+    assert!(
+        components.iter().all(|(_, result)| result == "pass"),
+        "{components:?}"
+    );
     for [kind, name] in UPGRADE_RBAC {
         assert!(kubectl_get(&cluster, &[kind, name, "-n", "default"])
             .await
@@ -1747,4 +1763,94 @@ async fn finish_before_the_platform_is_verified_refuses_and_deletes_nothing() {
             None
         );
     }
+}
+
+/// Applies the upgrade manifest with the real kubectl and waits for the platform to be on 0.23.
+async fn upgrade_by_hand(cluster: &Cluster) {
+    let home = cluster.path("kubectl-home");
+    std::fs::create_dir_all(&home).expect("a kubectl home");
+    let manifest = workspace_file("manifests/upgrade-0.16-to-0.23.yaml");
+    let applied = crate::support::kubectl(
+        &cluster.kubeconfig,
+        &home,
+        &["apply", "-f", manifest.to_str().expect("utf-8")],
+    )
+    .await;
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster.platform_chart_version() != "0.23.18 deployed" {
+        assert!(Instant::now() < deadline, "the upgrade Job did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_red_after_the_upgrade_fails_verify_with_exit_3_naming_it() {
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 100.0, |scenario| {
+        let es = scenario
+            .services
+            .iter_mut()
+            .find(|s| s.name == "astronomer-elasticsearch")
+            .expect("the scenario has Elasticsearch");
+        es.after_upgrade = vec![kube_sim::proxy::ProxyAnswer {
+            path: "/_cluster/health".into(),
+            status: 200,
+            body: r#"{"cluster_name":"astronomer","status":"red"}"#.into(),
+        }];
+    })
+    .await;
+    let before = cluster
+        .run(&["verify", "--expect", "0.16", "--settle", "5s"])
+        .await;
+    assert_eq!(
+        before.code,
+        0,
+        "green before the upgrade: {}",
+        before.text()
+    );
+    upgrade_by_hand(&cluster).await;
+    let verify = cluster
+        .run(&["verify", "--settle", "5s", "-o", "json"])
+        .await;
+    assert_eq!(verify.code, 3, "{}", verify.text());
+    let failed: Vec<Value> = verify
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "component" && e["result"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", verify.text());
+    assert_eq!(failed[0]["component"], "elasticsearch");
+    assert_eq!(
+        failed[0]["service"],
+        "astronomer/astronomer-elasticsearch:9200"
+    );
+    assert!(
+        failed[0]["evidence"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cluster health is red"),
+        "{}",
+        verify.text()
+    );
+    let human = cluster.run(&["verify", "--settle", "5s"]).await;
+    assert_eq!(human.code, 3);
+    assert!(
+        human.text().contains("elasticsearch: fail"),
+        "{}",
+        human.text()
+    );
+    // A component the proxy cannot reach could not be checked: exit 4 when nothing failed.
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 100.0, |scenario| {
+        scenario.services.retain(|s| s.name != "astronomer-grafana");
+    })
+    .await;
+    let verify = cluster
+        .run(&["verify", "--expect", "0.16", "--settle", "5s"])
+        .await;
+    assert_eq!(verify.code, 4, "{}", verify.text());
+    assert!(
+        verify.text().contains("grafana: unchecked"),
+        "{}",
+        verify.text()
+    );
 }

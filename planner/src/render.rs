@@ -175,6 +175,35 @@ fn steps_list(out: &mut String, steps: &[Step]) {
 }
 
 /// The plan as Markdown for a change ticket.
+/// The plan's last section: what the upgrade leaves standing and how `finish` removes it.
+fn cleanup_section(out: &mut String) {
+    use crate::path::{
+        BACKUP_PVC, CLUSTER_ROLE, CLUSTER_ROLE_BINDING, SERVICE_ACCOUNT, UPGRADE_JOB,
+    };
+    let ns = PATH.upgrade_namespace;
+    out.push_str("## Clean-up (after the upgrade is accepted)\n\n");
+    let _ = writeln!(
+        out,
+        "The upgrade manifest leaves ClusterRoleBinding `{CLUSTER_ROLE_BINDING}` standing: it gives \
+         ServiceAccount `{ns}/{SERVICE_ACCOUNT}` every verb on every resource of the cluster (`*` on `*`, \
+         ClusterRole `{CLUSTER_ROLE}`). `astro-upgrade status` and `verify` report it until it is gone. \
+         Once the platform team accepts the upgrade and no rollback will be needed:\n"
+    );
+    let _ = writeln!(out, "1. [ ] `astro-upgrade verify` exits 0 (the platform runs 0.23 and every component answers)");
+    let _ = writeln!(
+        out,
+        "2. [ ] `astro-upgrade finish` deletes Job `{ns}/{UPGRADE_JOB}` and its pods, ClusterRoleBinding \
+         `{CLUSTER_ROLE_BINDING}`, ClusterRole `{CLUSTER_ROLE}` and ServiceAccount `{ns}/{SERVICE_ACCOUNT}` \
+         (by hand: `kubectl delete -n {ns} job/{UPGRADE_JOB} serviceaccount/{SERVICE_ACCOUNT}` and \
+         `kubectl delete clusterrolebinding/{CLUSTER_ROLE_BINDING} clusterrole/{CLUSTER_ROLE}`)"
+    );
+    let _ = writeln!(
+        out,
+        "3. [ ] When the database dumps are no longer needed: `astro-upgrade finish --delete-backup` \
+         deletes PVC `{ns}/{BACKUP_PVC}` (no rollback is possible afterwards)"
+    );
+}
+
 pub fn plan_markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let fp = &plan.cluster_fingerprint;
@@ -271,5 +300,28 @@ pub fn plan_markdown(plan: &Plan) -> String {
     }
     out.push('\n');
     diagnostics(&mut out, &plan.diagnostics);
+    cleanup_section(&mut out);
     out
+}
+
+#[cfg(test)]
+mod cleanup_tests {
+    #[test]
+    fn the_clean_up_names_every_object_and_the_finish_command() {
+        let mut out = String::new();
+        super::cleanup_section(&mut out);
+        assert!(out.starts_with("## Clean-up"), "{out}");
+        for needle in [
+            "`astro-upgrade finish`",
+            "`astro-upgrade finish --delete-backup`",
+            "clusterrolebinding/astronomer-upgrader-cluster-role-binding",
+            "clusterrole/astronomer-upgrader-cluster-role",
+            "serviceaccount/astronomer-upgrader-service-account",
+            "job/upgrade-astronomer",
+            "`default/astronomer-upgrades-backup`",
+            "(`*` on `*`",
+        ] {
+            assert!(out.contains(needle), "{needle}: {out}");
+        }
+    }
 }

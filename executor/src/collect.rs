@@ -57,6 +57,8 @@ pub async fn collect_facts(cluster: &Cluster, platform_namespace: &str) -> anyho
     facts.permissions = collect_permissions(client, platform_namespace).await?;
     let (releases, history) = collect_helm_releases(client).await?;
     facts.helm_releases = releases;
+    // every release Secret, whatever its state: what `helm list --all` shows
+    facts.helm_list_all = Some(at("helm-secrets"));
     facts.helm_history = history;
     facts.storage_classes = collect_storage_classes(client).await?;
     facts.database_connection = collect_bootstrap_connection(client, platform_namespace).await?;
@@ -225,6 +227,7 @@ fn image_fact(reference: &str, at: At) -> Image {
                 tag: parsed.tag,
                 digest: parsed.digest,
                 certified,
+                base: None,
                 at,
             }
         }
@@ -235,6 +238,7 @@ fn image_fact(reference: &str, at: At) -> Image {
             tag: None,
             digest: None,
             certified: None,
+            base: None,
             at,
         },
     }

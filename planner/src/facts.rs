@@ -37,6 +37,11 @@ pub struct Facts {
     pub images: Vec<Image>,
     #[serde(default)]
     pub helm_releases: Vec<HelmRelease>,
+    /// Where a listing of every release in every state was read: `helm list --all` (`-a`) shown
+    /// on its command line, or the release Secrets read live by `collect`. Plain `helm list`
+    /// hides `pending-*` releases, so without it a release nobody sees may still be stuck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm_list_all: Option<At>,
     /// `helm history` rows, oldest first, in the order pasted.
     #[serde(default)]
     pub helm_history: Vec<HelmRevision>,
@@ -46,6 +51,10 @@ pub struct Facts {
     pub contexts: Vec<Context>,
     #[serde(default)]
     pub database_connection: Option<DatabaseConnection>,
+    /// In-cluster egress tests (`kubectl run … -- curl -sSI https://HOST/…`, or `apply`'s
+    /// probe): one per URL tried, in the order read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressCheck>,
     /// Objects of the upgrade manifest seen live (e.g. by `collect`), for rollback readiness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_resources: Option<UpgradeResources>,
@@ -117,6 +126,47 @@ pub struct Image {
     pub tag: Option<String>,
     pub digest: Option<String>,
     pub certified: Option<Certified>,
+    /// Set when the paste shows this as the base another image is built on: a Dockerfile `FROM`
+    /// line, or the Astronomer Certified labels of a built image (then `certified` is read from
+    /// the labels and `reference` is the built image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseImage>,
+    #[serde(flatten)]
+    pub at: At,
+}
+
+/// How an image was shown to be a base, and for what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseImage {
+    pub shown_by: BaseShownBy,
+    /// What the paste ties it to: the path of the Dockerfile a `cat` printed
+    /// (`infrared-photon-7780/Dockerfile`), or the image `docker inspect` read the labels of.
+    /// None when the paste does not say whose base it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseShownBy {
+    /// A Dockerfile `FROM` line.
+    From,
+    /// The image's `io.astronomer.docker.*` labels.
+    Labels,
+}
+
+/// One in-cluster test of a URL: did the host answer?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EgressCheck {
+    /// The host tried (`updates.astronomer.io`), lower-case.
+    pub host: String,
+    /// The URL, when the paste shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// An HTTP status line came back (any status: the host answered).
+    pub reachable: bool,
+    /// The status line (`HTTP/2 200`) or the error (`curl: (6) Could not resolve host: …`).
+    pub detail: String,
     #[serde(flatten)]
     pub at: At,
 }
@@ -296,6 +346,10 @@ impl Facts {
         self.permissions.extend(other.permissions);
         self.images.extend(other.images);
         self.helm_releases.extend(other.helm_releases);
+        if other.helm_list_all.is_some() {
+            self.helm_list_all = other.helm_list_all;
+        }
+        self.egress.extend(other.egress);
         self.helm_history.extend(other.helm_history);
         self.storage_classes.extend(other.storage_classes);
         self.contexts.extend(other.contexts);

@@ -9,6 +9,7 @@ pub mod acks;
 pub mod facts;
 pub mod input;
 pub mod manifest;
+pub mod options;
 pub mod path;
 pub mod render;
 pub mod report;
@@ -22,6 +23,7 @@ pub mod version;
 pub use acks::Acknowledgements;
 pub use facts::Facts;
 pub use input::{read_sources, EvidenceKind, Source};
+pub use options::UpgraderOptions;
 pub use report::{Finding, Report, Status, Verdict};
 
 /// Reads the evidence and evaluates every check: the one entry point the CLI and the page share.
@@ -29,32 +31,52 @@ pub use report::{Finding, Report, Status, Verdict};
 /// `manifests` are upgrade or rollback manifests the operator intends to apply (validated by
 /// the `manifest-source` check); empty when none were given.
 pub fn check(sources: &[Source], acks: &Acknowledgements, manifests: &[Source]) -> (Facts, Report) {
+    check_with_options(sources, acks, &UpgraderOptions::default(), manifests)
+}
+
+/// [`check`] for a plan that sets `options` on the upgrader (a longer Commander timeout, or the
+/// Airflow deployments' upgrade skipped): the rules predict the upgrader as it will then run.
+pub fn check_with_options(
+    sources: &[Source],
+    acks: &Acknowledgements,
+    options: &UpgraderOptions,
+    manifests: &[Source],
+) -> (Facts, Report) {
     let mut facts = read_sources(sources);
     for diagnostic in &mut facts.diagnostics {
         diagnostic.message = report::redact_secrets(&diagnostic.message);
     }
-    let report = rules::evaluate(&facts, &acks.without_secrets(), manifests);
+    let report = rules::evaluate_with_options(
+        &path::LTS_0_16_TO_0_23,
+        &facts,
+        &acks.without_secrets(),
+        options,
+        manifests,
+    );
     (facts, report)
 }
 
 pub mod plan;
 pub use plan::Plan;
 
-/// Reads the evidence, evaluates it and writes the plan. `created_at` is supplied by the caller
-/// (RFC 3339), because the planner has no clock.
+/// Reads the evidence, evaluates it and writes the plan, with the `options` it sets on the
+/// upgrader. `created_at` is supplied by the caller (RFC 3339), because the planner has no
+/// clock. The CLI's `plan` and the page's export both call this.
 pub fn make_plan(
     sources: &[Source],
     acks: &Acknowledgements,
+    options: &UpgraderOptions,
     manifests: &[Source],
     created_at: &str,
 ) -> Plan {
-    let (facts, report) = check(sources, acks, manifests);
+    let (facts, report) = check_with_options(sources, acks, options, manifests);
     Plan::build(
         &path::LTS_0_16_TO_0_23,
         (sources, manifests),
         &facts,
         &report,
         &acks.without_secrets(),
+        options,
         created_at,
     )
 }

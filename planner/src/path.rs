@@ -61,6 +61,36 @@ pub struct ManifestObjectSpec {
     pub name: &'static str,
 }
 
+/// A host the upgrade reaches over the internet, and what fails without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EgressHost {
+    /// `helm.astronomer.io`; a result for a subdomain (`registry-1.docker.io`) counts for it.
+    pub host: &'static str,
+    /// What `apply`'s probe fetches, and what the pasted test should (`curl -sSI URL`).
+    pub url: &'static str,
+    /// Who reaches it, and when, in words.
+    pub needed_by: &'static str,
+    /// Reached only after the upgrader's point of no return: a failure there is not undone by
+    /// re-running, so it must be proven before the upgrade starts.
+    pub after_point_of_no_return: bool,
+    /// An image registry: on an air-gapped site the acknowledged mirror replaces it.
+    pub registry: bool,
+    /// Needed only when the platform runs its in-cluster `bitnami/postgresql`.
+    pub in_cluster_postgres_only: bool,
+}
+
+impl EgressHost {
+    /// Whether a test of `host` tells about this one (the host itself or a subdomain).
+    pub fn covers(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        host.eq_ignore_ascii_case(self.host)
+            || host
+                .to_ascii_lowercase()
+                .strip_suffix(self.host)
+                .is_some_and(|rest| rest.ends_with('.'))
+    }
+}
+
 /// A manifest of the path: its file name, its URL at the pinned tag, and the objects in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ManifestSpec {
@@ -102,8 +132,11 @@ pub struct UpgradePath {
     pub upgrader_image: &'static str,
     /// The upgrader image's repository name, to recognise it under a mirror registry.
     pub upgrader_image_name: &'static str,
-    /// Hosts the upgrade reaches: images, charts, the certified-versions feed.
-    pub egress_hosts: &'static [&'static str],
+    /// Hosts the upgrade reaches: charts, the certified-versions feed, image registries.
+    pub egress: &'static [EgressHost],
+    /// Above this many Airflow deployments the upgrader's default Commander timeout may be too
+    /// short for step (5/6), which upgrades them all.
+    pub airflow_deployments_per_default_timeout: usize,
     pub git_tag: &'static str,
     pub upgrade_manifest: ManifestSpec,
     pub rollback_manifest: ManifestSpec,
@@ -178,6 +211,11 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
             id: "airflow-images",
             kind: CheckKind::Required,
             title: "Airflow images",
+        },
+        CheckSpec {
+            id: "airflow-releases",
+            kind: CheckKind::Required,
+            title: "Airflow deployments' releases",
         },
         CheckSpec {
             id: "permissions",
@@ -278,7 +316,41 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
     airflow: Requirement(&[compare(Op::GreaterEq, 1, 10, Some(5))]),
     upgrader_image: "quay.io/astronomer/lts-016-023-upgrade:latest",
     upgrader_image_name: "lts-016-023-upgrade",
-    egress_hosts: &["quay.io", "helm.astronomer.io", "updates.astronomer.io"],
+    egress: &[
+        EgressHost {
+            host: "helm.astronomer.io",
+            url: "https://helm.astronomer.io/index.yaml",
+            needed_by: "the upgrader's `Add public helm repo` task (`helm repo add astronomer https://helm.astronomer.io`), before any change",
+            after_point_of_no_return: false,
+            registry: false,
+            in_cluster_postgres_only: false,
+        },
+        EgressHost {
+            host: "updates.astronomer.io",
+            url: "https://updates.astronomer.io/astronomer-certified",
+            needed_by: "step (4/6), the `airflow-update-check-first-run` Job from Houston's update-airflow-check CronJob, after the point of no return",
+            after_point_of_no_return: true,
+            registry: false,
+            in_cluster_postgres_only: false,
+        },
+        EgressHost {
+            host: "quay.io",
+            url: "https://quay.io/v2/",
+            needed_by: "the nodes pulling the upgrader image and the 0.23 platform images (quay.io/astronomer)",
+            after_point_of_no_return: true,
+            registry: true,
+            in_cluster_postgres_only: false,
+        },
+        EgressHost {
+            host: "docker.io",
+            url: "https://registry-1.docker.io/v2/",
+            needed_by: "the nodes pulling the in-cluster database's new image (bitnami/postgresql) during the platform upgrade",
+            after_point_of_no_return: true,
+            registry: true,
+            in_cluster_postgres_only: true,
+        },
+    ],
+    airflow_deployments_per_default_timeout: 10,
     git_tag: "v0.23.18",
     upgrade_manifest: ManifestSpec {
         file_name: "upgrade-0.16-to-0.23.yaml",

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::acks::Acknowledgements;
 use crate::facts::{Diagnostic, Facts};
 use crate::input::{EvidenceKind, Source};
+use crate::options::UpgraderOptions;
 use crate::path::{UpgradePath, ROLLBACK_JOB, UPGRADE_JOB};
 use crate::report::{redact_secrets, Finding, Report, Verdict};
 use crate::rules;
@@ -30,6 +31,13 @@ pub struct Plan {
     /// What the readers could not read or doubted, with secrets masked.
     pub diagnostics: Vec<Diagnostic>,
     pub acknowledgements: Acknowledgements,
+    /// What `apply` sets on the upgrade Job beyond the reviewed manifest (absent when nothing).
+    #[serde(default, skip_serializing_if = "UpgraderOptions::is_default")]
+    pub upgrader_options: UpgraderOptions,
+    /// The hosts `apply`'s probe must reach from inside the cluster before the upgrade Job is
+    /// created (absent from plans written before the probe tested egress).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress_probe: Vec<String>,
     /// The upgrade, in order: manual commands exactly as typed, and the executor's equivalent.
     pub steps: Vec<Step>,
     pub rollback: Rollback,
@@ -273,6 +281,7 @@ impl Plan {
         facts: &Facts,
         report: &Report,
         acks: &Acknowledgements,
+        options: &UpgraderOptions,
         created_at: &str,
     ) -> Plan {
         let (sources, manifests) = evidence;
@@ -293,6 +302,10 @@ impl Plan {
         for diagnostic in &mut diagnostics {
             diagnostic.message = redact_secrets(&diagnostic.message);
         }
+        let egress_probe: Vec<String> = rules::required_egress(path, facts, acks)
+            .iter()
+            .map(|host| host.host.to_string())
+            .collect();
         let mut plan = Plan {
             schema_version: PLAN_SCHEMA_VERSION,
             upgrade_path: path.id.to_string(),
@@ -304,7 +317,9 @@ impl Plan {
             findings,
             diagnostics,
             acknowledgements: acks.clone(),
-            steps: steps(path, acks, &release, &namespace),
+            upgrader_options: options.clone(),
+            steps: steps(path, (acks, options), &egress_probe, &release, &namespace),
+            egress_probe,
             rollback: rollback(path, &release, &namespace),
             verification: verification(path, &release, &namespace),
             plan_digest: String::new(),
@@ -344,7 +359,13 @@ fn step(id: &str, title: &str, kind: StepKind, commands: &[String], notes: &[Str
     }
 }
 
-fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -> Vec<Step> {
+fn steps(
+    path: &UpgradePath,
+    (acks, options): (&Acknowledgements, &UpgraderOptions),
+    egress_probe: &[String],
+    release: &str,
+    ns: &str,
+) -> Vec<Step> {
     let upgrade = path.upgrade_manifest.file_name;
     let rollback = path.rollback_manifest.file_name;
     let target = path.upgrade_namespace;
@@ -408,6 +429,10 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
             &[
                 "Replaces the manual steps switch-namespace, apply-upgrade, watch-upgrade and confirm-release.".into(),
                 "It verifies this plan's digest, re-checks the live cluster and refuses on drift, applies the manifest, watches the Job and verifies the release.".into(),
+                format!(
+                    "Before it creates the upgrade Job, a probe Job with the upgrader's image, ServiceAccount and backup volume proves the image pulls, the volume binds, and that the cluster reaches {} over HTTPS; it refuses (exit 3) naming each host that does not answer.",
+                    if egress_probe.is_empty() { "no host (none is needed)".to_string() } else { egress_probe.join(", ") }
+                ),
                 if acks.rollback_data_loss {
                     format!("Automatic rollback (acknowledged: rollback-data-loss) only when the upgrader failed at `{}` or later and this run's database dump finished before it; a failure before that changed nothing and is never rolled back (exit 7: fix the cause, then `apply --rerun`).", crate::upgrader::POINT_OF_NO_RETURN)
                 } else {
@@ -432,10 +457,7 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
             "Apply the upgrade manifest",
             StepKind::Manual,
             &[format!("kubectl apply -f {upgrade}")],
-            &[format!(
-                "Creates, in `{target}`, the ServiceAccount, a {} backup PVC and the Job `{UPGRADE_JOB}`, plus a cluster-wide ClusterRole and its binding.",
-                path.backup_volume_size
-            )],
+            &apply_notes(path, options),
         ),
         step(
             "watch-upgrade",
@@ -478,6 +500,36 @@ fn steps(path: &UpgradePath, acks: &Acknowledgements, release: &str, ns: &str) -
             &[],
         ),
     ]
+}
+
+/// What applying the manifest creates, and by hand what the plan's upgrader options need.
+fn apply_notes(path: &UpgradePath, options: &UpgraderOptions) -> Vec<String> {
+    let mut notes = vec![format!(
+        "Creates, in `{}`, the ServiceAccount, a {} backup PVC and the Job `{UPGRADE_JOB}`, plus a cluster-wide ClusterRole and its binding.",
+        path.upgrade_namespace, path.backup_volume_size
+    )];
+    let env = options.env();
+    let command = options.command();
+    if env.is_empty() && command.is_none() {
+        return notes;
+    }
+    let mut edit = format!(
+        "This plan sets upgrader options (`astro-upgrade apply` does this itself): by hand, before `kubectl apply`, add to the Job `{UPGRADE_JOB}`'s container in {}:",
+        path.upgrade_manifest.file_name
+    );
+    if !env.is_empty() {
+        edit.push_str(" `env:`");
+        for (name, value) in &env {
+            edit.push_str(&format!(" `- {{name: {name}, value: \"{value}\"}}`"));
+        }
+    }
+    if let Some(command) = &command {
+        let quoted: Vec<String> = command.iter().map(|w| format!("\"{w}\"")).collect();
+        edit.push_str(&format!(" `command: [{}]`", quoted.join(", ")));
+    }
+    edit.push('.');
+    notes.push(edit);
+    notes
 }
 
 fn rollback(path: &UpgradePath, release: &str, ns: &str) -> Rollback {

@@ -258,6 +258,16 @@ pub fn plan_markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    out.push_str("## Upgrader options\n\n");
+    let options = plan.upgrader_options.describe();
+    if options.is_empty() {
+        out.push_str("None: the upgrade Job runs as the manifest has it.\n\n");
+    } else {
+        for option in options {
+            let _ = writeln!(out, "- {option}");
+        }
+        out.push('\n');
+    }
     out.push_str("## Findings\n\n");
     findings_table(&mut out, &plan.findings);
     actions(&mut out, &plan.findings);

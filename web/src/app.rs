@@ -332,6 +332,7 @@ fn check_title(check: &str) -> &str {
         "kubectl-skew" => "kubectl version skew",
         "platform-version" => "Astronomer platform version",
         "helm-release-state" => "Helm release state",
+        "airflow-releases" => "Airflow deployments' releases",
         "airflow-images" => "Airflow images",
         "permissions" => "Permissions",
         "system-admin" => "System Admin",
@@ -570,7 +571,44 @@ fn ack_panel(
                     { " Automatic rollback allowed: it deletes the Elasticsearch log volumes and restores the Houston database from this run's backup (needed by apply --auto-rollback)" }
                 </label>
             </div>
+            { upgrader_options(acks, on_change) }
         </section>
+    }
+}
+
+/// The plan's options for the upgrader: what `astro-upgrade plan --commander-upgrade-timeout`
+/// and `--disable-deployment-upgrades` set, and `apply` puts on the upgrade Job.
+fn upgrader_options(acks: &AckControls, on_change: &Callback<AckControls>) -> Html {
+    let toggle = {
+        let acks = acks.clone();
+        let on_change = on_change.clone();
+        Callback::from(move |event: Event| {
+            if let Some(input) = event.target_dyn_into::<HtmlInputElement>() {
+                let mut acks = acks.clone();
+                acks.disable_deployment_upgrades = input.checked();
+                on_change.emit(acks);
+            }
+        })
+    };
+    let error = acks.timeout_error();
+    html! {
+        <fieldset class="field" id="upgrader-options">
+            <legend>{ "Upgrader options (set on the upgrade Job by astro-upgrade apply)" }</legend>
+            <label class="inline-field" for="option-commander-timeout">{ "Commander upgrade timeout, seconds (COMMANDER_UPGRADE_TIMEOUT; empty: the upgrader's 300)" }</label>
+            <input id="option-commander-timeout" type="text" inputmode="numeric" placeholder="300"
+                value={acks.commander_upgrade_timeout.clone()}
+                aria-invalid={error.is_some().to_string()}
+                oninput={change_text(acks, on_change, |acks, value| acks.commander_upgrade_timeout = value)} />
+            if let Some(error) = error {
+                <p class="field-error">{ error }</p>
+            }
+            <p class="hint">{ "Step (5/6) upgrades every Airflow deployment; with more than about ten, allow about 60 s each." }</p>
+            <label>
+                <input id="option-disable-deployment-upgrades" type="checkbox" checked={acks.disable_deployment_upgrades}
+                    onchange={toggle} />
+                { " Skip the Airflow deployments' upgrade (DISABLE_UPGRADE_DEPLOYMENT: steps (5/6) and (6/6)): they stay on their 0.16-era chart and must each be upgraded from the Astronomer UI afterwards" }
+            </label>
+        </fieldset>
     }
 }
 
@@ -656,6 +694,7 @@ fn current_plan(state: &State) -> planner::Plan {
     planner::make_plan(
         &state.sources(),
         &state.acks.acknowledgements(),
+        &state.acks.upgrader_options(),
         &[],
         &browser::iso_now(),
     )

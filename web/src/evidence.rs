@@ -16,7 +16,7 @@ pub struct EvidenceBox {
 pub const TRANSCRIPT: usize = 0;
 
 /// Every box, the transcript first; the index is the box's identity in the page state.
-pub static BOXES: [EvidenceBox; 10] = [
+pub static BOXES: [EvidenceBox; 11] = [
     EvidenceBox {
         kind: EvidenceKind::Transcript,
         file_name: "transcript.txt",
@@ -99,11 +99,22 @@ pub static BOXES: [EvidenceBox; 10] = [
         commands: &["kubectl get secret astronomer-bootstrap -n astronomer -o jsonpath='{.data.connection}' | base64 -d; echo"],
         hint: "Only the scheme, host and port are read; the password is masked here and never kept.",
     },
+    EvidenceBox {
+        kind: EvidenceKind::Egress,
+        file_name: "egress.txt",
+        title: "Egress from inside the cluster",
+        commands: &[
+            "kubectl run egress-test -n default --rm -i --restart=Never --image=curlimages/curl -- curl -sSI https://helm.astronomer.io/index.yaml",
+            "kubectl run egress-test -n default --rm -i --restart=Never --image=curlimages/curl -- curl -sSI https://updates.astronomer.io/astronomer-certified",
+            "kubectl run egress-test -n default --rm -i --restart=Never --image=curlimages/curl -- curl -sSI https://quay.io/v2/",
+        ],
+        hint: "The upgrader reaches helm.astronomer.io before it changes anything and updates.astronomer.io after its point of no return. Any HTTP status line proves a host answered; a curl error proves it did not. Without this, astro-upgrade apply proves it from a probe pod before the upgrade starts.",
+    },
 ];
 
 /// The indexes of [`BOXES`] in file-name order, the order the CLI reads a paste folder in. Spelled
 /// out rather than sorted at run time: a sort is a few KB of wasm for each element type.
-pub const BY_FILE_NAME: [usize; 10] = [3, 9, 8, 6, 5, 4, 1, 2, 7, 0];
+pub const BY_FILE_NAME: [usize; 11] = [3, 9, 8, 10, 6, 5, 4, 1, 2, 7, 0];
 
 /// The box a paste-folder file name belongs to (`pods.txt`, `Pods.log` → the pods box).
 pub fn box_for_file_name(file_name: &str) -> Option<usize> {
@@ -157,6 +168,28 @@ mod tests {
         let mut sorted: Vec<&str> = BOXES.iter().map(|b| b.file_name).collect();
         sorted.sort();
         assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn the_egress_box_asks_for_each_host_the_upgrader_needs() {
+        let egress = &BOXES[box_for_file_name("egress.txt").unwrap()];
+        let path = &planner::path::LTS_0_16_TO_0_23;
+        let needed = planner::rules::required_egress(
+            path,
+            &planner::Facts::default(),
+            &planner::Acknowledgements::default(),
+        );
+        assert_eq!(egress.commands.len(), needed.len());
+        for (host, command) in needed.iter().zip(egress.commands) {
+            assert_eq!(*command, planner::rules::egress_test_command(host));
+            let facts = planner::input::read_source(&planner::Source::new(
+                "egress.txt",
+                Some(EvidenceKind::Egress),
+                format!("$ {command}\nHTTP/2 200\n"),
+            ));
+            assert_eq!(facts.egress.len(), 1, "{command}");
+            assert!(host.covers(&facts.egress[0].host), "{command}");
+        }
     }
 
     #[test]

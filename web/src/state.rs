@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use planner::{Acknowledgements, Facts, Report, Source};
+use planner::{Acknowledgements, Facts, Report, Source, UpgraderOptions};
 use serde_json::{Map, Value};
 use yew::{AttrValue, Reducible};
 
@@ -27,6 +27,10 @@ pub struct AckControls {
     pub mirrors: String,
     pub helm_repository: String,
     pub rollback_data_loss: bool,
+    /// The plan's `--commander-upgrade-timeout`, as typed (seconds; empty: the upgrader's 300).
+    pub commander_upgrade_timeout: String,
+    /// The plan's `--disable-deployment-upgrades`.
+    pub disable_deployment_upgrades: bool,
 }
 
 impl AckControls {
@@ -51,7 +55,31 @@ impl AckControls {
             mirrors: given.mirrors.unwrap_or_default(),
             helm_repository: given.helm_repository.unwrap_or_default(),
             rollback_data_loss: given.rollback_data_loss,
+            ..AckControls::default()
         }
+    }
+
+    /// What the plan sets on the upgrader, read by the planner as the CLI's flags are; a
+    /// timeout the planner refuses sets none (the page shows why: [`Self::timeout_error`]).
+    pub fn upgrader_options(&self) -> UpgraderOptions {
+        let timeout = self.commander_upgrade_timeout.trim();
+        UpgraderOptions {
+            commander_upgrade_timeout: if timeout.is_empty() {
+                None
+            } else {
+                UpgraderOptions::parse_timeout(timeout).ok()
+            },
+            disable_deployment_upgrades: self.disable_deployment_upgrades,
+        }
+    }
+
+    /// Why the typed timeout is not used, if it is not.
+    pub fn timeout_error(&self) -> Option<String> {
+        let timeout = self.commander_upgrade_timeout.trim();
+        if timeout.is_empty() {
+            return None;
+        }
+        UpgraderOptions::parse_timeout(timeout).err()
     }
 
     /// What the planner is told; a backup counts only with its reference, as on the command line.
@@ -92,6 +120,14 @@ impl AckControls {
         put("mirrors", masked(&self.mirrors));
         put("helm_repository", masked(&self.helm_repository));
         put("rollback_data_loss", self.rollback_data_loss.into());
+        put(
+            "commander_upgrade_timeout",
+            Value::String(self.commander_upgrade_timeout.clone()),
+        );
+        put(
+            "disable_deployment_upgrades",
+            self.disable_deployment_upgrades.into(),
+        );
         Value::Object(map)
     }
 
@@ -124,6 +160,8 @@ impl AckControls {
             mirrors: text("mirrors"),
             helm_repository: text("helm_repository"),
             rollback_data_loss: flag("rollback_data_loss"),
+            commander_upgrade_timeout: text("commander_upgrade_timeout"),
+            disable_deployment_upgrades: flag("disable_deployment_upgrades"),
         }
     }
 }
@@ -256,7 +294,12 @@ impl State {
 
     fn evaluate(&mut self) {
         let started_ms = browser::now_ms();
-        let (facts, report) = planner::check(&self.sources(), &self.acks.acknowledgements(), &[]);
+        let (facts, report) = planner::check_with_options(
+            &self.sources(),
+            &self.acks.acknowledgements(),
+            &self.acks.upgrader_options(),
+            &[],
+        );
         self.evaluation = Rc::new(Evaluation {
             facts,
             report,
@@ -427,6 +470,25 @@ mod tests {
     }
 
     #[test]
+    fn the_upgrader_options_are_read_as_the_cli_reads_its_flags() {
+        let mut controls = AckControls::default();
+        assert!(controls.upgrader_options().is_default());
+        controls.commander_upgrade_timeout = " 900 ".into();
+        controls.disable_deployment_upgrades = true;
+        assert_eq!(
+            controls.upgrader_options(),
+            UpgraderOptions {
+                commander_upgrade_timeout: Some(900),
+                disable_deployment_upgrades: true,
+            }
+        );
+        assert_eq!(controls.timeout_error(), None);
+        controls.commander_upgrade_timeout = "15 minutes".into();
+        assert_eq!(controls.upgrader_options().commander_upgrade_timeout, None);
+        assert!(controls.timeout_error().unwrap().contains("whole seconds"));
+    }
+
+    #[test]
     fn a_backup_without_reference_is_not_acknowledged() {
         let controls = AckControls {
             backup_taken: true,
@@ -447,6 +509,8 @@ mod tests {
             mirrors: "registry.corp:5000".into(),
             helm_repository: "https://charts.corp".into(),
             rollback_data_loss: true,
+            commander_upgrade_timeout: "900".into(),
+            disable_deployment_upgrades: true,
         };
         let written = controls.to_json().to_string();
         let read: Value = serde_json::from_str(&written).unwrap();

@@ -15,7 +15,12 @@ use crate::{CheckArgs, EvidenceArgs, GlobalArgs, OutputFormat, PlanArgs};
 pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<Code> {
     let acks = evidence::acknowledgements(&args.evidence)?;
     let evidence = gather(global, &args.evidence)?;
-    let (_facts, report) = planner::check(&evidence.sources, &acks, &evidence.manifests);
+    let (_facts, report) = planner::check_with_options(
+        &evidence.sources,
+        &acks,
+        &args.options.options(),
+        &evidence.manifests,
+    );
     let run = invocation(&args.evidence, &acks, &evidence);
     render::to_stdout(&report_in(global.output, &report, &run)?)?;
     Ok(exit::for_verdict(report.verdict))
@@ -32,6 +37,7 @@ pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<Code> {
     let plan = planner::make_plan(
         &evidence.sources,
         &acks,
+        &args.options.options(),
         &evidence.manifests,
         &now_rfc3339(),
     );

@@ -225,6 +225,11 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         release: command.and_then(history_release),
         table: None,
     };
+    if command.is_some_and(lists_every_state) {
+        // the command line is the one above the output
+        let line = first_line.saturating_sub(1).max(1);
+        reader.facts.helm_list_all = Some(reader.at(line));
+    }
     let lines: Vec<text::Line<'_>> = text::lines(text, first_line).collect();
     let mut i = 0;
     while i < lines.len() {
@@ -236,6 +241,9 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         } else if let Some(command) = text::command_of(content) {
             reader.table = None;
             reader.release = history_release(command);
+            if lists_every_state(command) {
+                reader.facts.helm_list_all = Some(reader.at(line.number));
+            }
         } else if starts_json(trimmed) {
             i = reader.json(&lines, i);
             continue;
@@ -313,6 +321,27 @@ pub fn sniff(text: &str) -> u32 {
         }
     }
     score
+}
+
+/// Whether a `helm list` command shows releases in every state (`--all`, `-a`, or `-a` among
+/// other short flags as in `-Aa`): plain `helm list` hides `pending-*` ones.
+pub fn lists_every_state(command: &str) -> bool {
+    let words = text::command_words(command.split('|').next().unwrap_or(command));
+    let Some(at) = words.iter().position(|w| *w == "list" || *w == "ls") else {
+        return false;
+    };
+    let is_helm = words[..at]
+        .iter()
+        .any(|w| matches!(scan::trim_end_str(w, ".exe"), "helm" | "helm2" | "helm3"));
+    is_helm
+        && words[at + 1..].iter().any(|w| {
+            *w == "--all"
+                || w.strip_prefix('-').is_some_and(|flags| {
+                    !flags.starts_with('-')
+                        && flags.bytes().all(|b| b.is_ascii_alphabetic())
+                        && flags.contains('a')
+                })
+        })
 }
 
 /// The release a `helm history REL` command names.

@@ -16,7 +16,8 @@
 //! - `certified` is read for every repository whose last path component ends in `ap-airflow`
 //!   (so the locally re-built `custom-ap-airflow` too); `ap-airflow-dev` is not a certified image.
 
-use crate::facts::{At, Certified, CertifiedForm, Facts, Image, Severity};
+use crate::facts::{At, BaseImage, BaseShownBy, Certified, CertifiedForm, Facts, Image, Severity};
+use crate::input::image_labels::{self, Labels};
 use crate::input::text;
 use crate::scan;
 
@@ -256,6 +257,7 @@ fn image_from(reference: &str, parsed: ImageReference, at: At) -> Image {
         tag: parsed.tag,
         digest: parsed.digest,
         certified,
+        base: None,
         at,
     }
 }
@@ -309,6 +311,8 @@ enum ImageTable {
 enum Origin {
     Expected,
     Guessed,
+    /// The argument of a Dockerfile `FROM`: expected, and a base image.
+    From,
 }
 
 struct Scan<'n> {
@@ -326,6 +330,18 @@ struct Scan<'n> {
     repository: Option<(usize, String, u32)>,
     /// A `registry:` key (Bitnami charts) beside the coming `repository:` (indentation, host).
     registry: Option<(usize, String)>,
+    /// The Dockerfile the last command printed (`cat infrared-photon-7780/Dockerfile`).
+    dockerfile: Option<String>,
+    /// The Dockerfile a `grep -H` line names before its `FROM` (`x/Dockerfile:FROM …`).
+    line_dockerfile: Option<String>,
+    /// The image the last command inspected (`docker inspect REF`).
+    inspected: Option<String>,
+    /// The last image reference read, which labels after it describe when no command says.
+    last_reference: Option<String>,
+    /// Astronomer Certified labels waiting for the end of their image's output.
+    labels: Labels,
+    /// The last line was a Dockerfile `LABEL` continued on the next (`\`).
+    continues_label: bool,
 }
 
 /// The first `FROM` instruction of `content` (at its start, or after a space or one of
@@ -436,6 +452,12 @@ impl<'n> Scan<'n> {
             pulled: None,
             repository: None,
             registry: None,
+            dockerfile: None,
+            line_dockerfile: None,
+            inspected: None,
+            last_reference: None,
+            labels: Labels::default(),
+            continues_label: false,
         };
         if let Some(command) = command {
             match first_line.checked_sub(1).filter(|line| *line > 0) {
@@ -461,6 +483,7 @@ impl<'n> Scan<'n> {
             }
             scan.line(content, number);
         }
+        scan.flush_labels();
         scan
     }
 
@@ -475,6 +498,17 @@ impl<'n> Scan<'n> {
             return;
         }
         self.content_lines += 1;
+        // A Dockerfile's own `LABEL`s describe the image it builds, not its base.
+        let trimmed = content.trim_start().trim_start_matches('+').trim_start();
+        let label_instruction = self.continues_label
+            || trimmed
+                .get(..6)
+                .is_some_and(|word| word.eq_ignore_ascii_case("LABEL "));
+        self.continues_label = label_instruction && content.trim_end().ends_with('\\');
+        if !label_instruction && self.labels.read_line(content, number) {
+            self.strong = true;
+            return;
+        }
         if self.values_pair(content, number) {
             return;
         }
@@ -498,6 +532,9 @@ impl<'n> Scan<'n> {
 
     /// A `docker pull|push REF` command line names an image; other commands name none.
     fn command(&mut self, command: &str, number: u32) {
+        self.flush_labels();
+        self.dockerfile = image_labels::dockerfile_of(command).map(str::to_owned);
+        self.inspected = image_labels::inspected_by(command).map(str::to_owned);
         self.pulled = pulled_by(command).map(str::to_owned);
         if let Some(reference) = self.pulled.clone() {
             self.take(&reference, Origin::Expected, number);
@@ -558,6 +595,10 @@ impl<'n> Scan<'n> {
         if let Some((start, arguments)) = from_instruction(content) {
             let before = content[..start].trim();
             let dockerfile_line = before.is_empty() || before.starts_with("Step ");
+            self.line_dockerfile = before
+                .strip_suffix(':')
+                .filter(|path| path.ends_with("Dockerfile") && !path.contains(' '))
+                .map(str::to_owned);
             self.base_image(arguments, dockerfile_line, found);
             return;
         }
@@ -694,7 +735,7 @@ impl<'n> Scan<'n> {
             return;
         }
         self.strong = true;
-        found.push((reference.to_owned(), Origin::Expected));
+        found.push((reference.to_owned(), Origin::From));
     }
 
     fn take(&mut self, reference: &str, origin: Origin, number: u32) {
@@ -704,10 +745,20 @@ impl<'n> Scan<'n> {
         }
         match parse_reference(reference) {
             Some(parsed) => {
-                let image = image_from(reference, parsed, At::new(self.name, number));
+                let mut image = image_from(reference, parsed, At::new(self.name, number));
+                if origin == Origin::From {
+                    image.base = Some(BaseImage {
+                        shown_by: BaseShownBy::From,
+                        of: self
+                            .line_dockerfile
+                            .clone()
+                            .or_else(|| self.dockerfile.clone()),
+                    });
+                }
+                self.last_reference = Some(reference.to_owned());
                 self.facts.images.push(image);
             }
-            None if origin == Origin::Expected => {
+            None if origin != Origin::Guessed => {
                 let why = if reference.contains('$') {
                     "a build argument the paste does not resolve"
                 } else {
@@ -716,6 +767,43 @@ impl<'n> Scan<'n> {
                 self.diagnostic(number, Severity::Warning, format!("`{reference}` is {why}"));
             }
             None => {}
+        }
+    }
+
+    /// The labels read since the last command, as the image they describe: the inspected one,
+    /// else the last one named before them.
+    fn flush_labels(&mut self) {
+        let labels = std::mem::take(&mut self.labels);
+        if labels.is_empty() {
+            return;
+        }
+        let described = self
+            .inspected
+            .clone()
+            .or_else(|| self.last_reference.clone());
+        let parsed = described
+            .as_deref()
+            .and_then(|reference| Some((reference, parse_reference(reference)?)));
+        match (parsed, labels.certified()) {
+            (Some((reference, parsed)), Some(certified)) => {
+                let mut image = image_from(reference, parsed, At::new(self.name, labels.line));
+                image.certified = Some(certified);
+                image.base = Some(BaseImage {
+                    shown_by: BaseShownBy::Labels,
+                    of: Some(reference.to_owned()),
+                });
+                self.facts.images.push(image);
+            }
+            (None, _) => self.diagnostic(
+                labels.line,
+                Severity::Warning,
+                "Astronomer Certified labels without the image they describe: paste them with the `docker inspect IMAGE` command line".into(),
+            ),
+            (Some(_), None) => self.diagnostic(
+                labels.line,
+                Severity::Warning,
+                "cannot read an Airflow version from the io.astronomer.docker labels".into(),
+            ),
         }
     }
 

@@ -12,7 +12,9 @@ pub mod bundle;
 pub mod can_i;
 pub mod connection;
 pub mod contexts;
+pub mod egress;
 pub mod helm;
+pub(crate) mod image_labels;
 pub mod images;
 pub mod pods;
 pub mod storageclass;
@@ -59,6 +61,8 @@ pub enum EvidenceKind {
     StorageClass,
     Contexts,
     Connection,
+    /// In-cluster egress tests (`kubectl run … -- curl -sSI URL`), or `apply`'s probe log.
+    Egress,
     /// A whole terminal session: cut into pieces by its command lines.
     Transcript,
     /// A JSON bundle written by `astro-upgrade collect`.
@@ -66,7 +70,7 @@ pub enum EvidenceKind {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 11] = [
+    pub const ALL: [EvidenceKind; 12] = [
         EvidenceKind::KubectlVersion,
         EvidenceKind::Pods,
         EvidenceKind::CanI,
@@ -76,6 +80,7 @@ impl EvidenceKind {
         EvidenceKind::StorageClass,
         EvidenceKind::Contexts,
         EvidenceKind::Connection,
+        EvidenceKind::Egress,
         EvidenceKind::Transcript,
         EvidenceKind::Bundle,
     ];
@@ -91,6 +96,7 @@ impl EvidenceKind {
             EvidenceKind::StorageClass => "storageclass",
             EvidenceKind::Contexts => "contexts",
             EvidenceKind::Connection => "connection",
+            EvidenceKind::Egress => "egress",
             EvidenceKind::Transcript => "transcript",
             EvidenceKind::Bundle => "bundle",
         }
@@ -152,6 +158,7 @@ pub fn read_as(
         EvidenceKind::StorageClass => storageclass::read,
         EvidenceKind::Contexts => contexts::read,
         EvidenceKind::Connection => connection::read,
+        EvidenceKind::Egress => egress::read,
         EvidenceKind::Transcript => transcript::read,
         EvidenceKind::Bundle => bundle::read,
     };
@@ -189,7 +196,7 @@ type Sniffer = fn(&str) -> u32;
 /// The reader whose `sniff` is most confident about `text`, with its confidence (0..=100).
 /// Transcripts and bundles are not candidates: they are recognised before sniffing.
 pub fn sniff(text: &str) -> (EvidenceKind, u32) {
-    let candidates: [(EvidenceKind, Sniffer); 8] = [
+    let candidates: [(EvidenceKind, Sniffer); 9] = [
         (EvidenceKind::KubectlVersion, version::sniff),
         (EvidenceKind::Pods, pods::sniff),
         (EvidenceKind::CanI, can_i::sniff),
@@ -197,6 +204,7 @@ pub fn sniff(text: &str) -> (EvidenceKind, u32) {
         (EvidenceKind::StorageClass, storageclass::sniff),
         (EvidenceKind::Contexts, contexts::sniff),
         (EvidenceKind::Connection, connection::sniff),
+        (EvidenceKind::Egress, egress::sniff),
         (EvidenceKind::Images, images::sniff),
     ];
     let head = sniff_head(text);

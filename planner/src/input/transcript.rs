@@ -413,6 +413,7 @@ fn has_evidence(kind: EvidenceKind, facts: &Facts) -> bool {
         EvidenceKind::StorageClass => !facts.storage_classes.is_empty(),
         EvidenceKind::Contexts => !facts.contexts.is_empty(),
         EvidenceKind::Connection => facts.database_connection.is_some(),
+        EvidenceKind::Egress => !facts.egress.is_empty(),
         EvidenceKind::Transcript | EvidenceKind::Bundle => true,
     }
 }
@@ -681,9 +682,19 @@ fn classify_kubectl(command: &str, args: &[&str]) -> Route {
             }
         }
         ["describe"] => Route::Read(EvidenceKind::Images),
+        // An egress test from inside the cluster: `kubectl run … -- curl -sSI URL`, or a
+        // `curl`/`wget` in a running pod. A `curl` on a workstation proves nothing and stays ignored.
+        ["run" | "exec", ..] if runs_http_client(args) => Route::Read(EvidenceKind::Egress),
         [] => Route::Unknown,
         _ => Route::Ignore,
     }
+}
+
+/// Whether the pod's command is curl or wget (also through `sh -c "curl …"`).
+fn runs_http_client(args: &[&str]) -> bool {
+    args.iter()
+        .filter(|a| !a.starts_with('-'))
+        .any(|a| matches!(a.rsplit('/').next(), Some("curl" | "wget")))
 }
 
 /// The value of `-o`/`--output` (`wide`, `json`, `jsonpath={..image}`), or "".
@@ -738,6 +749,16 @@ mod tests {
             ("kubectl get deploy -n astronomer", Route::Ignore),
             ("kubectl get pods -o jsonpath='{..image}'", Route::Read(EvidenceKind::Images)),
             ("kubectl describe pod x", Route::Read(EvidenceKind::Images)),
+            (
+                "kubectl run egress-test -n default --rm -i --restart=Never --image=curlimages/curl -- curl -sSI https://helm.astronomer.io/index.yaml",
+                Route::Read(EvidenceKind::Egress),
+            ),
+            (
+                "kubectl exec -it deploy/x -- sh -c \"wget -S --spider https://quay.io/v2/\"",
+                Route::Read(EvidenceKind::Egress),
+            ),
+            ("kubectl run nginx --image=nginx", Route::Ignore),
+            ("curl -sSI https://helm.astronomer.io", Route::Ignore),
             ("kubectl describe sc", Route::Read(EvidenceKind::StorageClass)),
             ("kubectl describe storageclass gp2", Route::Read(EvidenceKind::StorageClass)),
             (

@@ -3,7 +3,9 @@
 //! The ids, their order and whether each is required or advisory come from [`UpgradePath::checks`];
 //! this module only maps an id to the function that evaluates it.
 
+mod airflow;
 mod cluster;
+mod egress;
 mod helm;
 mod images;
 mod manifests;
@@ -14,18 +16,22 @@ mod site;
 use crate::acks::Acknowledgements;
 use crate::facts::{At, Facts, HelmRelease, HelmRevision};
 use crate::input::Source;
+use crate::options::UpgraderOptions;
 use crate::path::{CheckKind, UpgradePath, LTS_0_16_TO_0_23};
 use crate::report::{Finding, Item, Report, Status, Verdict, REPORT_SCHEMA_VERSION};
 
 pub use manifests::{download_commands, rollback_caveats};
 pub use permissions::can_i_command;
 pub use pods::matches_known_crashing;
+pub use egress::{egress_test_command, required_egress};
 
 /// Everything a rule may look at.
 pub struct RuleInput<'a> {
     pub path: &'a UpgradePath,
     pub facts: &'a Facts,
     pub acks: &'a Acknowledgements,
+    /// What the plan sets on the upgrader (its Commander timeout, deployment upgrades skipped).
+    pub options: &'a UpgraderOptions,
     /// Upgrade or rollback manifests the operator intends to apply.
     pub manifests: &'a [Source],
 }
@@ -37,6 +43,7 @@ const RULES: &[(&str, Rule)] = &[
     ("kubectl-skew", cluster::kubectl_skew),
     ("platform-version", helm::platform_version),
     ("helm-release-state", helm::helm_release_state),
+    ("airflow-releases", airflow::airflow_releases),
     ("airflow-images", images::airflow_images),
     ("permissions", permissions::permissions),
     ("system-admin", site::system_admin),
@@ -45,7 +52,7 @@ const RULES: &[(&str, Rule)] = &[
     ("context-namespace", site::context_namespace),
     ("default-storageclass", site::default_storageclass),
     ("database-connection", site::database_connection),
-    ("egress-or-mirror", site::egress_or_mirror),
+    ("egress-or-mirror", egress::egress_or_mirror),
     ("manifest-source", manifests::manifest_source),
     ("rollback-readiness", manifests::rollback_readiness),
 ];
@@ -62,10 +69,22 @@ pub fn evaluate_path(
     acks: &Acknowledgements,
     manifests: &[Source],
 ) -> Report {
+    evaluate_with_options(path, facts, acks, &UpgraderOptions::default(), manifests)
+}
+
+/// [`evaluate_path`] for a plan that sets `options` on the upgrader.
+pub fn evaluate_with_options(
+    path: &UpgradePath,
+    facts: &Facts,
+    acks: &Acknowledgements,
+    options: &UpgraderOptions,
+    manifests: &[Source],
+) -> Report {
     let input = RuleInput {
         path,
         facts,
         acks,
+        options,
         manifests,
     };
     let findings: Vec<Finding> = path

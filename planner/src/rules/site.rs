@@ -1,5 +1,5 @@
 //! Checks on the person, the site and the cluster's plumbing: `system-admin`, `database-backup`,
-//! `context-namespace`, `default-storageclass`, `database-connection`, `egress-or-mirror`.
+//! `context-namespace`, `default-storageclass`, `database-connection`.
 
 use super::{finding, RuleInput};
 use crate::report::{name_list, Finding, Status};
@@ -199,53 +199,5 @@ pub fn database_connection(ctx: &RuleInput) -> Finding {
             None,
             evidence,
         )
-    }
-}
-
-pub fn egress_or_mirror(ctx: &RuleInput) -> Finding {
-    const ID: &str = "egress-or-mirror";
-    let path = ctx.path;
-    let hosts = path.egress_hosts.join(", ");
-    if !ctx.acks.air_gapped {
-        return finding(
-            ID,
-            Status::Pass,
-            format!(
-                "not air-gapped: the upgrade pulls {} and needs egress to {hosts}",
-                path.upgrader_image
-            ),
-            None,
-            Vec::new(),
-        );
-    }
-    let Some(registry) = ctx.acks.mirrors.as_deref() else {
-        return finding(
-            ID,
-            Status::Fail,
-            format!("air-gapped, and no mirror acknowledged for {}", path.upgrader_image),
-            Some(format!(
-                "mirror `{}` (and the {} platform images) into your registry, point the manifests' `image:` at it, then add `--ack mirrors=<registry>`",
-                path.upgrader_image, path.to_platform
-            )),
-            Vec::new(),
-        );
-    };
-    match ctx.acks.helm_repository.as_deref() {
-        Some(repo) => finding(
-            ID,
-            Status::Pass,
-            format!("air-gapped; images mirrored in `{registry}`, charts in `{repo}`"),
-            None,
-            Vec::new(),
-        ),
-        None => finding(
-            ID,
-            Status::Warn,
-            format!(
-                "air-gapped; images mirrored in `{registry}`, but the upgrader still fetches charts from helm.astronomer.io and versions from updates.astronomer.io"
-            ),
-            Some("allow those two hosts through a proxy, or mirror the chart repository and add `--ack helm-repo=<url>`".into()),
-            Vec::new(),
-        ),
     }
 }

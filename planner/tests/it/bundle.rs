@@ -6,9 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use planner::facts::{
-    At, Certified, CertifiedForm, ConnectionError, Context, DatabaseConnection, Diagnostic, Facts,
-    HelmGeneration, HelmRelease, HelmRevision, Image, KubernetesFacts, Permission, Pod, Severity,
-    StorageClass, UpgradeResources,
+    At, BaseImage, BaseShownBy, Certified, CertifiedForm, ConnectionError, Context,
+    DatabaseConnection, Diagnostic, EgressCheck, Facts, HelmGeneration, HelmRelease, HelmRevision,
+    Image, KubernetesFacts, Permission, Pod, Severity, StorageClass, UpgradeResources,
 };
 use planner::input::{bundle, read_source, read_sources, EvidenceKind, Source};
 use proptest::prelude::*;
@@ -52,13 +52,14 @@ fn every_field_set() -> Facts {
         onbuild: true,
         form,
     };
-    let image = |certified| Image {
+    let image = |certified, base| Image {
         reference: "quay.io/astronomer/ap-airflow:1.10.12-1-buster-onbuild@sha256:ab".into(),
         registry: Some("quay.io".into()),
         repository: "astronomer/ap-airflow".into(),
         tag: Some("1.10.12-1-buster-onbuild".into()),
         digest: Some("sha256:ab".into()),
         certified,
+        base,
         at: at(4),
     };
     let release = |helm| HelmRelease {
@@ -110,16 +111,29 @@ fn every_field_set() -> Facts {
             at: at(3),
         }],
         images: vec![
-            image(Some(certified(CertifiedForm::Pinned))),
-            image(Some(certified(CertifiedForm::Floating))),
-            image(Some(certified(CertifiedForm::Legacy))),
-            image(None),
+            image(
+                Some(certified(CertifiedForm::Pinned)),
+                Some(BaseImage {
+                    shown_by: BaseShownBy::From,
+                    of: Some("infrared-photon-7780/Dockerfile".into()),
+                }),
+            ),
+            image(
+                Some(certified(CertifiedForm::Floating)),
+                Some(BaseImage {
+                    shown_by: BaseShownBy::Labels,
+                    of: None,
+                }),
+            ),
+            image(Some(certified(CertifiedForm::Legacy)), None),
+            image(None, None),
         ],
         helm_releases: vec![
             release(Some(HelmGeneration::Helm2)),
             release(Some(HelmGeneration::Helm3)),
             release(None),
         ],
+        helm_list_all: Some(at(10)),
         helm_history: vec![HelmRevision {
             release: Some("astronomer".into()),
             revision: 4,
@@ -148,6 +162,13 @@ fn every_field_set() -> Facts {
             has_port: true,
             at: at(9),
         }),
+        egress: vec![EgressCheck {
+            host: "updates.astronomer.io".into(),
+            url: Some("https://updates.astronomer.io/astronomer-certified".into()),
+            reachable: false,
+            detail: "curl: (6) Could not resolve host: updates.astronomer.io".into(),
+            at: at(11),
+        }],
         upgrade_resources: Some(UpgradeResources {
             service_account: true,
             backup_pvc: false,

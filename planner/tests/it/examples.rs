@@ -146,7 +146,13 @@ fn examples_cover_go_incomplete_and_every_broken_case() {
 #[test]
 fn no_example_password_reaches_a_plan() {
     for example in all_examples() {
-        let plan = planner::make_plan(&example.sources, &example.acks, &[], "2026-11-27T16:00:00Z");
+        let plan = planner::make_plan(
+            &example.sources,
+            &example.acks,
+            &Default::default(),
+            &[],
+            "2026-11-27T16:00:00Z",
+        );
         let json = serde_json::to_string(&plan).unwrap();
         let markdown = plan.to_markdown();
         // Neither the password nor the line that carries it (perhaps base64) is kept.

@@ -4,6 +4,7 @@ mod bundle;
 mod examples;
 mod fixtures;
 mod pod_status;
+mod preflight;
 mod props;
 mod rules;
 mod secret_props;

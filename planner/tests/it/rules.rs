@@ -1,9 +1,9 @@
 //! Rules, verdict, plan and Markdown, on facts built by hand (independent of the readers).
 
 use planner::facts::{
-    At, Certified, CertifiedForm, ConnectionError, Context, DatabaseConnection, Diagnostic, Facts,
-    HelmGeneration, HelmRelease, HelmRevision, Image, KubernetesFacts, Permission, Pod, Severity,
-    StorageClass, UpgradeResources,
+    At, Certified, CertifiedForm, ConnectionError, Context, DatabaseConnection, Diagnostic,
+    EgressCheck, Facts, HelmGeneration, HelmRelease, HelmRevision, Image, KubernetesFacts,
+    Permission, Pod, Severity, StorageClass, UpgradeResources,
 };
 use planner::path::{CheckKind, LTS_0_16_TO_0_23};
 use planner::plan::{evidence_digest, ClusterFingerprint, Plan, StepKind};
@@ -11,11 +11,12 @@ use planner::report::{redact_secrets, Report, Status, Verdict};
 use planner::rules::{evaluate, matches_known_crashing};
 use planner::{Acknowledgements, EvidenceKind, Source};
 
-const ALL_IDS: [&str; 15] = [
+const ALL_IDS: [&str; 16] = [
     "kubernetes-version",
     "kubectl-skew",
     "platform-version",
     "helm-release-state",
+    "airflow-releases",
     "airflow-images",
     "permissions",
     "system-admin",
@@ -90,6 +91,7 @@ fn certified(
             onbuild,
             form,
         }),
+        base: None,
         at: at("images.txt", 1),
     }
 }
@@ -102,6 +104,7 @@ fn plain_image(reference: &str, repository: &str, tag: Option<&str>) -> Image {
         tag: tag.map(Into::into),
         digest: None,
         certified: None,
+        base: None,
         at: at("images.txt", 2),
     }
 }
@@ -172,6 +175,7 @@ fn healthy() -> Facts {
                 at: at("helm-list.txt", 3),
             },
         ],
+        helm_list_all: Some(at("helm-list.txt", 1)),
         helm_history: Vec::new(),
         storage_classes: vec![StorageClass {
             name: "standard".into(),
@@ -191,6 +195,17 @@ fn healthy() -> Facts {
             has_port: true,
             at: at("connection.txt", 1),
         }),
+        egress: ["helm.astronomer.io", "updates.astronomer.io", "quay.io"]
+            .iter()
+            .zip(1..)
+            .map(|(host, line)| EgressCheck {
+                host: host.to_string(),
+                url: None,
+                reachable: true,
+                detail: "HTTP/2 200".into(),
+                at: at("egress.txt", line),
+            })
+            .collect(),
         upgrade_resources: None,
         diagnostics: Vec::new(),
     }
@@ -266,8 +281,11 @@ fn no_evidence_at_all_is_incomplete_and_never_a_silent_pass() {
         match (spec.id, spec.kind) {
             // Without evidence these two state what to use and what it costs, which is their pass.
             ("manifest-source" | "rollback-readiness", _) => assert_eq!(f.status, Status::Pass),
-            // Not air-gapped (no flag) means egress: a pass naming the hosts.
-            ("egress-or-mirror", _) => assert_eq!(f.status, Status::Pass),
+            // Egress is proven by `apply`'s probe at the latest: unproven, a warning naming it.
+            ("egress-or-mirror", _) => {
+                assert_eq!(f.status, Status::Warn);
+                assert!(f.message.contains("egress not proven"), "{}", f.message);
+            }
             (_, CheckKind::Required) => assert_eq!(f.status, Status::Unknown, "{}", spec.id),
             (_, CheckKind::Advisory) => {
                 assert_eq!(f.status, Status::Warn, "{}", spec.id);
@@ -641,7 +659,8 @@ fn airflow_images_cases() {
                 "infrared-photon-7780/airflow",
                 Some("deploy-3"),
             ),
-            Status::Warn,
+            // built by `astro deploy`: its base is not shown
+            Status::Unknown,
         ),
     ];
     for (image, expected) in cases {
@@ -923,7 +942,13 @@ fn a_credential_in_an_acknowledgement_reaches_no_plan_or_report() {
         Some(EvidenceKind::Pods),
         "NAMESPACE NAME READY STATUS RESTARTS AGE\nastronomer houston-0 1/1 Running 0 1d\n",
     )];
-    let plan = planner::make_plan(&sources, &built, &[], "2026-11-27T16:00:00Z");
+    let plan = planner::make_plan(
+        &sources,
+        &built,
+        &Default::default(),
+        &[],
+        "2026-11-27T16:00:00Z",
+    );
     let json = serde_json::to_string(&plan).unwrap();
     assert!(!json.contains(password), "{json}");
     assert!(
@@ -1137,10 +1162,20 @@ fn egress_or_mirror_cases() {
     let facts = healthy();
     let report = run(&facts, &acks());
     let f = report.finding("egress-or-mirror").unwrap();
-    assert_eq!(f.status, Status::Pass);
+    assert_eq!(f.status, Status::Pass, "{}", f.message);
     for host in ["quay.io", "helm.astronomer.io", "updates.astronomer.io"] {
         assert!(f.message.contains(host), "{}", f.message);
     }
+    // Not pasted: a warning that names what `apply`'s probe proves, never a silent pass.
+    let mut untested = healthy();
+    untested.egress.clear();
+    let f = run(&untested, &acks())
+        .finding("egress-or-mirror")
+        .unwrap()
+        .clone();
+    assert_eq!(f.status, Status::Warn);
+    assert!(f.message.contains("probe"), "{}", f.message);
+    assert!(f.remedy.unwrap().contains("kubectl run egress-test"));
     let mut given = acks();
     given.air_gapped = true;
     assert_eq!(
@@ -1148,14 +1183,19 @@ fn egress_or_mirror_cases() {
         Status::Fail
     );
     given.mirrors = Some("registry.corp.example:5000".into());
+    // Mirrored: the registries are not needed, the upgrader's two hosts still are.
     assert_eq!(
         status_of(&run(&facts, &given), "egress-or-mirror"),
+        Status::Pass
+    );
+    assert_eq!(
+        status_of(&run(&untested, &given), "egress-or-mirror"),
         Status::Warn
     );
     given.helm_repository = Some("https://charts.corp.example".into());
     assert_eq!(
-        status_of(&run(&facts, &given), "egress-or-mirror"),
-        Status::Pass
+        status_of(&run(&untested, &given), "egress-or-mirror"),
+        Status::Warn
     );
 }
 
@@ -1492,6 +1532,7 @@ fn plan_for(facts: &Facts, acks: &Acknowledgements, sources: &[Source]) -> Plan 
         facts,
         &report,
         acks,
+        &Default::default(),
         "2026-11-27T16:00:00Z",
     )
 }
@@ -1783,7 +1824,7 @@ fn markdown_is_fit_for_a_ticket() {
     let report = evaluate(&facts, &acks(), &[]);
     let md = planner::render::report_markdown(&report);
     assert!(md.starts_with("# Astronomer Enterprise 0.16 → 0.23 readiness: NO-GO"));
-    assert!(md.contains("| 11 | `default-storageclass` | FAIL |"));
+    assert!(md.contains("| 12 | `default-storageclass` | FAIL |"));
     assert!(md.contains("### FAIL `default-storageclass`"));
 
     let plan = plan_for(&healthy(), &acks(), &[]);
@@ -1853,7 +1894,13 @@ fn no_secret_reaches_the_plan() {
     assert_eq!(connection.sha256, None);
     assert!(md.contains("withheld: may hold a credential"));
     // The end-to-end path through the readers as well.
-    let plan = planner::make_plan(&sources, &acks(), &[], "2026-11-27T16:00:00Z");
+    let plan = planner::make_plan(
+        &sources,
+        &acks(),
+        &Default::default(),
+        &[],
+        "2026-11-27T16:00:00Z",
+    );
     let json = serde_json::to_string(&plan).unwrap();
     assert!(!json.contains(password) && !json.contains(token));
     assert!(!plan.to_markdown().contains(password));

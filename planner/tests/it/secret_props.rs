@@ -36,7 +36,13 @@ fn outputs(paste: &Paste) -> Vec<(&'static str, String)> {
         acks.parse_ack(ack).expect("the acknowledgements parse");
     }
     let (facts, report) = planner::check(&sources, &acks, &[]);
-    let plan = planner::make_plan(&sources, &acks, &[], "2026-01-01T00:00:00Z");
+    let plan = planner::make_plan(
+        &sources,
+        &acks,
+        &Default::default(),
+        &[],
+        "2026-01-01T00:00:00Z",
+    );
     let page = |text: &str| mask(text, "****", UrlUser::Keep).into_owned();
     let mut shown = Vec::new();
     for finding in &report.findings {

@@ -2,7 +2,7 @@
 //! its backup is one a rollback may restore.
 
 use planner::upgrader::{
-    phase_of, remedy, task_header, BackupState, Phase, UpgraderLog, DATABASE_BACKUP_TASK,
+    phase_of, remedy, task_header, BackupState, LogEvent, Phase, UpgraderLog, DATABASE_BACKUP_TASK,
     POINT_OF_NO_RETURN, UPGRADE_TASKS,
 };
 
@@ -332,4 +332,51 @@ fn phases_and_backup_states_keep_their_journal_names_and_say_what_they_mean() {
     ]) {
         assert!(state.describe().contains(says), "{state:?}");
     }
+}
+
+#[test]
+fn each_phase_is_announced_once_in_order_as_the_log_streams() {
+    let text = log_until(
+        UPGRADE_TASKS
+            .iter()
+            .find(|t| t.name.starts_with("(2/6)"))
+            .unwrap()
+            .name,
+        "changed: [localhost]",
+    );
+    let mut log = UpgraderLog::new();
+    let reached: Vec<Phase> = text
+        .lines()
+        .flat_map(|line| log.line(POD, line))
+        .filter_map(|event| match event {
+            LogEvent::PhaseReached(phase) => Some(phase),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reached,
+        [Phase::ReadOnly, Phase::Backup, Phase::ChangesPlatform]
+    );
+}
+
+#[test]
+fn the_first_failure_stays_the_failure_when_a_replaced_pod_fails_again() {
+    let first = log_until("Check that we can connect to the database", DB_UNREACHABLE);
+    let second = log_until(
+        "Add public helm repo",
+        r#"fatal: [localhost]: FAILED! => {"changed": false, "msg": "no egress"}"#,
+    );
+    let mut log = UpgraderLog::new();
+    for line in first.lines() {
+        log.line("upgrade-astronomer-aaaaa", line);
+    }
+    for line in second.lines() {
+        log.line("upgrade-astronomer-bbbbb", line);
+    }
+    let failed = log.assessment().failed.unwrap();
+    assert_eq!(failed.task, "Check that we can connect to the database");
+    assert!(failed
+        .message
+        .unwrap()
+        .contains("unable to connect to database"));
 }

@@ -18,9 +18,9 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::facts::{
-    At, Certified, CertifiedForm, ConnectionError, Context, DatabaseConnection, Diagnostic, Facts,
-    HelmGeneration, HelmRelease, HelmRevision, Image, KubernetesFacts, Permission, Pod, Severity,
-    StorageClass, UpgradeResources,
+    At, BaseImage, BaseShownBy, Certified, CertifiedForm, ConnectionError, Context,
+    DatabaseConnection, Diagnostic, EgressCheck, Facts, HelmGeneration, HelmRelease, HelmRevision,
+    Image, KubernetesFacts, Permission, Pod, Severity, StorageClass, UpgradeResources,
 };
 
 /// Where a value could not be read, and why.
@@ -257,10 +257,12 @@ fn facts(r: &mut Reader, value: &Value) -> Facts {
         permissions: r.defaulted(&f, "permissions", |r, v| r.list(v, permission)),
         images: r.defaulted(&f, "images", |r, v| r.list(v, image)),
         helm_releases: r.defaulted(&f, "helm_releases", |r, v| r.list(v, helm_release)),
+        helm_list_all: r.optional(&f, "helm_list_all", at),
         helm_history: r.defaulted(&f, "helm_history", |r, v| r.list(v, helm_revision)),
         storage_classes: r.defaulted(&f, "storage_classes", |r, v| r.list(v, storage_class)),
         contexts: r.defaulted(&f, "contexts", |r, v| r.list(v, context)),
         database_connection: r.optional(&f, "database_connection", database_connection),
+        egress: r.defaulted(&f, "egress", |r, v| r.list(v, egress_check)),
         upgrade_resources: r.optional(&f, "upgrade_resources", upgrade_resources),
         diagnostics: r.defaulted(&f, "diagnostics", |r, v| r.list(v, diagnostic)),
     }
@@ -356,6 +358,31 @@ fn image(r: &mut Reader, value: &Value) -> Image {
         tag: r.optional(&f, "tag", Reader::string),
         digest: r.optional(&f, "digest", Reader::string),
         certified: r.optional(&f, "certified", certified),
+        base: r.optional(&f, "base", base_image),
+        at: r.at_of(&f),
+    }
+}
+
+fn base_image(r: &mut Reader, value: &Value) -> BaseImage {
+    let f = r.fields(value);
+    BaseImage {
+        shown_by: r
+            .field(&f, "shown_by", Presence::Required, |r, v| {
+                [BaseShownBy::From, BaseShownBy::Labels]
+                    [r.name_of(v, "from or labels", &["from", "labels"])]
+            })
+            .unwrap_or(BaseShownBy::From),
+        of: r.optional(&f, "of", Reader::string),
+    }
+}
+
+fn egress_check(r: &mut Reader, value: &Value) -> EgressCheck {
+    let f = r.fields(value);
+    EgressCheck {
+        host: r.required(&f, "host", Reader::string),
+        url: r.optional(&f, "url", Reader::string),
+        reachable: r.required(&f, "reachable", Reader::boolean),
+        detail: r.required(&f, "detail", Reader::string),
         at: r.at_of(&f),
     }
 }

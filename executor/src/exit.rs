@@ -35,8 +35,12 @@ impl Code {
             Code::Ok => "GO, or success",
             Code::Runtime => "runtime error (cluster unreachable, I/O failure…)",
             Code::Usage => "usage or input error (bad flag, unreadable file)",
-            Code::Refused => "NO-GO, or refused (plan tampered, not GO, drift, missing rights)",
-            Code::Incomplete => "INCOMPLETE (evidence or acknowledgements missing)",
+            Code::Refused => {
+                "NO-GO, or refused (plan tampered, not GO, drift, missing rights), or a verify check failed"
+            }
+            Code::Incomplete => {
+                "INCOMPLETE (evidence or acknowledgements missing), or a verify check could not be made"
+            }
             Code::RolledBack => "upgrade failed and the rollback succeeded",
             Code::NeedsHuman => {
                 "needs a human: the upgrade or rollback failed and was not recovered"

@@ -86,7 +86,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show where an upgrade stands, from the journal and the cluster
     Status(StatusArgs),
-    /// Step 7 of the procedure: pods, Helm release, and the platform's endpoints
+    /// Step 7 of the procedure: pods, Helm release, each component through the API server's
+    /// service proxy, and the platform's endpoints; reports the upgrader's standing cluster-admin
+    /// binding
     Verify(VerifyArgs),
     /// After the upgrade is accepted: delete the upgrade Job, the upgrader's cluster-admin
     /// ClusterRoleBinding, ClusterRole and ServiceAccount (and with --delete-backup the backup PVC)

@@ -257,8 +257,11 @@ pub async fn collect_permissions(
             PermissionScope::UpgradeNamespace => {
                 Some(LTS_0_16_TO_0_23.upgrade_namespace.to_string())
             }
-            PermissionScope::Cluster => None,
+            PermissionScope::Cluster | PermissionScope::AllNamespaces => None,
         };
+        // `--all-namespaces` is the empty namespace: RBAC then counts only cluster-wide grants,
+        // as its escalation check does for a ClusterRole. `*` has no group, as kubectl asks it.
+        let all_namespaces = required.scope == PermissionScope::AllNamespaces;
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
@@ -286,7 +289,7 @@ pub async fn collect_permissions(
             resource: required.resource.to_string(),
             namespace,
             allowed: answer.status.map(|s| s.allowed).unwrap_or(false),
-            all_namespaces: false,
+            all_namespaces,
             as_user: None,
             at: at("selfsubjectaccessreviews"),
         });

@@ -44,6 +44,9 @@ pub enum PermissionScope {
     UpgradeNamespace,
     /// Cluster-scoped resources.
     Cluster,
+    /// Every namespace and the cluster scope at once (`kubectl auth can-i … --all-namespaces`):
+    /// what RBAC's escalation check compares a new ClusterRole's rules with.
+    AllNamespaces,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,6 +311,14 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
             verb: "create",
             resource: "clusterrolebindings",
             scope: PermissionScope::Cluster,
+        },
+        // The manifest's ClusterRole grants `*` on `*`: RBAC's escalation prevention lets a
+        // user create it only holding every right it grants (or with `escalate`), so `create
+        // clusterroles` alone ends in "attempting to grant RBAC permissions not currently held".
+        RequiredPermission {
+            verb: "*",
+            resource: "*",
+            scope: PermissionScope::AllNamespaces,
         },
     ],
     certified_image_name: "ap-airflow",

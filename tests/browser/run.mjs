@@ -243,7 +243,8 @@ test('page starts INCOMPLETE with one card per check, and every control has a la
       .map((el) => el.id || el.outerHTML));
   assertEqual(unlabelled, [], 'controls without a label');
   const commands = await page.locator('section.box[data-file="can-i.txt"] pre').textContent();
-  assertEqual(commands.split('\n').filter((line) => line.startsWith('kubectl auth can-i create')).length, 8, 'can-i commands shown');
+  assertEqual(commands.split('\n').filter((line) => line.startsWith('kubectl auth can-i create')).length, 8, 'can-i create commands shown');
+  assert(commands.split('\n').includes("kubectl auth can-i '*' '*' --all-namespaces"), 'the escalation question is shown');
   await page.close();
 });
 
@@ -334,7 +335,8 @@ test('copy buttons put the box command and the plan\'s commands on the clipboard
   const page = await openPage();
   await page.click('section.box[data-file="can-i.txt"] button.copy');
   const canI = await page.evaluate(() => navigator.clipboard.readText());
-  assertEqual(canI.split('\n').length, 8, 'copied can-i commands');
+  assertEqual(canI.split('\n').length, 9, 'copied can-i commands');
+  assertEqual(canI.split('\n')[8], "kubectl auth can-i '*' '*' --all-namespaces", 'copied escalation question');
   await page.click(`button[data-example="${goExample.name}"]`);
   await settle(page);
   const plan = JSON.parse(await download(page, '#export-json'));

@@ -721,7 +721,8 @@ pub struct ExpectSpec {
     /// `namespace/name` of every pod that is not Running with all containers ready, nor Completed.
     #[serde(default)]
     pub unhealthy_pods: Vec<String>,
-    /// `create <resource> [-n ns]` questions answered "no".
+    /// `create <resource> [-n ns]` questions answered "no"; `* *` when `kubectl auth can-i '*' '*'
+    /// --all-namespaces` is.
     #[serde(default)]
     pub denied: Vec<String>,
 }

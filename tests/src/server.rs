@@ -863,6 +863,11 @@ fn forbidden(
     }
 }
 
+/// Whether a rule's value and a question's value can name the same thing (`*` names all).
+fn overlaps(rule: &str, asked: &str) -> bool {
+    rule == "*" || asked == "*" || rule == asked
+}
+
 fn denied(shared: &Shared, verb: &str, group: &str, resource: &str, namespace: &str) -> bool {
     shared
         .scenario
@@ -1631,13 +1636,29 @@ fn access_review(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Re
             name: text("name"),
         }
     };
-    let allowed = !denied(
-        shared,
-        &attributes.verb,
-        &attributes.group,
-        &attributes.resource,
-        &attributes.namespace,
-    );
+    let allowed = if attributes.verb == "*" || attributes.resource == "*" {
+        // A wildcard question (`kubectl auth can-i '*' '*' -A`) is a yes only when no deny
+        // rule takes any part of it away.
+        !shared.scenario.rbac.deny.iter().any(|rule| {
+            overlaps(&rule.verb, &attributes.verb)
+                && overlaps(&rule.resource, &attributes.resource)
+                && rule.namespace.as_deref().is_none_or(|ns| {
+                    attributes.namespace.is_empty() || overlaps(ns, &attributes.namespace)
+                })
+                && rule
+                    .group
+                    .as_deref()
+                    .is_none_or(|g| attributes.resource == "*" || overlaps(g, &attributes.group))
+        })
+    } else {
+        !denied(
+            shared,
+            &attributes.verb,
+            &attributes.group,
+            &attributes.resource,
+            &attributes.namespace,
+        )
+    };
     let mut resource_attributes = serde_json::Map::new();
     for (field, value) in [
         ("namespace", &attributes.namespace),

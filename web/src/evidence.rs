@@ -51,8 +51,9 @@ pub static BOXES: [EvidenceBox; 11] = [
             "kubectl auth can-i create jobs -n default",
             "kubectl auth can-i create clusterroles",
             "kubectl auth can-i create clusterrolebindings",
+            "kubectl auth can-i '*' '*' --all-namespaces",
         ],
-        hint: "Paste each command line with its answer, so every yes or no is tied to its question.",
+        hint: "Paste each command line with its answer, so every yes or no is tied to its question. The last one asks whether you hold everything the upgrader's ClusterRole grants: Kubernetes lets you create that role only then.",
     },
     EvidenceBox {
         kind: EvidenceKind::Images,
@@ -141,9 +142,33 @@ mod tests {
     }
 
     #[test]
-    fn permissions_box_lists_the_eight_can_i_commands() {
+    fn permissions_box_lists_the_nine_can_i_commands() {
         let can_i = &BOXES[box_for_file_name("can-i.txt").unwrap()];
-        assert_eq!(can_i.commands.len(), 8);
+        assert_eq!(can_i.commands.len(), 9);
+        // the box asks what the rule asks, each command once
+        for (need, command) in planner::path::LTS_0_16_TO_0_23
+            .permissions
+            .iter()
+            .zip(can_i.commands)
+        {
+            let facts = planner::input::read_source(&planner::Source::new(
+                "can-i.txt",
+                Some(EvidenceKind::CanI),
+                format!("$ {command}\nyes\n"),
+            ));
+            assert_eq!(facts.permissions.len(), 1, "{command}");
+            assert_eq!(
+                (
+                    facts.permissions[0].verb.as_str(),
+                    facts.permissions[0].resource.as_str()
+                ),
+                (need.verb, need.resource),
+                "{command}"
+            );
+        }
+        assert!(can_i
+            .commands
+            .contains(&"kubectl auth can-i '*' '*' --all-namespaces"));
         for resource in ["pods", "serviceaccounts", "jobs"] {
             assert!(can_i
                 .commands

@@ -184,6 +184,14 @@ const VALUE_FLAGS: &[&str] = &[
     "--server",
     "--request-timeout",
     "-v",
+    "--v",
+    "--certificate-authority",
+    "--client-certificate",
+    "--client-key",
+    "--tls-server-name",
+    "--username",
+    "--password",
+    "--cache-dir",
 ];
 
 fn parse_command(command: &str) -> Option<Asked> {

@@ -622,6 +622,12 @@ pub fn command_words(command: &str) -> Vec<&str> {
     command
         .split_whitespace()
         .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        // `\*`: the shell passes `*`
+        .map(|w| {
+            w.strip_prefix('\\')
+                .filter(|rest| !rest.is_empty())
+                .unwrap_or(w)
+        })
         .collect()
 }
 

@@ -1,4 +1,8 @@
-//! `permissions`: the eight `kubectl auth can-i create …` answers the upgrade needs.
+//! `permissions`: the nine `kubectl auth can-i …` answers the upgrade needs: eight `create`
+//! rights, and `*` on `*` in every namespace — the manifest's ClusterRole grants that, and RBAC's
+//! escalation prevention lets a user create a role only with rights they hold (a person with
+//! `create clusterroles` but not cluster-admin gets `forbidden: attempting to grant RBAC
+//! permissions not currently held` from `kubectl apply`).
 //!
 //! How an answer is matched to a required right, most specific first (the most specific kind of
 //! answer present decides; among equals the last pasted wins):
@@ -10,10 +14,14 @@
 //!    of a `--namespace`, and the remedy still names the exact commands;
 //! 3. a `yes` for `*` (verb or resource, `*.*` from `--list` tables) or for `--all-namespaces`.
 //!    A wildcard or all-namespaces `no` says nothing about one resource in one namespace.
+//!
+//! `*` on `*` in every namespace is answered only by `kubectl auth can-i '*' '*' --all-namespaces`:
+//! a `yes` in one namespace (a RoleBinding to cluster-admin there, a `--list` table) does not let
+//! anyone create a ClusterRole, while a `no` in any namespace is a `no` everywhere.
 
 use super::{finding, item_evidence, worst, RuleInput};
 use crate::facts::Permission;
-use crate::path::{PermissionScope, RequiredPermission};
+use crate::path::{PermissionScope, RequiredPermission, CLUSTER_ROLE};
 use crate::report::{name_list, Finding, Item, Status};
 
 const ID: &str = "permissions";
@@ -24,16 +32,21 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
     let required = ctx.path.permissions;
     let mut items = Vec::new();
     let mut commands = Vec::new();
+    let mut escalation_denied = false;
     for need in required {
         let namespace = match need.scope {
             PermissionScope::PlatformNamespace => Some(platform_ns.as_str()),
             PermissionScope::UpgradeNamespace => Some(ctx.path.upgrade_namespace),
-            PermissionScope::Cluster => None,
+            PermissionScope::Cluster | PermissionScope::AllNamespaces => None,
         };
         let command = can_i_command(need, namespace);
-        let subject = match namespace {
-            Some(ns) => format!("{} {} in namespace {ns}", need.verb, need.resource),
-            None => format!("{} {} (cluster-wide)", need.verb, need.resource),
+        let subject = match (namespace, need.scope) {
+            (Some(ns), _) => format!("{} {} in namespace {ns}", need.verb, need.resource),
+            (None, PermissionScope::AllNamespaces) => format!(
+                "`{}` on `{}` in every namespace (what the upgrader's ClusterRole grants)",
+                need.verb, need.resource
+            ),
+            (None, _) => format!("{} {} (cluster-wide)", need.verb, need.resource),
         };
         let answer = best_answer(
             &ctx.facts.permissions,
@@ -41,6 +54,9 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
             namespace,
             context_ns.as_deref(),
         );
+        if need.scope == PermissionScope::AllNamespaces {
+            escalation_denied |= answer.is_some_and(|(p, _)| !p.allowed);
+        }
         let (status, message, at) = match answer {
             Some((p, rank)) => {
                 let how = match rank {
@@ -52,6 +68,10 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
                         None => " (asked without --namespace and the contexts were not pasted: assumed to hold here; paste `kubectl config get-contexts` to be sure)".to_string(),
                     },
                     Rank::Wildcard => " (granted by a wildcard or --all-namespaces answer)".into(),
+                    Rank::OneNamespace => format!(
+                        " (asked for one namespace only{}: a no there is a no in every namespace)",
+                        p.namespace.as_deref().map(|ns| format!(", `{ns}`")).unwrap_or_default()
+                    ),
                 };
                 if p.allowed {
                     (Status::Pass, format!("yes{how}"), Some(p.at.clone()))
@@ -59,11 +79,20 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
                     (Status::Fail, format!("no{how}"), Some(p.at.clone()))
                 }
             }
-            None => (
-                Status::Unknown,
-                format!("not pasted: run `{command}`"),
-                None,
-            ),
+            None => {
+                let one_namespace_yes = need.scope == PermissionScope::AllNamespaces
+                    && ctx
+                        .facts
+                        .permissions
+                        .iter()
+                        .any(|p| p.allowed && p.as_user.is_none() && same_right(p, need));
+                let message = if one_namespace_yes {
+                    format!("a yes asked for one namespace only, which does not let you create a ClusterRole: run `{command}`")
+                } else {
+                    format!("not pasted: run `{command}`")
+                };
+                (Status::Unknown, message, None)
+            }
         };
         if status != Status::Pass {
             commands.push(command);
@@ -87,10 +116,17 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
     let (message, remedy) = match status {
         Status::Fail => {
             let denied = names(Status::Fail);
+            let why = if escalation_denied {
+                format!(
+                    "the manifest's ClusterRole `{CLUSTER_ROLE}` grants `*` on `*`, and Kubernetes lets you create a role only with rights you hold: without them `kubectl apply` stops with `forbidden: attempting to grant RBAC permissions not currently held`. Have a cluster administrator bind you to cluster-admin (`kubectl create clusterrolebinding <you>-cluster-admin --clusterrole=cluster-admin --user=<you>`) or apply the manifest as one. (A grant of the `escalate` and `bind` verbs on clusterroles would let `kubectl apply` create the role and its binding too, but `kubectl auth can-i '*' '*' --all-namespaces` still answers no, so this check and `astro-upgrade apply` keep refusing.) Then paste the answers of:"
+                )
+            } else {
+                "ask a cluster administrator for these rights (the upgrade manifest creates a ClusterRole with `*` on everything, so in practice you need cluster-admin, e.g. `kubectl create clusterrolebinding <you>-cluster-admin --clusterrole=cluster-admin --user=<you>`), then paste the answers of:".to_string()
+            };
             (
                 format!("{} of {total} required rights are denied: {}", denied.len(), name_list(&denied, "; ")),
                 Some(format!(
-                    "ask a cluster administrator for these rights (the upgrade manifest creates a ClusterRole with `*` on everything, so in practice you need cluster-admin, e.g. `kubectl create clusterrolebinding <you>-cluster-admin --clusterrole=cluster-admin --user=<you>`), then paste the answers of:\n{}",
+                    "{why}\n{}",
                     commands.join("\n")
                 )),
             )
@@ -112,14 +148,22 @@ pub fn permissions(ctx: &RuleInput) -> Finding {
     result
 }
 
-/// The exact command to paste for one right.
+/// The exact command to paste for one right (`*` quoted, so no shell expands it).
 pub fn can_i_command(need: &RequiredPermission, namespace: Option<&str>) -> String {
-    match namespace {
-        Some(ns) => format!(
-            "kubectl auth can-i {} {} --namespace {ns}",
-            need.verb, need.resource
-        ),
-        None => format!("kubectl auth can-i {} {}", need.verb, need.resource),
+    let word = |w: &str| {
+        if w == "*" {
+            "'*'".to_string()
+        } else {
+            w.to_string()
+        }
+    };
+    let (verb, resource) = (word(need.verb), word(need.resource));
+    match (namespace, need.scope) {
+        (Some(ns), _) => format!("kubectl auth can-i {verb} {resource} --namespace {ns}"),
+        (None, PermissionScope::AllNamespaces) => {
+            format!("kubectl auth can-i {verb} {resource} --all-namespaces")
+        }
+        (None, _) => format!("kubectl auth can-i {verb} {resource}"),
     }
 }
 
@@ -141,6 +185,8 @@ enum Rank {
     Exact,
     ContextNamespace,
     Wildcard,
+    /// A `no` to a question that needs every namespace, asked for one.
+    OneNamespace,
 }
 
 fn best_answer<'p>(
@@ -162,12 +208,30 @@ fn best_answer<'p>(
     best
 }
 
+/// Whether `answer` asks for the right `need` names, whatever the namespace.
+fn same_right(answer: &Permission, need: &RequiredPermission) -> bool {
+    answer
+        .verb
+        .trim()
+        .trim_matches(['\'', '"'])
+        .to_ascii_lowercase()
+        == need.verb
+        && normalise_resource(&answer.resource) == need.resource
+}
+
 fn rank(
     answer: &Permission,
     need: &RequiredPermission,
     namespace: Option<&str>,
     context_ns: Option<&str>,
 ) -> Option<Rank> {
+    if need.scope == PermissionScope::AllNamespaces {
+        return match (same_right(answer, need), answer.all_namespaces) {
+            (false, _) => None,
+            (true, true) => Some(Rank::Exact),
+            (true, false) => (!answer.allowed).then_some(Rank::OneNamespace),
+        };
+    }
     let verb = answer.verb.trim().to_ascii_lowercase();
     let resource = normalise_resource(&answer.resource);
     let verb_exact = verb == need.verb;

@@ -58,7 +58,21 @@ fn permission(resource: &str, namespace: Option<&str>, allowed: bool, line: u32)
     }
 }
 
-fn eight_permissions() -> Vec<Permission> {
+/// `kubectl auth can-i '*' '*' --all-namespaces`: everything the upgrader's ClusterRole grants.
+fn everything(allowed: bool, line: u32) -> Permission {
+    Permission {
+        verb: "*".into(),
+        resource: "*".into(),
+        namespace: None,
+        allowed,
+        all_namespaces: true,
+        as_user: None,
+        at: at("can-i.txt", line),
+    }
+}
+
+/// The nine answers the `permissions` check asks for, all yes.
+fn required_permissions() -> Vec<Permission> {
     vec![
         permission("pods", Some("astronomer"), true, 2),
         permission("serviceaccounts", Some("astronomer"), true, 4),
@@ -68,6 +82,7 @@ fn eight_permissions() -> Vec<Permission> {
         permission("jobs", Some("default"), true, 12),
         permission("clusterroles", None, true, 14),
         permission("clusterrolebindings", None, true, 16),
+        everything(true, 18),
     ]
 }
 
@@ -153,7 +168,7 @@ fn healthy() -> Facts {
             ),
         ],
         pods_listed: true,
-        permissions: eight_permissions(),
+        permissions: required_permissions(),
         images: vec![certified(
             "1.10.12-1-buster-onbuild",
             "1.10.12",
@@ -522,6 +537,8 @@ fn platform_release_is_the_astronomer_chart_not_postgresql() {
 fn platform_namespace_is_inferred_from_the_release() {
     let mut facts = healthy();
     facts.helm_releases[0].namespace = Some("astro".into());
+    // without the `*` on `*` answer, which would grant every namespaced right anywhere
+    facts.permissions.pop();
     // The can-i answers were asked for `astronomer`: now they are not for the platform namespace.
     let report = run(&facts, &acks());
     let f = report.finding("permissions").unwrap();
@@ -756,7 +773,7 @@ fn permissions_cases() {
     let report = run(&facts, &acks());
     let f = report.finding("permissions").unwrap();
     assert_eq!(f.status, Status::Fail);
-    assert_eq!(f.items.len(), 8);
+    assert_eq!(f.items.len(), 9);
     assert_eq!(f.items[6].status, Status::Fail);
     assert_eq!(f.items[6].evidence, vec![at("can-i.txt", 14)]);
     assert!(f
@@ -792,14 +809,21 @@ fn permissions_cases() {
     assert_eq!(f.status, Status::Unknown);
     let statuses: Vec<Status> = f.items.iter().map(|i| i.status).collect();
     assert_eq!(statuses[..3], [Status::Unknown; 3]);
-    assert_eq!(statuses[3..], [Status::Pass; 5]);
+    assert_eq!(statuses[3..8], [Status::Pass; 5]);
+    // …nor about holding `*` on `*` in every namespace, which creating the ClusterRole needs
+    assert_eq!(statuses[8], Status::Unknown);
+    assert!(
+        f.items[8].message.contains("one namespace only"),
+        "{}",
+        f.items[8].message
+    );
     // Asked with --all-namespaces, a wildcard yes grants everything.
     facts.permissions = vec![Permission {
         all_namespaces: true,
         ..wildcard
     }];
     assert_eq!(check_with(&facts, "permissions"), Status::Pass);
-    facts.permissions = eight_permissions();
+    facts.permissions = required_permissions();
     facts.permissions[1].resource = "sa".into();
     facts.permissions[4].resource = "pvc".into();
     assert_eq!(check_with(&facts, "permissions"), Status::Pass);
@@ -811,13 +835,67 @@ fn permissions_cases() {
 }
 
 #[test]
+fn creating_the_cluster_role_needs_everything_it_grants() {
+    // `create clusterroles` and `create clusterrolebindings` alone are not enough: RBAC's
+    // escalation prevention refuses a role granting rights its creator does not hold.
+    let mut facts = healthy();
+    facts.permissions.pop();
+    facts.permissions.push(everything(false, 18));
+    let report = run(&facts, &acks());
+    let f = report.finding("permissions").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(
+        f.items.iter().filter(|i| i.status == Status::Fail).count(),
+        1
+    );
+    assert!(f.items[8].subject.contains("every namespace"));
+    assert_eq!(f.items[8].evidence, vec![at("can-i.txt", 18)]);
+    let remedy = f.remedy.as_deref().unwrap();
+    for needed in [
+        "attempting to grant RBAC permissions not currently held",
+        "cluster-admin",
+        "`escalate`",
+        "`bind`",
+        "kubectl auth can-i '*' '*' --all-namespaces",
+    ] {
+        assert!(remedy.contains(needed), "{needed}: {remedy}");
+    }
+    // Not pasted: unknown, with the command to run.
+    facts.permissions.pop();
+    let f = run(&facts, &acks()).finding("permissions").unwrap().clone();
+    assert_eq!(f.status, Status::Unknown);
+    assert!(f
+        .remedy
+        .unwrap()
+        .contains("kubectl auth can-i '*' '*' --all-namespaces"));
+    // A `no` asked for one namespace is a `no` in every namespace; a `yes` there proves nothing.
+    let mut one_namespace = everything(false, 20);
+    one_namespace.all_namespaces = false;
+    one_namespace.namespace = Some("astronomer".into());
+    facts.permissions.push(one_namespace.clone());
+    assert_eq!(check_with(&facts, "permissions"), Status::Fail);
+    facts.permissions.pop();
+    one_namespace.allowed = true;
+    facts.permissions.push(one_namespace);
+    assert_eq!(check_with(&facts, "permissions"), Status::Unknown);
+    // An all-namespaces answer beats a one-namespace one.
+    facts.permissions.push(everything(true, 22));
+    assert_eq!(check_with(&facts, "permissions"), Status::Pass);
+}
+
+#[test]
 fn permission_without_namespace_counts_for_the_context_namespace() {
     let mut facts = healthy();
+    // A `*` on `*` yes in every namespace would grant every right below: leave it out.
+    facts.permissions.pop();
+    let everything_yes = everything(true, 18);
     for p in &mut facts.permissions[3..6] {
         p.namespace = None;
     }
     // The current context has no namespace: kubectl used `default`.
+    facts.permissions.push(everything_yes);
     assert_eq!(check_with(&facts, "permissions"), Status::Pass);
+    facts.permissions.pop();
     facts.contexts[0].namespace = Some("astronomer".into());
     // Now they were answered for `astronomer`, and `default` is unanswered.
     let report = run(&facts, &acks());
@@ -833,7 +911,7 @@ fn permission_without_namespace_counts_for_the_context_namespace() {
     // Without contexts the namespace is unknown: a namespace-less answer counts wherever it
     // is needed (and says so), so a `no` is never lost.
     facts.contexts.clear();
-    facts.permissions = eight_permissions();
+    facts.permissions = required_permissions();
     for p in &mut facts.permissions {
         p.namespace = None;
     }
@@ -2128,10 +2206,10 @@ fn denied_rights_are_listed_through_the_same_limit() {
     let report = run(&facts, &acks());
     let f = report.finding("permissions").unwrap();
     assert_eq!(f.status, Status::Fail);
-    // Eight rights: under the limit, so every one is named.
+    // Nine rights: under the limit, so every one is named.
     assert!(
         f.message
-            .starts_with("8 of 8 required rights are denied: create pods"),
+            .starts_with("9 of 9 required rights are denied: create pods"),
         "{}",
         f.message
     );

@@ -356,6 +356,73 @@ async fn auth_can_i_answers_from_the_scenario_rbac() {
     assert_eq!(reviews, 2, "each can-i is one access review");
 }
 
+/// `kubectl auth can-i '*' '*' --all-namespaces`: may I hold what the upgrader's ClusterRole
+/// grants? The real kubectl asks for verb and resource `*` with no namespace; kube-sim answers
+/// yes only when its scenario denies nothing, and the planner's reader reads the answer as the
+/// `permissions` check needs it.
+#[tokio::test]
+async fn auth_can_i_everything_in_every_namespace() {
+    let healthy = Cluster::start("healthy-upgrade-succeeds.yaml", 1.0).await;
+    for all in ["--all-namespaces", "-A"] {
+        let run = healthy
+            .kubectl(&["auth", "can-i", "*", "*", all, "-v=8"])
+            .await;
+        assert_eq!((run.code, run.stdout.trim()), (0, "yes"), "{}", run.stderr);
+        // kube-sim echoes the question: `*` and `*`, and no namespace (every namespace)
+        let body = run
+            .stderr
+            .lines()
+            .find_map(|l| l.split_once("Response Body: ").map(|(_, b)| b))
+            .unwrap_or_else(|| panic!("no response body logged:\n{}", run.stderr));
+        let review: Value = serde_json::from_str(body).expect("a JSON review");
+        let asked = &review["spec"]["resourceAttributes"];
+        assert_eq!(
+            (asked["verb"].as_str(), asked["resource"].as_str()),
+            (Some("*"), Some("*")),
+            "{body}"
+        );
+        assert!(asked.get("namespace").is_none(), "{body}");
+    }
+
+    let restricted = Cluster::start("missing-rights.yaml", 1.0).await;
+    let run = restricted
+        .kubectl(&["auth", "can-i", "*", "*", "--all-namespaces"])
+        .await;
+    assert_eq!((run.code, run.stdout.trim()), (1, "no"), "{}", run.stderr);
+    // in one namespace, still no: the scenario denies creating ClusterRoles
+    let run = restricted
+        .kubectl(&["auth", "can-i", "*", "*", "-n", "astronomer"])
+        .await;
+    assert_eq!((run.code, run.stdout.trim()), (1, "no"), "{}", run.stderr);
+
+    let pasted = format!(
+        "$ kubectl auth can-i '*' '*' --all-namespaces\n{}",
+        restricted
+            .kubectl(&["auth", "can-i", "*", "*", "--all-namespaces"])
+            .await
+            .stdout
+    );
+    let facts = planner::input::read_source(&planner::Source::new(
+        "can-i.txt",
+        Some(planner::EvidenceKind::CanI),
+        pasted.clone(),
+    ));
+    let read: Vec<_> = facts
+        .permissions
+        .iter()
+        .map(|p| {
+            (
+                p.verb.as_str(),
+                p.resource.as_str(),
+                p.namespace.as_deref(),
+                p.all_namespaces,
+                p.allowed,
+            )
+        })
+        .collect();
+    assert_eq!(read, [("*", "*", None, true, false)], "{pasted}");
+}
+
 #[tokio::test]
 async fn apply_run_log_and_delete_the_upgrade_manifest() {
     // 600: the ten simulated minutes of the upgrade take one second.

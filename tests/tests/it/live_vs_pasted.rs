@@ -173,11 +173,14 @@ async fn paste_evidence(kubeconfig: &Path, home: &Path) -> BTreeMap<&'static str
         let namespace = match required.scope {
             PermissionScope::PlatformNamespace => Some(path.default_platform_namespace),
             PermissionScope::UpgradeNamespace => Some(path.upgrade_namespace),
-            PermissionScope::Cluster => None,
+            PermissionScope::Cluster | PermissionScope::AllNamespaces => None,
         };
         let mut args = vec!["auth", "can-i", required.verb, required.resource];
         if let Some(namespace) = namespace {
             args.extend(["-n", namespace]);
+        }
+        if required.scope == PermissionScope::AllNamespaces {
+            args.push("-A");
         }
         let answer = support::kubectl(kubeconfig, home, &args).await;
         assert!(
@@ -187,9 +190,14 @@ async fn paste_evidence(kubeconfig: &Path, home: &Path) -> BTreeMap<&'static str
             answer.code,
             answer.stderr
         );
+        // as a shell shows it: `*` quoted, or the shell would expand it
+        let typed: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "*" { "'*'" } else { a })
+            .collect();
         transcript.push_str(&format!(
             "$ kubectl {}\n{}",
-            args.join(" "),
+            typed.join(" "),
             pasted(&answer)
         ));
     }

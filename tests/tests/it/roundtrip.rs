@@ -74,6 +74,12 @@ async fn round_trip(file: &str) {
         let answer = cluster.kubectl(&args).await;
         transcript.push_str(&format!("$ kubectl {}\n{}", args.join(" "), answer.stdout));
     }
+    // `*` on `*` in every namespace, the right the upgrader's ClusterRole grants.
+    let answer = cluster.kubectl(&["auth", "can-i", "*", "*", "-A"]).await;
+    transcript.push_str(&format!(
+        "$ kubectl auth can-i '*' '*' -A\n{}",
+        answer.stdout
+    ));
     let facts = read_source(&Source::new(
         "can-i.txt",
         Some(EvidenceKind::CanI),
@@ -98,6 +104,16 @@ async fn round_trip(file: &str) {
             "{file}: create {resource} {namespace:?}"
         );
     }
+    let everything = facts
+        .permissions
+        .iter()
+        .find(|p| p.verb == "*" && p.resource == "*" && p.all_namespaces)
+        .unwrap_or_else(|| panic!("{file}: '*' '*' -A not read from\n{transcript}"));
+    assert_eq!(
+        everything.allowed,
+        !expect.denied.iter().any(|d| d == "* *"),
+        "{file}: * * --all-namespaces"
+    );
 }
 
 #[tokio::test]

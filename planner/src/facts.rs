@@ -249,14 +249,44 @@ pub struct Context {
 }
 
 /// The `astronomer-bootstrap` connection string, reduced to what the rules need.
-/// The user name and password are dropped by the reader and never stored.
+/// The password is dropped by the reader and never stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseConnection {
     pub scheme: String,
+    /// The host as a URL parser reads it (after the last `@`).
     pub host: String,
     pub has_port: bool,
+    /// How the upgrader's own pattern splits the string ([`crate::playbook::CONNECTION_PATTERN`]);
+    /// `None` when it does not match, or when `upgrader_evaluated` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrader: Option<UpgraderSplit>,
+    /// Whether the upgrader's pattern was evaluated (facts written before it was are not).
+    #[serde(default)]
+    pub upgrader_evaluated: bool,
     #[serde(flatten)]
     pub at: At,
+}
+
+/// The captures of the upgrader's connection pattern, the password left out: what the upgrader
+/// logs in with. The password group is never stored, only two facts about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgraderSplit {
+    /// Group 1: the user it logs in as.
+    pub user: String,
+    /// Group 3: the host it connects to, when it holds no `@`. When it does, the password held
+    /// an `@`, and the group starts with the rest of the password: only the text after its
+    /// last `@` is kept here, and `host_holds_password` is set.
+    pub host: String,
+    #[serde(default)]
+    pub host_holds_password: bool,
+    /// Group 4: the port as captured (Python's `\d`: any Unicode digits; may be empty).
+    pub port: String,
+    /// Group 2 is empty.
+    #[serde(default)]
+    pub password_empty: bool,
+    /// Group 1 or 2 holds a `%XX` escape, which the upgrader passes to Postgres undecoded.
+    #[serde(default)]
+    pub percent_encoded: bool,
 }
 
 /// What is known of the objects the upgrade manifest creates (seen live by `collect`).

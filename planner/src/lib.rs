@@ -11,6 +11,7 @@ pub mod input;
 pub mod manifest;
 pub mod options;
 pub mod path;
+pub mod playbook;
 pub mod render;
 pub mod report;
 pub mod rules;

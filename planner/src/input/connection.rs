@@ -1,13 +1,17 @@
 //! The `astronomer-bootstrap` secret's connection string, reduced at once to scheme, host and
-//! whether a port is given: the forms are the decoded string (`… | base64 -d`), the base64
-//! value alone (`-o jsonpath='{.data.connection}'`), and the secret as `-o yaml` / `-o json`.
+//! whether a port is given, and to how the upgrader's own pattern splits it (user, host, port:
+//! [`crate::playbook::CONNECTION_PATTERN`]): the forms are the decoded string (`… | base64 -d`),
+//! the base64 value alone (`-o jsonpath='{.data.connection}'`), and the secret as `-o yaml` /
+//! `-o json`.
 //!
-//! The user name and password are never copied out of the input: parsing works on slices of the
-//! line and only the host leaves this module. No diagnostic quotes a line of this input.
+//! The password is never copied out of the input: parsing works on slices of the line, the
+//! pattern's password group is only asked whether it is empty or percent-encoded, and a host
+//! group that starts with the rest of a password (one holding `@`) is cut after its last `@`.
+//! No diagnostic quotes a line of this input.
 
 use std::borrow::Cow;
 
-use crate::facts::{At, DatabaseConnection, Facts, Severity};
+use crate::facts::{At, DatabaseConnection, Facts, Severity, UpgraderSplit};
 use crate::input::text;
 
 /// Standard base64 (with or without padding); `None` on any other character.
@@ -74,6 +78,47 @@ pub fn parse_connection(url: &str) -> Option<(String, String, bool)> {
     host_ok.then(|| (scheme.to_ascii_lowercase(), host.to_owned(), has_port))
 }
 
+/// How the upgrader splits `value` (the decoded secret, or a pasted line from its `scheme://`
+/// on): `regex_search` with its pattern, the first match anywhere. `None` when it does not
+/// match, which stops the upgrader at that task.
+pub fn upgrader_split(value: &str) -> Option<UpgraderSplit> {
+    let captures = crate::playbook::connection().captures(value)?;
+    let group = |i| captures.get(i).map_or("", |m| m.as_str());
+    let (user, password) = (group(1), group(2));
+    // The password group ends at the first `@`; the user information ends at the last `@`
+    // before the host. When they differ the password holds an `@`, and the host and port
+    // groups are read from the rest of the password: neither is kept, only the host the
+    // string means (after the last `@`).
+    let first_at = captures.get(2).map_or(0, |m| m.end());
+    let marker = captures.get(0).map_or(0, |m| m.start()) + "postgres".len();
+    let last_at = crate::secrets::user_info(value, marker).map_or(first_at, |info| info.end);
+    let host_holds_password = last_at > first_at;
+    let (host, port) = if host_holds_password {
+        let after = &value[(last_at + 1).min(value.len())..];
+        let end = after
+            .find(|c: char| matches!(c, ':' | '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        (&after[..end], "")
+    } else {
+        (group(3), group(4))
+    };
+    Some(UpgraderSplit {
+        user: user.to_owned(),
+        host: host.to_owned(),
+        host_holds_password,
+        port: port.to_owned(),
+        password_empty: password.is_empty() && !host_holds_password,
+        percent_encoded: has_percent_escape(user) || has_percent_escape(password),
+    })
+}
+
+/// `%40`, `%2F`: a URL escape, which libpq receives as three characters.
+fn has_percent_escape(text: &str) -> bool {
+    text.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+}
+
 /// The `scheme://` start of a connection string in `line`, if any.
 fn url_start(line: &str) -> Option<usize> {
     let marker = line.find("://")?;
@@ -126,7 +171,8 @@ fn encoded_value(line: &str) -> Option<&str> {
 
 /// What one line holds: a connection parsed, a string that could not be read, or nothing.
 enum Found {
-    Connection(String, String, bool),
+    /// Scheme, host, whether a port is given, and the upgrader's split.
+    Connection(String, String, bool, Option<UpgraderSplit>),
     Unreadable,
     Nothing,
 }
@@ -155,7 +201,9 @@ fn find_in_line(line: &str) -> Found {
             return Found::Nothing;
         }
         return match parse_connection(url) {
-            Some((scheme, host, has_port)) => Found::Connection(scheme, host, has_port),
+            Some((scheme, host, has_port)) => {
+                Found::Connection(scheme, host, has_port, upgrader_split(&line[start..]))
+            }
             None => Found::Unreadable,
         };
     }
@@ -168,7 +216,9 @@ fn find_in_line(line: &str) -> Found {
     let decoded = String::from_utf8_lossy(&decoded);
     match url_start(&decoded) {
         Some(start) => match parse_connection(&url_without_user(&decoded, start)) {
-            Some((scheme, host, has_port)) => Found::Connection(scheme, host, has_port),
+            Some((scheme, host, has_port)) => {
+                Found::Connection(scheme, host, has_port, upgrader_split(&decoded))
+            }
             None => Found::Unreadable,
         },
         None => Found::Nothing,
@@ -196,7 +246,7 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
             continue;
         }
         match find_in_line(content) {
-            Found::Connection(scheme, host, has_port) => {
+            Found::Connection(scheme, host, has_port, upgrader) => {
                 if facts.database_connection.is_some() {
                     note(
                         &mut facts,
@@ -210,6 +260,8 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
                     scheme,
                     host,
                     has_port,
+                    upgrader,
+                    upgrader_evaluated: true,
                     at: At::new(name, line.number),
                 });
             }
@@ -381,8 +433,108 @@ mod tests {
         assert_eq!(facts.diagnostics[0].line, Some(3));
     }
 
+    fn split(value: &str) -> Option<(String, String, bool, String, bool, bool)> {
+        upgrader_split(value).map(|s| {
+            (
+                s.user,
+                s.host,
+                s.host_holds_password,
+                s.port,
+                s.password_empty,
+                s.percent_encoded,
+            )
+        })
+    }
+
+    fn s(
+        user: &str,
+        host: &str,
+        holds: bool,
+        port: &str,
+        empty: bool,
+        escaped: bool,
+    ) -> Option<(String, String, bool, String, bool, bool)> {
+        Some((user.into(), host.into(), holds, port.into(), empty, escaped))
+    }
+
     #[test]
-    fn users_and_passwords_never_reach_the_facts() {
+    fn splits_as_the_upgrader_s_pattern_does() {
+        let ok = "postgres://astro:pw@db.internal:5432/astronomer?sslmode=require";
+        assert_eq!(
+            split(ok),
+            s("astro", "db.internal", false, "5432", false, false)
+        );
+        // a `:` in the password is fine; an `@` is not: the host group takes the rest of it
+        assert_eq!(
+            split("postgres://astro:p:w@db:6432"),
+            s("astro", "db", false, "6432", false, false)
+        );
+        assert_eq!(
+            split("postgres://astro:p@ss@db.internal:5432"),
+            s("astro", "db.internal", true, "", false, false)
+        );
+        // `@aa:aa@db`: the host group `aa` and the port come from the password: neither is kept
+        assert_eq!(
+            split("postgres://astro:@aa:12@db.internal:5432/x"),
+            s("astro", "db.internal", true, "", false, false)
+        );
+        // a user without a password, no port, or `postgresql://`: no match at all
+        assert_eq!(split("postgres://astro@db.internal:5432/a"), None);
+        assert_eq!(split("postgres://astro:pw@db.internal/a"), None);
+        assert_eq!(split("postgresql://astro:pw@db.internal:5432/a"), None);
+        // an empty port, an IPv6 host: a match that cannot connect
+        assert_eq!(
+            split("postgres://astro:pw@db.internal:/a"),
+            s("astro", "db.internal", false, "", false, false)
+        );
+        assert_eq!(
+            split("postgres://astro:pw@[::1]:5432/a"),
+            s("astro", "[", false, "", false, false)
+        );
+        // Python's `\d` takes Unicode digits, and so does the pattern here
+        assert_eq!(
+            split("postgres://astro:pw@db:٥٤٣٢"),
+            s("astro", "db", false, "٥٤٣٢", false, false)
+        );
+        // a search, not a match from the start: text before the scheme is skipped
+        assert_eq!(
+            split("connection: postgres://astro:@db:5432"),
+            s("astro", "db", false, "5432", true, false)
+        );
+        assert_eq!(
+            split("postgres://astro:p%40ss@db:5432"),
+            s("astro", "db", false, "5432", false, true)
+        );
+        assert_eq!(
+            split("postgres://astro:100%@db:5432"),
+            s("astro", "db", false, "5432", false, false)
+        );
+    }
+
+    #[test]
+    fn the_reader_keeps_the_upgrader_s_split() {
+        let facts = read(
+            "connection.txt",
+            &format!("{}\n", encode("postgres://astro:p@ss@db.internal:5432")),
+            1,
+            None,
+        );
+        let connection = facts.database_connection.expect("read");
+        assert!(connection.upgrader_evaluated);
+        // a URL parser reads the host after the last `@`; the upgrader does not
+        assert_eq!(connection.host, "db.internal");
+        let split = connection.upgrader.expect("matches");
+        assert!(split.host_holds_password);
+        assert_eq!(split.host, "db.internal");
+        let json = serde_json::to_string(&split).unwrap();
+        assert!(!json.contains("ss@"), "{json}");
+        let facts = read("c", "postgres://astro@db.internal:5432\n", 1, None);
+        let connection = facts.database_connection.expect("read");
+        assert!(connection.upgrader_evaluated && connection.upgrader.is_none());
+    }
+
+    #[test]
+    fn passwords_never_reach_the_facts() {
         let user = "zz-operator-user";
         let password = "Tr0ub4dor&3-ultra-secret";
         let inputs = [
@@ -405,11 +557,15 @@ mod tests {
                 "{input}"
             );
             let json = serde_json::to_string(&facts).expect("facts serialise");
-            for secret in [user, password, &encode(password)] {
+            for secret in [password, &encode(password), &encode(user)] {
                 assert!(
                     !json.contains(secret),
                     "{secret} leaked from {input}: {json}"
                 );
+            }
+            // the user the upgrader logs in as is reported (it is no secret)
+            if let Some(split) = facts.database_connection.and_then(|c| c.upgrader) {
+                assert_eq!(split.user, user, "{input}");
             }
         }
     }

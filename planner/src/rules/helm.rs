@@ -2,7 +2,8 @@
 
 use super::{finding, RuleInput};
 use crate::facts::{At, HelmGeneration};
-use crate::report::{Finding, Status};
+use crate::playbook;
+use crate::report::{name_list, Finding, Status};
 use crate::version::{self, Version};
 
 const ID_VERSION: &str = "platform-version";
@@ -81,12 +82,66 @@ fn no_release(ctx: &RuleInput, id: &str) -> Finding {
     )
 }
 
+/// When several releases' charts match the upgrader's `astronomer-.*`: which one it takes, in
+/// words (it upgrades that one with the platform chart and leaves the others).
+fn several_platforms(ctx: &RuleInput) -> Option<String> {
+    let candidates = playbook::platform_candidates(ctx.facts);
+    if candidates.len() < 2 {
+        return None;
+    }
+    let names: Vec<String> = candidates
+        .iter()
+        .map(|r| {
+            let status = r.status.as_deref().unwrap_or("status not shown");
+            format!("`{}` ({}, {status})", r.name, playbook::chart_cell(r))
+        })
+        .collect();
+    let taken = match playbook::upgrader_platform_release(ctx.facts) {
+        Some(release) => format!(
+            "it takes the first that its `helm list` shows (deployed or failed, by name): `{}`",
+            release.name
+        ),
+        None => {
+            "its `helm list` shows none of them (neither deployed nor failed), so it stops".into()
+        }
+    };
+    Some(format!(
+        "{} releases' charts match the upgrader's `{}` ({}); {taken}",
+        candidates.len(),
+        playbook::PLATFORM_CHART_PATTERN,
+        name_list(&names, ", ")
+    ))
+}
+
 pub fn platform_version(ctx: &RuleInput) -> Finding {
     let Some(latest) = latest(ctx) else {
         return no_release(ctx, ID_VERSION);
     };
     let path = ctx.path;
     let (release, ns) = (&latest.release, &latest.namespace);
+    if let Some(other) = ctx
+        .platform_release()
+        .filter(|r| r.chart != path.platform_chart)
+    {
+        // `astronomer-postgresql-1.0.0` matches `astronomer-.*` too, and sorts first
+        return finding(
+            ID_VERSION,
+            Status::Fail,
+            format!(
+                "the upgrader takes release `{release}` (chart `{}`) for the platform: {}",
+                playbook::chart_cell(other),
+                several_platforms(ctx).unwrap_or_else(|| format!(
+                    "its chart matches `{}`",
+                    playbook::PLATFORM_CHART_PATTERN
+                ))
+            ),
+            Some(format!(
+                "the upgrader would upgrade `{release}` with the platform chart: rename or uninstall it (`helm uninstall {release} -n {ns}`) so that the platform release is the first deployed release whose chart starts with `{}-`, then paste `helm list -A --all` again",
+                path.platform_chart
+            )),
+            latest.at,
+        );
+    }
     let Some(version_text) = latest.chart_version.as_deref() else {
         return finding(
             ID_VERSION,
@@ -184,25 +239,47 @@ pub fn helm_release_state(ctx: &RuleInput) -> Finding {
         })
         .map(|row| row.revision.to_string())
         .unwrap_or_else(|| "<REVISION>".to_string());
+    let several = several_platforms(ctx);
     match latest.status.as_deref() {
-        Some("deployed") => finding(
-            ID_STATE,
-            Status::Pass,
-            format!("release `{release}` in namespace `{ns}` is deployed"),
-            None,
-            latest.at,
-        ),
-        Some(status) => finding(
-            ID_STATE,
-            Status::Fail,
-            format!(
-                "release `{release}` is `{status}`, not `deployed`: an earlier Helm operation did not finish"
+        Some("deployed") => match several {
+            None => finding(
+                ID_STATE,
+                Status::Pass,
+                format!("release `{release}` in namespace `{ns}` is deployed"),
+                None,
+                latest.at,
             ),
-            Some(format!(
+            Some(several) => finding(
+                ID_STATE,
+                Status::Warn,
+                format!("release `{release}` in namespace `{ns}` is deployed; {several}"),
+                Some(format!(
+                    "make sure `{release}` is the platform to upgrade: the upgrader upgrades it and leaves the others; to upgrade another, uninstall or rename the releases listed before it"
+                )),
+                latest.at,
+            ),
+        },
+        Some(status) => {
+            let repair = format!(
                 "inspect `helm history {release} -n {ns}`, then return to the last good revision with `helm rollback {release} {last_deployed} -n {ns}` and paste `helm list -A --all` again"
-            )),
-            latest.at,
-        ),
+            );
+            let remedy = match &several {
+                Some(_) => format!(
+                    "if `{release}` is not the platform, uninstall it (`helm uninstall {release} -n {ns}`) so that the upgrader takes the platform release, then paste `helm list -A --all` again; if it is, {repair}"
+                ),
+                None => repair,
+            };
+            finding(
+                ID_STATE,
+                Status::Fail,
+                format!(
+                    "release `{release}` is `{status}`, not `deployed`: an earlier Helm operation did not finish{}",
+                    several.map(|s| format!("; {s}")).unwrap_or_default()
+                ),
+                Some(remedy),
+                latest.at,
+            )
+        }
         None => finding(
             ID_STATE,
             Status::Unknown,

@@ -122,8 +122,7 @@ pub fn verdict(findings: &[Finding]) -> Verdict {
 }
 
 impl RuleInput<'_> {
-    /// The platform release: the Helm release whose chart is `astronomer` (not an Airflow
-    /// deployment, not a PostgreSQL release). When several are listed, a `deployed` one wins.
+    /// The platform release, as the upgrader picks it: see [`platform_release`].
     pub fn platform_release(&self) -> Option<&HelmRelease> {
         platform_release(self.path, self.facts)
     }
@@ -165,7 +164,15 @@ impl RuleInput<'_> {
     }
 }
 
+/// The platform release: the one the upgrader takes (the first release by name that its
+/// `helm list` shows, deployed or failed, whose chart matches `astronomer-.*`:
+/// [`crate::playbook::upgrader_platform_release`]). When its `helm list` would show none (the
+/// platform is `pending-*`), the release whose chart is the platform's, a `deployed` one first:
+/// the rules then say what stops the upgrader.
 pub fn platform_release<'f>(path: &UpgradePath, facts: &'f Facts) -> Option<&'f HelmRelease> {
+    if let Some(release) = crate::playbook::upgrader_platform_release(facts) {
+        return Some(release);
+    }
     let mut platform = facts
         .helm_releases
         .iter()

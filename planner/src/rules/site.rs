@@ -160,44 +160,188 @@ pub fn database_connection(ctx: &RuleInput) -> Finding {
             ),
         );
     };
-    let rewrite = format!(
-        "rewrite the secret as `postgres://USER:PASSWORD@{}:5432`: `kubectl create secret generic {secret} -n {ns} --from-literal=connection='postgres://USER:PASSWORD@{}:5432' --dry-run=client -o yaml | kubectl apply -f -`",
-        connection.host, connection.host
-    );
     let evidence = vec![connection.at.clone()];
-    let scheme = connection.scheme.to_ascii_lowercase();
-    if scheme != "postgres" {
-        finding(
+    let rewrite = |host: &str| {
+        format!(
+            "rewrite the secret as `postgres://USER:PASSWORD@{host}:5432`: `kubectl create secret generic {secret} -n {ns} --from-literal=connection='postgres://USER:PASSWORD@{host}:5432' --dry-run=client -o yaml | kubectl apply -f -`"
+        )
+    };
+    let pattern = crate::playbook::CONNECTION_PATTERN;
+    if !connection.scheme.eq_ignore_ascii_case("postgres") {
+        return finding(
             ID,
             Status::Fail,
             format!(
-                "`{secret}` uses the scheme `{}://`; the upgrader only reads `postgres://`",
+                "`{secret}` uses the scheme `{}://`; the upgrader only reads `postgres://` (its pattern `{pattern}` does not match)",
                 connection.scheme
             ),
-            Some(rewrite),
+            Some(rewrite(&connection.host)),
             evidence,
-        )
-    } else if !connection.has_port {
-        finding(
+        );
+    }
+    if !connection.upgrader_evaluated {
+        // facts written before the upgrader's pattern was evaluated (an older bundle)
+        return if connection.has_port {
+            finding(
+                ID,
+                Status::Pass,
+                format!(
+                    "`{secret}` uses the `postgres` scheme and an explicit port on host `{}` (not split with the upgrader's pattern: collect the evidence again to have it checked)",
+                    connection.host
+                ),
+                None,
+                evidence,
+            )
+        } else {
+            finding(
+                ID,
+                Status::Fail,
+                format!(
+                    "`{secret}` names no port for host `{}`; the upgrader needs an explicit port",
+                    connection.host
+                ),
+                Some(rewrite(&connection.host)),
+                evidence,
+            )
+        };
+    }
+    let Some(split) = &connection.upgrader else {
+        let why = if connection.has_port {
+            "it needs `postgres://` in lower case, then `USER:PASSWORD@` before the host (a user without a password, or no user, does not match)"
+        } else {
+            "there is no `:PORT` after the host"
+        };
+        return finding(
             ID,
             Status::Fail,
             format!(
-                "`{secret}` names no port for host `{}`; the upgrader needs an explicit port",
-                connection.host
+                "the upgrader splits `{secret}` with `{pattern}`, which does not match: {why}; it stops there, before its backup"
             ),
-            Some(rewrite),
+            Some(rewrite(&connection.host)),
             evidence,
+        );
+    };
+    let database = crate::playbook::houston_database(
+        ctx.platform_release()
+            .map_or(ctx.path.platform_chart, |r| r.name.as_str()),
+    );
+    let (problems, warnings) = connection_problems(split);
+    let reads = if split.host_holds_password {
+        format!(
+            "the upgrader reads `{secret}` as user `{}`, and its host and port from the rest of the password",
+            split.user
         )
     } else {
-        finding(
-            ID,
-            Status::Pass,
-            format!(
-                "`{secret}` uses the `postgres` scheme and an explicit port on host `{}`, as the upgrader expects",
-                connection.host
-            ),
-            None,
-            evidence,
+        format!(
+            "the upgrader reads `{secret}` as user `{}`, host `{}`, port `{}`",
+            split.user, split.host, split.port
         )
+    };
+    if !problems.is_empty() {
+        let host = if problems_of_host(split) {
+            connection.host.as_str()
+        } else {
+            split.host.as_str()
+        };
+        let remedy = if split.host_holds_password {
+            format!(
+                "change the database password to one without `@` (the pattern ends the password at the first `@`, and escaping it as `%40` does not help: the upgrader does not decode it), then {}",
+                rewrite(host)
+            )
+        } else {
+            rewrite(host)
+        };
+        return finding(
+            ID,
+            Status::Fail,
+            format!("{reads}: {}", problems.join("; ")),
+            Some(remedy),
+            evidence,
+        );
     }
+    if !warnings.is_empty() {
+        let mut remedies = Vec::new();
+        if split.percent_encoded {
+            remedies.push("write the user and password in the secret as they are, without `%XX` escapes (if the password needed them for `@`, choose one without `@`)");
+        }
+        if split.password_empty {
+            remedies.push(
+                "make sure the database accepts that user without a password, or add the password",
+            );
+        }
+        if !split.port.bytes().all(|b| b.is_ascii_digit()) {
+            remedies.push("write the port in ASCII digits");
+        }
+        return finding(
+            ID,
+            Status::Warn,
+            format!("{reads}: {}", warnings.join("; ")),
+            Some(format!("{}: {}", remedies.join("; "), rewrite(&split.host))),
+            evidence,
+        );
+    }
+    finding(
+        ID,
+        Status::Pass,
+        format!(
+            "{reads}, and connects to database `{database}` (what follows the port is ignored)"
+        ),
+        None,
+        evidence,
+    )
+}
+
+/// Whether the split's host is unusable (the remedy then names the host a URL parser reads).
+fn problems_of_host(split: &crate::facts::UpgraderSplit) -> bool {
+    split.host_holds_password || !plausible_host(&split.host)
+}
+
+/// A host name or an IPv4 address: no brackets, slashes or spaces.
+fn plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && !host
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '/' | '[' | ']' | '?' | '#' | '@'))
+}
+
+/// What stops the upgrader (problems) and what only may (warnings) in its split.
+fn connection_problems(split: &crate::facts::UpgraderSplit) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    if split.host_holds_password {
+        problems.push(format!(
+            "the password holds `@`: the upgrader ends it at its first `@`, so it cannot connect (the string means host `{}`)",
+            split.host
+        ));
+        return (problems, warnings);
+    }
+    if split.host.is_empty() {
+        problems.push("the host is empty".to_string());
+    } else if split.host.starts_with('[') {
+        problems.push("an IPv6 address in brackets is cut at its first `:`: use a host name or an IPv4 address".to_string());
+    } else if !plausible_host(&split.host) {
+        problems.push(format!("`{}` cannot be a host", split.host));
+    }
+    if split.port.is_empty() {
+        problems.push("no digits follow the host's `:`, so the port is empty".to_string());
+    } else if split.port.bytes().all(|b| b.is_ascii_digit()) {
+        if !split.port.parse::<u16>().is_ok_and(|port| port > 0) {
+            problems.push(format!("port `{}` is not a TCP port (1–65535)", split.port));
+        }
+    } else {
+        warnings.push(format!(
+            "port `{}` is written in non-ASCII digits (Python's `\\d` takes them); write it in ASCII digits",
+            split.port
+        ));
+    }
+    if split.user.is_empty() {
+        problems.push("the user is empty".to_string());
+    }
+    if split.percent_encoded {
+        warnings.push("the user or password holds `%XX` escapes, which the upgrader passes to Postgres undecoded: the login fails unless the password really contains them".to_string());
+    }
+    if split.password_empty {
+        warnings.push("the password is empty: the upgrader logs in without one".to_string());
+    }
+    (problems, warnings)
 }

@@ -9,6 +9,7 @@ use planner::facts::{
     At, BaseImage, BaseShownBy, Certified, CertifiedForm, ConnectionError, Context,
     DatabaseConnection, Diagnostic, EgressCheck, Facts, HelmGeneration, HelmRelease, HelmRevision,
     Image, KubernetesFacts, Permission, Pod, Severity, StorageClass, UpgradeResources,
+    UpgraderSplit,
 };
 use planner::input::{bundle, read_source, read_sources, EvidenceKind, Source};
 use proptest::prelude::*;
@@ -160,6 +161,15 @@ fn every_field_set() -> Facts {
             scheme: "postgres".into(),
             host: "db.example.com".into(),
             has_port: true,
+            upgrader: Some(UpgraderSplit {
+                user: "astro".into(),
+                host: "db.example.com".into(),
+                host_holds_password: false,
+                port: "5432".into(),
+                password_empty: false,
+                percent_encoded: true,
+            }),
+            upgrader_evaluated: true,
             at: at(9),
         }),
         egress: vec![EgressCheck {

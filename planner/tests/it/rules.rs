@@ -3,7 +3,7 @@
 use planner::facts::{
     At, Certified, CertifiedForm, ConnectionError, Context, DatabaseConnection, Diagnostic,
     EgressCheck, Facts, HelmGeneration, HelmRelease, HelmRevision, Image, KubernetesFacts,
-    Permission, Pod, Severity, StorageClass, UpgradeResources,
+    Permission, Pod, Severity, StorageClass, UpgradeResources, UpgraderSplit,
 };
 use planner::path::{CheckKind, LTS_0_16_TO_0_23};
 use planner::plan::{evidence_digest, ClusterFingerprint, Plan, StepKind};
@@ -138,6 +138,18 @@ fn platform_release(chart_version: &str, status: &str) -> HelmRelease {
     }
 }
 
+/// How the upgrader's pattern splits a connection string, the password left out.
+fn split(user: &str, host: &str, port: &str) -> UpgraderSplit {
+    UpgraderSplit {
+        user: user.into(),
+        host: host.into(),
+        host_holds_password: false,
+        port: port.into(),
+        password_empty: false,
+        percent_encoded: false,
+    }
+}
+
 /// A cluster on which every check passes.
 fn healthy() -> Facts {
     Facts {
@@ -208,6 +220,8 @@ fn healthy() -> Facts {
             scheme: "postgres".into(),
             host: "db.example.internal".into(),
             has_port: true,
+            upgrader: Some(split("astro", "db.example.internal", "5432")),
+            upgrader_evaluated: true,
             at: at("connection.txt", 1),
         }),
         egress: ["helm.astronomer.io", "updates.astronomer.io", "quay.io"]
@@ -1224,13 +1238,106 @@ fn database_connection_cases() {
     let f = report.finding("database-connection").unwrap();
     assert_eq!(f.status, Status::Fail);
     assert!(f.message.contains("postgresql://"));
+    let healthy_connection = healthy().database_connection.unwrap();
+    let report = run(&healthy(), &acks());
+    let f = report.finding("database-connection").unwrap();
+    assert_eq!(f.status, Status::Pass);
+    assert!(
+        f.message
+            .contains("user `astro`, host `db.example.internal`, port `5432`")
+            && f.message.contains("database `astronomer_houston`"),
+        "{}",
+        f.message
+    );
+    // The upgrader's pattern does not match (a user without a password, no port).
     facts.database_connection = Some(DatabaseConnection {
-        scheme: "postgres".into(),
-        host: "db.example.internal".into(),
+        upgrader: None,
+        ..healthy_connection.clone()
+    });
+    let report = run(&facts, &acks());
+    let f = report.finding("database-connection").unwrap();
+    assert_eq!(f.status, Status::Fail);
+    assert!(f.message.contains("does not match"), "{}", f.message);
+    assert!(f.message.contains("`USER:PASSWORD@`"), "{}", f.message);
+    facts.database_connection = Some(DatabaseConnection {
         has_port: false,
-        at: at("connection.txt", 1),
+        upgrader: None,
+        ..healthy_connection.clone()
+    });
+    let f = run(&facts, &acks())
+        .finding("database-connection")
+        .unwrap()
+        .clone();
+    assert!(f.message.contains(":PORT"), "{}", f.message);
+    // Matches, but with a host or port that cannot be right.
+    let with = |split: UpgraderSplit| {
+        let mut facts = healthy();
+        facts.database_connection.as_mut().unwrap().upgrader = Some(split);
+        run(&facts, &acks())
+            .finding("database-connection")
+            .unwrap()
+            .clone()
+    };
+    let f = with(UpgraderSplit {
+        host_holds_password: true,
+        ..split("astro", "db.example.internal", "5432")
+    });
+    assert_eq!(f.status, Status::Fail);
+    assert!(
+        f.message.contains("the password holds `@`"),
+        "{}",
+        f.message
+    );
+    assert!(f.remedy.as_deref().unwrap().contains("without `@`"));
+    for (host, port, says) in [
+        ("", "5432", "host is empty"),
+        ("[", "", "IPv6"),
+        ("db", "", "port is empty"),
+        ("db", "70000", "not a TCP port"),
+        ("db/x", "5432", "cannot be a host"),
+    ] {
+        let f = with(split("astro", host, port));
+        assert_eq!(f.status, Status::Fail, "{host} {port}");
+        assert!(f.message.contains(says), "{host} {port}: {}", f.message);
+    }
+    let f = with(split("", "db", "5432"));
+    assert!(f.message.contains("user is empty"), "{}", f.message);
+    // Percent escapes reach Postgres undecoded, an empty password and Unicode digits work: warnings.
+    for (variant, says) in [
+        (
+            UpgraderSplit {
+                percent_encoded: true,
+                ..split("astro", "db", "5432")
+            },
+            "undecoded",
+        ),
+        (
+            UpgraderSplit {
+                password_empty: true,
+                ..split("astro", "db", "5432")
+            },
+            "password is empty",
+        ),
+        (split("astro", "db", "٥٤٣٢"), "non-ASCII digits"),
+    ] {
+        let f = with(variant);
+        assert_eq!(f.status, Status::Warn, "{says}");
+        assert!(f.message.contains(says), "{}", f.message);
+    }
+    // Facts from before the pattern was evaluated (an older bundle): judged by the port alone.
+    facts.database_connection = Some(DatabaseConnection {
+        has_port: false,
+        upgrader: None,
+        upgrader_evaluated: false,
+        ..healthy_connection.clone()
     });
     assert_eq!(check_with(&facts, "database-connection"), Status::Fail);
+    facts.database_connection = Some(DatabaseConnection {
+        upgrader: None,
+        upgrader_evaluated: false,
+        ..healthy_connection
+    });
+    assert_eq!(check_with(&facts, "database-connection"), Status::Pass);
     facts.database_connection = None;
     assert_eq!(check_with(&facts, "database-connection"), Status::Unknown);
 }

@@ -310,16 +310,34 @@ fn permission_rows(facts: &Facts) -> Rows {
         .collect()
 }
 
-/// Scheme, host and whether a port is given: all a connection fact holds (never a password).
+/// Scheme, host, whether a port is given, and the upgrader pattern's split: all a connection
+/// fact holds (never a password).
 fn connection_rows(facts: &Facts) -> Rows {
     facts
         .database_connection
         .iter()
         .map(|c| {
             let port = if c.has_port { "with port" } else { "no port" };
+            let split = match (&c.upgrader, c.upgrader_evaluated) {
+                (Some(s), _) => format!(
+                    "upgrader: {}@{}{}:{}{}{}",
+                    s.user,
+                    if s.host_holds_password { "…@" } else { "" },
+                    s.host,
+                    s.port,
+                    if s.password_empty {
+                        ", no password"
+                    } else {
+                        ""
+                    },
+                    if s.percent_encoded { ", %-escapes" } else { "" },
+                ),
+                (None, true) => "upgrader: no match".to_string(),
+                (None, false) => "upgrader: not evaluated".to_string(),
+            };
             (
                 LTS_0_16_TO_0_23.bootstrap_secret.to_string(),
-                format!("{}://{} ({port})", c.scheme, c.host),
+                format!("{}://{} ({port}; {split})", c.scheme, c.host),
             )
         })
         .collect()
@@ -735,20 +753,61 @@ async fn pod_states_show_the_same_status_column_pasted_or_collected() {
 }
 
 /// Connection strings whose user information holds what a URL parser trips on (`/`, `@`, `:`),
-/// an upper-case scheme, an IPv6 host, no port, another database: `collect` and the reader of
-/// the pasted `… | base64 -d` must reduce each to the same scheme, host and port presence.
+/// an upper-case scheme, an IPv6 host, no port, another database, and what the upgrader's own
+/// pattern trips on (a user without a password, an empty port, `%` escapes): `collect` and the
+/// reader of the pasted `… | base64 -d` must reduce each to the same scheme, host, port
+/// presence and split, and judge it alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_connections_read_the_same_pasted_or_collected() {
     const PASSWORD: &str = "p@ss/w:rd-s3cr3t";
     let connections = [
-        format!("postgres://astro_admin:{PASSWORD}@astro-db.example.com:5432/astro"),
-        format!("Postgres://astro_admin:{PASSWORD}@astro-db.example.com:5432"),
-        format!("postgresql://astro_admin:{PASSWORD}@[fd00::5]:5432/astro?sslmode=require"),
-        format!("postgres://astro_admin:{PASSWORD}@astro-db.example.com/astro"),
-        format!("mysql://root:{PASSWORD}@mysql.example.com:3306"),
+        // the upgrader ends the password at its first `@`
+        (
+            format!("postgres://astro_admin:{PASSWORD}@astro-db.example.com:5432/astro"),
+            "fail",
+        ),
+        (
+            format!(
+                "postgres://astro_admin:{}@astro-db.example.com:5432/astro",
+                &PASSWORD[2..]
+            ),
+            "pass",
+        ),
+        (
+            format!("Postgres://astro_admin:{PASSWORD}@astro-db.example.com:5432"),
+            "fail",
+        ),
+        (
+            format!("postgresql://astro_admin:{PASSWORD}@[fd00::5]:5432/astro?sslmode=require"),
+            "fail",
+        ),
+        (
+            "postgres://astro_admin:pw@[fd00::5]:5432/astro".to_string(),
+            "fail",
+        ),
+        (
+            format!("postgres://astro_admin:{PASSWORD}@astro-db.example.com/astro"),
+            "fail",
+        ),
+        (
+            "postgres://astro_admin@astro-db.example.com:5432".to_string(),
+            "fail",
+        ),
+        (
+            "postgres://astro_admin:pw@astro-db.example.com:/astro".to_string(),
+            "fail",
+        ),
+        (
+            "postgres://astro_admin:p%40ss@astro-db.example.com:5432".to_string(),
+            "warn",
+        ),
+        (
+            format!("mysql://root:{PASSWORD}@mysql.example.com:3306"),
+            "fail",
+        ),
     ];
     let path = repo_root().join("tests/scenarios/healthy-upgrade-succeeds.yaml");
-    for connection in connections {
+    for (connection, expected) in connections {
         let mut scenario = Scenario::from_file(&path).expect("the scenario reads");
         let secret = scenario
             .bootstrap_secret
@@ -762,5 +821,6 @@ async fn bootstrap_connections_read_the_same_pasted_or_collected() {
         let compared = one_truth_of(&label, scenario).await;
         let status = &compared.live_statuses["database-connection"];
         assert_ne!(status, "unknown", "{label}: the connection was read");
+        assert!(status.starts_with(expected), "{label}: {status}");
     }
 }

@@ -21,6 +21,7 @@ use crate::facts::{
     At, BaseImage, BaseShownBy, Certified, CertifiedForm, ConnectionError, Context,
     DatabaseConnection, Diagnostic, EgressCheck, Facts, HelmGeneration, HelmRelease, HelmRevision,
     Image, KubernetesFacts, Permission, Pod, Severity, StorageClass, UpgradeResources,
+    UpgraderSplit,
 };
 
 /// Where a value could not be read, and why.
@@ -455,7 +456,21 @@ fn database_connection(r: &mut Reader, value: &Value) -> DatabaseConnection {
         scheme: r.required(&f, "scheme", Reader::string),
         host: r.required(&f, "host", Reader::string),
         has_port: r.required(&f, "has_port", Reader::boolean),
+        upgrader: r.optional(&f, "upgrader", upgrader_split),
+        upgrader_evaluated: r.defaulted(&f, "upgrader_evaluated", Reader::boolean),
         at: r.at_of(&f),
+    }
+}
+
+fn upgrader_split(r: &mut Reader, value: &Value) -> UpgraderSplit {
+    let f = r.fields(value);
+    UpgraderSplit {
+        user: r.required(&f, "user", Reader::string),
+        host: r.required(&f, "host", Reader::string),
+        host_holds_password: r.defaulted(&f, "host_holds_password", Reader::boolean),
+        port: r.required(&f, "port", Reader::string),
+        password_empty: r.defaulted(&f, "password_empty", Reader::boolean),
+        percent_encoded: r.defaulted(&f, "percent_encoded", Reader::boolean),
     }
 }
 

@@ -370,6 +370,101 @@ fn task_header(kind: &str, name: &str) -> String {
     format!("{head}{}", "*".repeat(stars))
 }
 
+/// The probe container's variable naming the URLs it tests (the executor's contract with its
+/// probe script).
+const PROBE_URLS_ENV: &str = "ASTRO_UPGRADE_EGRESS_URLS";
+
+/// The value of environment variable `name` of a container.
+fn env_value(container: &Value, name: &str) -> Option<String> {
+    container
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|var| var.get("name").and_then(Value::as_str) == Some(name))
+        .and_then(|var| var.get("value").and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+/// What the probe script prints for `url`: `astro-upgrade egress URL: ` and the first line
+/// `curl -sSI` prints — curl's DNS error for an unreachable host (or one under it), else an
+/// HTTP/2 status line.
+fn probe_line(unreachable: &[String], url: &str) -> String {
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let blocked = unreachable.iter().any(|blocked| {
+        let blocked = blocked.to_ascii_lowercase();
+        host == blocked || host.ends_with(&format!(".{blocked}"))
+    });
+    let first = if blocked {
+        format!("curl: (6) Could not resolve host: {host}")
+    } else if url.contains("/v2/") {
+        "HTTP/2 401".to_string()
+    } else {
+        "HTTP/2 200".to_string()
+    };
+    format!("astro-upgrade egress {url}: {first}")
+}
+
+/// The Ansible variables the upgrader's image passes to its playbook: the container's own
+/// `command` when it has one (its `-e` arguments, each `key=value …`), else the image's
+/// entrypoint `ansible-playbook -e "USE_INTERNAL_HELM_REPO=$USE_INTERNAL_HELM_REPO" …` with its
+/// `ENV USE_INTERNAL_HELM_REPO False` unless the container sets it. An environment variable is
+/// not an Ansible variable.
+fn ansible_extra_vars(container: &Value) -> Vec<(String, String)> {
+    let arguments: Vec<String> = match container.get("command").and_then(Value::as_array) {
+        Some(command) => {
+            let words: Vec<&str> = command.iter().filter_map(Value::as_str).collect();
+            words
+                .windows(2)
+                .filter(|pair| pair[0] == "-e" || pair[0] == "--extra-vars")
+                .map(|pair| pair[1].to_string())
+                .collect()
+        }
+        None => {
+            let helm_repo = env_value(container, "USE_INTERNAL_HELM_REPO")
+                .unwrap_or_else(|| "False".to_string());
+            vec![format!("USE_INTERNAL_HELM_REPO={helm_repo}")]
+        }
+    };
+    arguments
+        .iter()
+        .flat_map(|argument| argument.split_whitespace())
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.trim_matches(['"', '\'']).to_string()))
+        .collect()
+}
+
+/// Ansible's `| bool` of a string.
+fn ansible_bool(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "yes" | "on" | "1" | "true" | "y" | "t"
+    )
+}
+
+/// Steps (5/6) and (6/6) run `when: (DISABLE_UPGRADE_DEPLOYMENT is not defined) or not
+/// (DISABLE_UPGRADE_DEPLOYMENT | bool)`: with the variable true they print `skipping`.
+fn skip_deployment_upgrades(script: &mut JobScript, container: &Value) {
+    let disabled = ansible_extra_vars(container)
+        .iter()
+        .any(|(key, value)| key == "DISABLE_UPGRADE_DEPLOYMENT" && ansible_bool(value));
+    if !disabled {
+        return;
+    }
+    for task in &mut script.tasks {
+        if task.name.starts_with("(5/6) ") || task.name.starts_with("(6/6) ") {
+            task.result = TaskResult::Skipped;
+            task.duration_s = 0.1;
+        }
+    }
+}
+
 struct PodRef {
     namespace: String,
     name: String,
@@ -380,7 +475,7 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
     let namespace = str_at(&job, "/metadata/namespace");
     let job_name = str_at(&job, "/metadata/name");
     let job_uid = str_at(&job, "/metadata/uid");
-    let script = match job_name.as_str() {
+    let mut script = match job_name.as_str() {
         UPGRADE_JOB => {
             shared.mark_upgrade_job_created();
             shared.scenario.upgrade.clone()
@@ -389,6 +484,19 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
         _ => shared.scenario.other_jobs.clone(),
     }
     .unwrap_or_else(|| default_script(&job_name));
+    let container = job
+        .pointer("/spec/template/spec/containers/0")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if job_name == UPGRADE_JOB {
+        skip_deployment_upgrades(&mut script, &container);
+    }
+    // The executor's probe runs a shell script, not the playbook: what its curl prints.
+    let probe_lines = env_value(&container, PROBE_URLS_ENV).map(|urls| {
+        urls.split_whitespace()
+            .map(|url| probe_line(&shared.scenario.unreachable_hosts, url))
+            .collect::<Vec<String>>()
+    });
 
     let jobs = resource("batch/v1", "Job");
     let pods = resource("v1", "Pod");
@@ -632,10 +740,17 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
     }
 
     let log = |line: String| shared.log_line(&namespace, &pod_name, line);
-    log(String::new());
-    log(task_header("PLAY", "localhost"));
     let (mut ok, mut changed, mut failed, mut skipped) = (0, 0, 0, 0);
-    for task in &script.tasks {
+    if let Some(lines) = &probe_lines {
+        for line in lines {
+            shared.sleep(0.5).await;
+            log(line.clone());
+        }
+    } else {
+        log(String::new());
+        log(task_header("PLAY", "localhost"));
+    }
+    for task in script.tasks.iter().filter(|_| probe_lines.is_none()) {
         log(String::new());
         log(task_header("TASK", &task.name));
         // An `until` loop: each failed attempt prints a RETRYING line, then the last attempt's result.
@@ -685,13 +800,15 @@ async fn run_job(shared: Arc<Shared>, job: Value) {
             }
         }
     }
-    log(String::new());
-    log(task_header("PLAY RECAP", "").replace("PLAY RECAP [] ", "PLAY RECAP "));
-    log(format!(
-        "{:<27}: ok={ok:<4} changed={changed:<4} unreachable=0    failed={failed:<4} skipped={skipped:<4} rescued=0    ignored=0   ",
-        "localhost"
-    ));
-    log(String::new());
+    if probe_lines.is_none() {
+        log(String::new());
+        log(task_header("PLAY RECAP", "").replace("PLAY RECAP [] ", "PLAY RECAP "));
+        log(format!(
+            "{:<27}: ok={ok:<4} changed={changed:<4} unreachable=0    failed={failed:<4} skipped={skipped:<4} rescued=0    ignored=0   ",
+            "localhost"
+        ));
+        log(String::new());
+    }
     shared.logs_close(&namespace, &pod_name);
 
     let success = failed == 0;
@@ -1090,5 +1207,57 @@ mod tests {
         );
         assert_eq!(ansible_delta(300.0), "0:05:00.000000");
         assert_eq!(ansible_delta(3725.25), "1:02:05.250000");
+    }
+
+    #[test]
+    fn the_probe_reports_each_url_and_only_unreachable_hosts_fail() {
+        let unreachable = vec!["updates.astronomer.io".to_string(), "docker.io".to_string()];
+        assert_eq!(
+            probe_line(&unreachable, "https://helm.astronomer.io/index.yaml"),
+            "astro-upgrade egress https://helm.astronomer.io/index.yaml: HTTP/2 200"
+        );
+        assert_eq!(
+            probe_line(&unreachable, "https://updates.astronomer.io/astronomer-certified"),
+            "astro-upgrade egress https://updates.astronomer.io/astronomer-certified: curl: (6) Could not resolve host: updates.astronomer.io"
+        );
+        assert!(probe_line(&unreachable, "https://registry-1.docker.io/v2/").contains("curl: (6)"));
+        assert!(probe_line(&unreachable, "https://quay.io/v2/").ends_with("HTTP/2 401"));
+    }
+
+    #[test]
+    fn only_an_ansible_variable_skips_the_deployment_upgrades() {
+        let tasks = || {
+            crate::playbook::playbook("upgrade-v0.23.18")
+                .expect("the built-in list")
+                .tasks
+                .iter()
+                .map(|t| t.to_spec())
+                .collect::<Vec<_>>()
+        };
+        let skipped = |container: serde_json::Value| {
+            let mut script = default_script("upgrade-astronomer");
+            script.tasks = tasks();
+            skip_deployment_upgrades(&mut script, &container);
+            script
+                .tasks
+                .iter()
+                .filter(|t| t.result == TaskResult::Skipped)
+                .map(|t| t.name[..5].to_string())
+                .collect::<Vec<_>>()
+        };
+        // the manifest's Job: the image's entrypoint, no such variable
+        assert!(!skipped(json!({"name": "upgrade"})).contains(&"(5/6)".to_string()));
+        // an environment variable is not an Ansible variable
+        assert!(!skipped(
+            json!({"env": [{"name": "DISABLE_UPGRADE_DEPLOYMENT", "value": "true"}]})
+        )
+        .contains(&"(5/6)".to_string()));
+        // the command astro-upgrade gives the container
+        let command = json!({"command": ["ansible-playbook", "-e", "USE_INTERNAL_HELM_REPO=False", "-e", "DISABLE_UPGRADE_DEPLOYMENT=true", "upgrade-astronomer.yaml"]});
+        let names = skipped(command);
+        assert!(names.contains(&"(5/6)".to_string()) && names.contains(&"(6/6)".to_string()));
+        // the entrypoint's one variable carries several `key=value` pairs
+        let packed = json!({"env": [{"name": "USE_INTERNAL_HELM_REPO", "value": "False DISABLE_UPGRADE_DEPLOYMENT=yes"}]});
+        assert!(skipped(packed).contains(&"(5/6)".to_string()));
     }
 }

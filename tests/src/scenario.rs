@@ -73,6 +73,10 @@ pub struct Scenario {
     /// Services reachable through the API server's service proxy, with scripted answers.
     #[serde(default)]
     pub services: Vec<crate::proxy::ServiceSpec>,
+    /// Hosts a pod cannot reach over HTTPS (DNS does not resolve them): the executor's probe
+    /// prints curl's error for each, and a reachable host's status line for the others.
+    #[serde(default)]
+    pub unreachable_hosts: Vec<String>,
     /// Facts the scenario promises a reader of kubectl's output will find (checked by round-trip tests).
     #[serde(default)]
     pub expect: Option<ExpectSpec>,

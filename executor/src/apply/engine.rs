@@ -678,6 +678,42 @@ pub fn after_probe(outcome: &JobOutcome) -> Option<Ending> {
     }
 }
 
+/// What the probe's log says of each host the plan needs: `Err` names every host that did not
+/// answer, or that the log does not show, with what it printed. The upgrade Job must not be
+/// created then: a host missing before the point of no return fails the upgrader early, one
+/// missing after it (updates.astronomer.io, step (4/6)) fails it when nothing can be undone.
+pub fn after_egress_probe(planned: &[String], probe_log: &str) -> Result<(), Vec<String>> {
+    let facts = planner::input::egress::read(PROBE_JOB, probe_log, 1, None);
+    let path = &planner::path::LTS_0_16_TO_0_23;
+    let mut problems = Vec::new();
+    for host in planned {
+        let covers = |tested: &str| match path.egress.iter().find(|h| h.host == host) {
+            Some(known) => known.covers(tested),
+            None => tested.eq_ignore_ascii_case(host),
+        };
+        let tests: Vec<_> = facts.egress.iter().filter(|t| covers(&t.host)).collect();
+        match tests.iter().find(|t| !t.reachable) {
+            Some(failed) => problems.push(format!("{host}: {}", failed.detail)),
+            None if tests.is_empty() => {
+                let said = facts
+                    .diagnostics
+                    .iter()
+                    .find(|d| d.message.contains(host.as_str()))
+                    .map_or("the probe printed nothing for it".to_string(), |d| {
+                        d.message.clone()
+                    });
+                problems.push(format!("{host}: not tested ({said})"));
+            }
+            None => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
 /// The name of the throwaway Job that proves the upgrader's pod can start.
 pub const PROBE_JOB: &str = "astro-upgrade-probe";
 
@@ -785,3 +821,44 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod egress_tests {
+    use super::after_egress_probe;
+
+    fn hosts(names: &[&str]) -> Vec<String> {
+        names.iter().map(|h| h.to_string()).collect()
+    }
+
+    #[test]
+    fn every_planned_host_must_answer_in_the_probe_s_log() {
+        let log = "astro-upgrade egress https://helm.astronomer.io/index.yaml: HTTP/2 200\n\
+                   astro-upgrade egress https://updates.astronomer.io/astronomer-certified: HTTP/2 200\n\
+                   astro-upgrade egress https://registry-1.docker.io/v2/: HTTP/1.1 401 Unauthorized\n";
+        assert_eq!(
+            after_egress_probe(
+                &hosts(&["helm.astronomer.io", "updates.astronomer.io", "docker.io"]),
+                log
+            ),
+            Ok(())
+        );
+        assert_eq!(after_egress_probe(&[], ""), Ok(()));
+    }
+
+    #[test]
+    fn an_unreachable_or_untested_host_is_named() {
+        let log = "astro-upgrade egress https://helm.astronomer.io/index.yaml: HTTP/2 200\n\
+                   astro-upgrade egress https://updates.astronomer.io/astronomer-certified: curl: (6) Could not resolve host: updates.astronomer.io\n\
+                   astro-upgrade egress https://quay.io/v2/: sh: curl: not found\n";
+        let problems = after_egress_probe(
+            &hosts(&["helm.astronomer.io", "updates.astronomer.io", "quay.io", "docker.io"]),
+            log,
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("updates.astronomer.io: curl: (6)"));
+        assert!(problems[1].starts_with("quay.io: not tested"));
+        assert!(problems[1].contains("curl: not found"));
+        assert_eq!(problems[2], "docker.io: not tested (the probe printed nothing for it)");
+    }
+}

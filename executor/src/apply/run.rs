@@ -343,8 +343,12 @@ impl Run {
 }
 
 /// The throwaway Job that proves, before anything irreversible, that the upgrader's image pulls,
-/// its ServiceAccount is usable, the backup PVC binds and the pod schedules.
-pub fn probe_job(upgrade_job: &ManifestObject) -> ManifestObject {
+/// its ServiceAccount is usable, the backup PVC binds and the pod schedules, and that the pod
+/// reaches each of `egress_urls` over HTTPS: its container runs the planner's probe script with
+/// the image's curl and prints one line per URL (read back by the planner's egress reader). The
+/// upgrader's proxy variables are copied so the probe goes out the way the upgrader will; no
+/// other part of its environment is.
+pub fn probe_job(upgrade_job: &ManifestObject, egress_urls: &[&str]) -> ManifestObject {
     let template = upgrade_job
         .body
         .pointer("/spec/template/spec")
@@ -354,11 +358,37 @@ pub fn probe_job(upgrade_job: &ManifestObject) -> ManifestObject {
         .pointer("/containers/0")
         .cloned()
         .unwrap_or(json!({}));
+    let script = if egress_urls.is_empty() {
+        "true"
+    } else {
+        planner::input::egress::PROBE_SCRIPT
+    };
     let mut probe_container = json!({
         "name": "probe",
         "image": container.get("image").cloned().unwrap_or(Value::Null),
-        "command": ["sh", "-c", "true"],
+        "command": ["sh", "-c", script],
     });
+    if !egress_urls.is_empty() {
+        let mut env = vec![json!({
+            "name": planner::input::egress::PROBE_URLS_ENV,
+            "value": egress_urls.join(" "),
+        })];
+        let proxies = container
+            .get("env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|var| {
+                var.get("name").and_then(Value::as_str).is_some_and(|name| {
+                    matches!(
+                        name.to_ascii_lowercase().as_str(),
+                        "http_proxy" | "https_proxy" | "no_proxy" | "all_proxy"
+                    )
+                })
+            });
+        env.extend(proxies.cloned());
+        probe_container["env"] = Value::Array(env);
+    }
     for field in ["imagePullPolicy", "volumeMounts"] {
         if let Some(value) = container.get(field) {
             probe_container[field] = value.clone();
@@ -513,7 +543,7 @@ spec:
     fn the_probe_borrows_image_account_and_claim_but_runs_nothing() {
         let manifest = crate::manifest::read(JOB, &LTS_0_16_TO_0_23.rollback_manifest).unwrap();
         let job = &manifest.objects[0];
-        let probe = probe_job(job);
+        let probe = probe_job(job, &[]);
         let spec = &probe.body["spec"]["template"]["spec"];
         assert_eq!(probe.name, PROBE_JOB);
         assert_eq!(probe.body["metadata"]["namespace"], "default");
@@ -543,5 +573,30 @@ spec:
             "the upgrader's environment is not copied"
         );
         assert_eq!(claim_of(job).as_deref(), Some("astronomer-upgrades-backup"));
+    }
+
+    #[test]
+    fn the_probe_tests_each_egress_url_through_the_upgrader_s_proxy() {
+        let with_proxy = JOB.replace(
+            "env: [{name: SECRET_THING, value: x}]",
+            "env: [{name: SECRET_THING, value: x}, {name: HTTPS_PROXY, value: \"http://proxy.corp:3128\"}, {name: no_proxy, value: .svc}]",
+        );
+        let manifest =
+            crate::manifest::read(&with_proxy, &LTS_0_16_TO_0_23.rollback_manifest).unwrap();
+        let urls = [
+            "https://helm.astronomer.io/index.yaml",
+            "https://updates.astronomer.io/astronomer-certified",
+        ];
+        let probe = probe_job(&manifest.objects[0], &urls);
+        let container = &probe.body["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            container["command"],
+            json!(["sh", "-c", planner::input::egress::PROBE_SCRIPT])
+        );
+        let env = container["env"].as_array().unwrap();
+        let names: Vec<&str> = env.iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["ASTRO_UPGRADE_EGRESS_URLS", "HTTPS_PROXY", "no_proxy"]);
+        assert_eq!(env[0]["value"], urls.join(" "));
+        assert!(!container.to_string().contains("SECRET_THING"));
     }
 }

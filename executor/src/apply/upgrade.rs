@@ -227,11 +227,31 @@ impl Flow<'_> {
             .await;
             run.delete_job_and_wait(upgrade_job).await?;
         }
+        let options = &self.plan.upgrader_options;
+        let configured = with_upgrader_options(upgrade_job, options);
+        if !options.is_default() {
+            run.record(
+                "upgrader-options",
+                "set",
+                &format!(
+                    "the plan's upgrader options, set on Job {}: {}",
+                    upgrade_path::UPGRADE_JOB,
+                    options.to_cli_args().join(" ")
+                ),
+                json!({
+                    "env": options.env().iter().map(|(name, value)| json!({"name": name, "value": value})).collect::<Vec<_>>(),
+                    "command": options.command(),
+                    "commander_upgrade_timeout": options.commander_upgrade_timeout,
+                    "disable_deployment_upgrades": options.disable_deployment_upgrades,
+                }),
+            )
+            .await;
+        }
         for object in self.manifest.objects.iter().filter(|o| o.kind() != "Job") {
             run.apply_object(object, args.dry_run).await?;
         }
         if args.dry_run {
-            run.apply_object(upgrade_job, true).await?;
+            run.apply_object(&configured, true).await?;
             run.record(
                 "apply",
                 "dry-run",
@@ -241,12 +261,64 @@ impl Flow<'_> {
             .await;
             return Ok(Ending::DryRun);
         }
-        if let Some(ending) = probe(run, upgrade_job, &self.context.bounds).await? {
+        let egress = planned_egress(self.plan);
+        if let Some(ending) = probe(run, upgrade_job, &self.context.bounds, &egress).await? {
             return Ok(ending);
         }
-        run.apply_object(upgrade_job, false).await?;
-        watch_upgrade(run, self.context, upgrade_job).await
+        run.apply_object(&configured, false).await?;
+        watch_upgrade(run, self.context, &configured).await
     }
+}
+
+/// The upgrade Job as the plan runs it: the reviewed manifest's Job with the plan's upgrader
+/// options set in its (first) container — `COMMANDER_UPGRADE_TIMEOUT` as an environment
+/// variable (replacing one of that name), and for `DISABLE_UPGRADE_DEPLOYMENT` the image's
+/// command with that Ansible variable added (the playbook does not read it from the
+/// environment). Nothing else of the Job changes; without options it is the Job as reviewed.
+pub(super) fn with_upgrader_options(
+    job: &ManifestObject,
+    options: &planner::UpgraderOptions,
+) -> ManifestObject {
+    let mut job = job.clone();
+    let env = options.env();
+    let command = options.command();
+    if env.is_empty() && command.is_none() {
+        return job;
+    }
+    if let Some(container) = job.body.pointer_mut("/spec/template/spec/containers/0") {
+        if !env.is_empty() {
+            let mut vars: Vec<serde_json::Value> = container
+                .get("env")
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for (name, value) in env {
+                vars.retain(|var| var.get("name").and_then(serde_json::Value::as_str) != Some(name));
+                vars.push(json!({"name": name, "value": value}));
+            }
+            container["env"] = serde_json::Value::Array(vars);
+        }
+        if let Some(command) = command {
+            container["command"] = json!(command);
+        }
+    }
+    job
+}
+
+/// The hosts the probe must reach: the plan's list, or for a plan written before the probe
+/// tested egress, the path's hosts for its acknowledgements.
+fn planned_egress(plan: &planner::Plan) -> Vec<String> {
+    if !plan.egress_probe.is_empty() {
+        return plan.egress_probe.clone();
+    }
+    planner::rules::required_egress(
+        &LTS_0_16_TO_0_23,
+        &planner::Facts::default(),
+        &plan.acknowledgements,
+    )
+    .iter()
+    .map(|host| host.host.to_string())
+    .collect()
 }
 
 /// The same `apply` command with `--rerun`, so the failed Job is deleted and re-created.
@@ -361,8 +433,20 @@ pub(super) async fn probe(
     run: &mut Run,
     upgrade_job: &ManifestObject,
     bounds: &Bounds,
+    egress: &[String],
 ) -> anyhow::Result<Option<Ending>> {
-    let probe = probe_job(upgrade_job);
+    let urls: Vec<String> = egress
+        .iter()
+        .map(|host| {
+            LTS_0_16_TO_0_23
+                .egress
+                .iter()
+                .find(|known| known.host == host)
+                .map_or_else(|| format!("https://{host}/"), |known| known.url.to_string())
+        })
+        .collect();
+    let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let probe = probe_job(upgrade_job, &urls);
     run.delete_job_and_wait(&probe).await?;
     run.apply_object(&probe, false).await?;
     let (outcome, _) = run
@@ -377,6 +461,21 @@ pub(super) async fn probe(
             true,
         )
         .await;
+    // read before the Job (and its pod) is deleted: one line per URL
+    let probe_log = match (&outcome, egress.is_empty()) {
+        (JobOutcome::Succeeded, false) => {
+            crate::watch::read_job_logs(&run.client, UPGRADE_NAMESPACE, PROBE_JOB)
+                .await
+                .map(|pods| {
+                    pods.iter()
+                        .map(|pod| pod.log.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default()
+        }
+        _ => String::new(),
+    };
     let jobs: Api<Job> = Api::namespaced(run.client.clone(), UPGRADE_NAMESPACE);
     let removal = jobs
         .delete(
@@ -392,6 +491,45 @@ pub(super) async fn probe(
             .warn(&format!("cannot delete the probe Job {PROBE_JOB}: {err}"));
     }
     let ending = engine::after_probe(&outcome);
+    if matches!(outcome, JobOutcome::Succeeded) {
+        if let Err(unreachable) = engine::after_egress_probe(egress, &probe_log) {
+            run.record(
+                "probe",
+                "refused",
+                &format!(
+                    "egress not proven from inside the cluster:\n  - {}",
+                    unreachable.join("\n  - ")
+                ),
+                json!({"egress": egress, "unreachable": unreachable}),
+            )
+            .await;
+            run.out.say(&format!(
+                "The upgrade Job was not created: the upgrader needs these hosts, and would fail \
+                 without them (updates.astronomer.io only after its point of no return). Allow \
+                 HTTPS from namespace {UPGRADE_NAMESPACE} to them, then run the same \
+                 `astro-upgrade apply` again. The objects applied so far (ServiceAccount, PVC, \
+                 RBAC) stay; remove them with `kubectl delete -f {}` if you give up.",
+                LTS_0_16_TO_0_23.upgrade_manifest.file_name
+            ));
+            return Err(Exit::refused(format!(
+                "the cluster does not reach {}; nothing was changed beyond the probe",
+                unreachable
+                    .iter()
+                    .map(|problem| problem.split(':').next().unwrap_or(problem))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if !egress.is_empty() {
+            run.record(
+                "probe",
+                "egress",
+                &format!("egress proven from inside the cluster: {}", egress.join(", ")),
+                json!({"egress": egress}),
+            )
+            .await;
+        }
+    }
     match outcome {
         JobOutcome::Succeeded => {
             run.record(

@@ -216,13 +216,9 @@ impl Reader<'_> {
             && row.is_char_boundary(name_start)
             && row[..name_start]
                 .trim_matches(|c: char| c == '*' || c.is_whitespace())
-                .is_empty();
+                .is_empty()
+            && !row[name_start..].starts_with(char::is_whitespace);
         let cells = text::cells_at(row, &starts);
-        // An empty NAME cell (a context named ``) is read from the columns when the cells after
-        // it start under their headers; shifting the words left would make the cluster its name.
-        let aligned = aligned
-            && (!row[name_start..].starts_with(char::is_whitespace)
-                || cells.get(2).is_some_and(|cluster| !cluster.is_empty()));
         // In a row that overflowed the header's columns, cells do not start under their names.
         let aligned = aligned
             && cells
@@ -242,7 +238,7 @@ impl Reader<'_> {
             };
             (
                 cell("CURRENT") == Some("*"),
-                Some(cell("NAME").unwrap_or_default()),
+                cell("NAME"),
                 cell("NAMESPACE"),
             )
         } else {

@@ -117,6 +117,16 @@ impl Cluster {
 
     /// A plan written by the planner library from `bundle` with the acknowledgements a person gives.
     fn write_plan(&self, bundle: &str, acks: &[&str]) -> PathBuf {
+        self.write_plan_with(bundle, acks, &planner::UpgraderOptions::default())
+    }
+
+    /// [`Cluster::write_plan`] with options for the upgrader.
+    fn write_plan_with(
+        &self,
+        bundle: &str,
+        acks: &[&str],
+        options: &planner::UpgraderOptions,
+    ) -> PathBuf {
         let mut acknowledgements = Acknowledgements::default();
         for ack in ["database-backup=snapshot-2026-11-27", "system-admin"]
             .iter()
@@ -127,7 +137,13 @@ impl Cluster {
                 .expect("a valid acknowledgement");
         }
         let source = Source::new("bundle.json", Some(EvidenceKind::Bundle), bundle);
-        let plan = planner::make_plan(&[source], &acknowledgements, &[], "2026-11-27T16:00:00Z");
+        let plan = planner::make_plan(
+            &[source],
+            &acknowledgements,
+            options,
+            &[],
+            "2026-11-27T16:00:00Z",
+        );
         let path = self.path("plan.json");
         std::fs::write(
             &path,
@@ -1763,6 +1779,124 @@ async fn finish_before_the_platform_is_verified_refuses_and_deletes_nothing() {
             None
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_the_probe_cannot_prove_refuses_before_the_upgrade_job() {
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 100.0, |scenario| {
+        scenario.unreachable_hosts = vec!["updates.astronomer.io".into()];
+    })
+    .await;
+    let plan = cluster.approved_plan(&[]).await;
+    let planned: Vec<String> = read_json(&plan)["egress_probe"]
+        .as_array()
+        .expect("the plan names the hosts its probe tests")
+        .iter()
+        .map(|h| h.as_str().unwrap_or_default().to_string())
+        .collect();
+    // the scenario's platform runs its in-cluster bitnami/postgresql: Docker Hub too
+    assert_eq!(
+        planned,
+        [
+            "helm.astronomer.io",
+            "updates.astronomer.io",
+            "quay.io",
+            "docker.io"
+        ]
+    );
+    let run = cluster.apply(&plan, &["--output", "json"]).await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    let text = run.text();
+    assert!(
+        text.contains("curl: (6) Could not resolve host: updates.astronomer.io"),
+        "{text}"
+    );
+    let refused = events_named(&run, "probe", "refused");
+    assert_eq!(refused.len(), 1, "{text}");
+    let unreachable = refused[0]["unreachable"].as_array().expect("the hosts");
+    assert_eq!(unreachable.len(), 1, "{text}");
+    assert!(unreachable[0]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("updates.astronomer.io: "));
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+            .is_none(),
+        "the upgrade Job is never created"
+    );
+    assert_eq!(cluster.job_posts(), 1, "only the probe ran");
+    assert_eq!(cluster.platform_chart_version(), "0.16.9 deployed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_s_upgrader_options_reach_the_upgrade_job_and_only_it() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let bundle = cluster.collect().await;
+    let options = planner::UpgraderOptions {
+        commander_upgrade_timeout: Some(900),
+        disable_deployment_upgrades: true,
+    };
+    let plan = cluster.write_plan_with(&bundle, &[], &options);
+    assert_eq!(read_json(&plan)["verdict"], "GO");
+    let run = cluster.apply(&plan, &["--output", "json"]).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+    let set = events_named(&run, "upgrader-options", "set");
+    assert_eq!(set.len(), 1, "the options are journaled: {}", run.text());
+    assert_eq!(set[0]["commander_upgrade_timeout"], 900);
+    assert!(
+        events_named(&run, "probe", "egress").len() == 1,
+        "{}",
+        run.text()
+    );
+    let job = cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), UPGRADE_JOB)
+        .expect("the upgrade Job ran");
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["env"],
+        serde_json::json!([{"name": "COMMANDER_UPGRADE_TIMEOUT", "value": "900"}])
+    );
+    assert_eq!(
+        container["command"],
+        serde_json::json!([
+            "ansible-playbook",
+            "-e",
+            "USE_INTERNAL_HELM_REPO=False",
+            "-e",
+            "DISABLE_UPGRADE_DEPLOYMENT=true",
+            "upgrade-astronomer.yaml"
+        ])
+    );
+    // the rest of the Job is the manifest's
+    assert_eq!(
+        container["image"],
+        "quay.io/astronomer/lts-016-023-upgrade:latest"
+    );
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+    // the simulated upgrader skipped steps (5/6) and (6/6), as the playbook's `when:` does
+    let pods = cluster.sim.objects("v1", "Pod", Some("default"));
+    let pod = pods
+        .iter()
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .find(|name| name.starts_with("upgrade-astronomer-"))
+        .expect("the upgrader's pod");
+    let log = cluster
+        .sim
+        .pod_log("default", pod)
+        .expect("the upgrader's log")
+        .join("\n");
+    for step in ["TASK [(5/6)", "TASK [(6/6)"] {
+        let at = log.find(step).expect("the step in the log");
+        assert_eq!(
+            log[at..].lines().nth(1),
+            Some("skipping: [localhost]"),
+            "{log}"
+        );
+    }
+    assert_eq!(cluster.job_posts(), 2, "the probe and the upgrade Job");
 }
 
 /// Applies the upgrade manifest with the real kubectl and waits for the platform to be on 0.23.

@@ -350,6 +350,10 @@ pub struct FinishArgs {
     /// running (a rollback then needs the upgrade manifest re-applied first)
     #[arg(long)]
     pub force: bool,
+    /// First copy the backups off the PVC (a short-lived pod running `tar cz | base64`, read
+    /// through the logs API) to DIR/astronomer-backups.tar.gz; nothing is deleted if that fails
+    #[arg(long, value_name = "DIR")]
+    pub save_backup: Option<PathBuf>,
     /// Do not ask for confirmation
     #[arg(long)]
     pub yes: bool,

@@ -123,6 +123,7 @@ pub fn after_create(shared: &Arc<Shared>, served: &Resource, object: &Value) {
             shared.spawn(async move { bind_claim(shared2, pvc).await });
         }
         "ServiceAccount" => create_token(shared, object),
+        "Pod" => crate::backup_pod::on_create(shared, object),
         _ => {}
     }
 }

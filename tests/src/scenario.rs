@@ -73,6 +73,9 @@ pub struct Scenario {
     /// Services reachable through the API server's service proxy, with scripted answers.
     #[serde(default)]
     pub services: Vec<crate::proxy::ServiceSpec>,
+    /// The files on the upgrade's backup PVC, as a backup copy pod reads them.
+    #[serde(default)]
+    pub backup_files: Vec<crate::backup_pod::BackupFile>,
     /// Hosts a pod cannot reach over HTTPS (DNS does not resolve them): the executor's probe
     /// prints curl's error for each, and a reachable host's status line for the others.
     #[serde(default)]

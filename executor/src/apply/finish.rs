@@ -153,6 +153,123 @@ async fn existing(client: &Client, name: &str) -> anyhow::Result<Existing> {
     Ok(engine::existing_of(job.as_ref()))
 }
 
+/// The pod that copies the backups off the PVC: the upgrader's image (it pulls where the upgrade
+/// pulled), the PVC mounted read-only, `tar cz | base64` to its log.
+pub const COPY_POD: &str = "astro-upgrade-backup-copy";
+/// How long the copy pod may take to run to its end.
+const COPY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn copy_pod(image: &str) -> Pod {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": COPY_POD,
+            "namespace": NS,
+            "labels": {"app.kubernetes.io/managed-by": "astro-upgrade"},
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "copy",
+                "image": image,
+                "command": ["sh", "-c", "tar cz -C /astronomer-backups . | base64"],
+                "volumeMounts": [{"name": "backups", "mountPath": "/astronomer-backups", "readOnly": true}],
+            }],
+            "volumes": [{"name": "backups", "persistentVolumeClaim": {"claimName": upgrade_path::BACKUP_PVC, "readOnly": true}}],
+        },
+    }))
+    .expect("a valid Pod")
+}
+
+/// Decodes the copy pod's log (base64 lines) into the gzipped tar it printed.
+pub fn decode_copy(log: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let text: String = log.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map_err(|err| format!("the copy pod's log is not base64: {err}"))?;
+    if bytes.len() < 2 || bytes[..2] != [0x1f, 0x8b] {
+        return Err("the copy pod's log does not decode to a gzip stream".to_string());
+    }
+    Ok(bytes)
+}
+
+/// Copies `/astronomer-backups` off the backup PVC to `DIR/astronomer-backups.tar.gz`.
+async fn save_backup(run: &mut Run, client: &Client, dir: &std::path::Path) -> anyhow::Result<()> {
+    use kube::api::{LogParams, PostParams};
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
+    if claims.get_opt(upgrade_path::BACKUP_PVC).await?.is_none() {
+        anyhow::bail!(
+            "PVC {NS}/{} does not exist: there is no backup to save; nothing was deleted",
+            upgrade_path::BACKUP_PVC
+        );
+    }
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    let image = jobs
+        .get_opt(upgrade_path::UPGRADE_JOB)
+        .await?
+        .and_then(|job| job.spec?.template.spec?.containers.first()?.image.clone())
+        .unwrap_or_else(|| LTS_0_16_TO_0_23.upgrader_image.to_string());
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let _ = delete(&pods, "Pod", COPY_POD).await?;
+    for _ in 0..60 {
+        if pods.get_opt(COPY_POD).await?.is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    pods.create(&PostParams::default(), &copy_pod(&image))
+        .await
+        .context("cannot create the backup copy pod")?;
+    run.record(
+        "save-backup",
+        "started",
+        &format!(
+            "copying the backups off PVC {NS}/{} with pod {NS}/{COPY_POD} ({image})",
+            upgrade_path::BACKUP_PVC
+        ),
+        json!({"pod": COPY_POD, "image": image}),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + COPY_TIMEOUT;
+    let phase = loop {
+        let pod = pods.get_opt(COPY_POD).await?;
+        let phase = pod
+            .and_then(|p| p.status?.phase)
+            .unwrap_or_else(|| "Gone".to_string());
+        if matches!(phase.as_str(), "Succeeded" | "Failed" | "Gone") {
+            break phase;
+        }
+        if tokio::time::Instant::now() > deadline {
+            break format!("{phase} after {}s", COPY_TIMEOUT.as_secs());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let log = pods.logs(COPY_POD, &LogParams::default()).await;
+    let _ = delete(&pods, "Pod", COPY_POD).await;
+    if phase != "Succeeded" {
+        anyhow::bail!("the backup copy pod ended {phase}; nothing was deleted");
+    }
+    let bytes = decode_copy(&log.context("cannot read the backup copy pod's log")?)
+        .map_err(|err| anyhow::anyhow!("{err}; nothing was deleted"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let file = dir.join("astronomer-backups.tar.gz");
+    std::fs::write(&file, &bytes).with_context(|| format!("cannot write {}", file.display()))?;
+    run.record(
+        "save-backup",
+        "saved",
+        &format!(
+            "backups saved to {} ({} bytes)",
+            file.display(),
+            bytes.len()
+        ),
+        json!({"file": file.display().to_string(), "bytes": bytes.len()}),
+    )
+    .await;
+    Ok(())
+}
+
 pub async fn run_finish(global: &GlobalArgs, args: FinishArgs) -> anyhow::Result<Code> {
     let settle = duration_arg("--settle", &args.settle)?;
     let out = Output::new(global.output);
@@ -236,6 +353,9 @@ pub async fn run_finish(global: &GlobalArgs, args: FinishArgs) -> anyhow::Result
     )
     .await;
 
+    if let Some(dir) = &args.save_backup {
+        save_backup(&mut run, &client, dir).await?;
+    }
     let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let mut targets: Vec<(String, String, bool)> = Vec::new();
@@ -344,6 +464,27 @@ mod tests {
         );
         assert!(why[0].contains("not verified on 0.23"), "{why:?}");
         assert!(why[0].contains("0.16.9"), "{why:?}");
+    }
+
+    #[test]
+    fn the_copy_pod_s_log_decodes_to_gzip_or_is_refused() {
+        use base64::Engine as _;
+        let gz = [0x1f, 0x8b, 8, 0, 1, 2, 3];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(gz);
+        let log = format!("{}\n{}\n", &encoded[..4], &encoded[4..]);
+        assert_eq!(decode_copy(&log).unwrap(), gz);
+        assert!(decode_copy("not base64!").is_err());
+        let plain = base64::engine::general_purpose::STANDARD.encode("hello");
+        assert!(decode_copy(&plain).unwrap_err().contains("gzip"));
+        let pod = serde_json::to_value(copy_pod("quay.io/x:1")).unwrap();
+        assert_eq!(
+            pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+            "astronomer-upgrades-backup"
+        );
+        assert_eq!(
+            pod["spec"]["containers"][0]["command"][2],
+            "tar cz -C /astronomer-backups . | base64"
+        );
     }
 
     #[test]

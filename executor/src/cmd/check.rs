@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use planner::{Acknowledgements, Report, UpgraderOptions};
+use planner::{Acknowledgements, Report};
 
 use crate::evidence::{self, Evidence};
 use crate::exit::{self, Code, Exit};
@@ -21,7 +21,7 @@ pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<Code> {
         &args.options.options(),
         &evidence.manifests,
     );
-    let run = invocation(&args.evidence, &acks, &args.options.options(), &evidence);
+    let run = invocation(&args.evidence, &acks, &evidence);
     render::to_stdout(&report_in(global.output, &report, &run)?)?;
     Ok(exit::for_verdict(report.verdict))
 }
@@ -57,7 +57,7 @@ pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<Code> {
             };
             let run = Invocation {
                 plan_written: Some(shell_quote(&path.display().to_string())),
-                ..invocation(&args.evidence, &acks, &args.options.options(), &evidence)
+                ..invocation(&args.evidence, &acks, &evidence)
             };
             render::to_stdout(&report_in(global.output, &report, &run)?)?;
         }
@@ -121,12 +121,7 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 }
 
 /// What this run read, and the commands that repeat its flags for the report's "next step".
-fn invocation(
-    args: &EvidenceArgs,
-    acks: &Acknowledgements,
-    options: &UpgraderOptions,
-    evidence: &Evidence,
-) -> Invocation {
+fn invocation(args: &EvidenceArgs, acks: &Acknowledgements, evidence: &Evidence) -> Invocation {
     let mut flags: Vec<String> = Vec::new();
     for dir in &args.paste {
         flags.push(format!(
@@ -149,10 +144,10 @@ fn invocation(
             shell_quote(&manifest.display().to_string())
         ));
     }
-    for flag in acks.to_cli_args().into_iter().chain(options.to_cli_args()) {
-        match flag.split_once(' ') {
-            Some((name, value)) => flags.push(format!("{name} {}", shell_quote(value))),
-            None => flags.push(flag),
+    for ack in acks.to_cli_args() {
+        match ack.split_once(' ') {
+            Some((flag, value)) => flags.push(format!("{flag} {}", shell_quote(value))),
+            None => flags.push(ack),
         }
     }
     let command = |subcommand: &str| {

@@ -5,6 +5,5 @@ mod cli_offline;
 mod examples;
 mod inspect;
 mod plan_files;
-mod preflight;
 mod secrets_leak;
 mod support;

@@ -1988,3 +1988,89 @@ async fn elasticsearch_red_after_the_upgrade_fails_verify_with_exit_3_naming_it(
         verify.text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_saves_the_backups_off_the_pvc_before_deleting_it() {
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 100.0, |scenario| {
+        scenario.backup_files = vec![
+            kube_sim::backup_pod::BackupFile {
+                path: "2026-12-04T17-00-00/astronomer-db-backup.tar".into(),
+                content: "-- PostgreSQL database dump\n".into(),
+            },
+            kube_sim::backup_pod::BackupFile {
+                path: "2026-12-04T17-00-00/values.yaml".into(),
+                content: "global: {baseDomain: astro.example.com}\n".into(),
+            },
+        ];
+    })
+    .await;
+    upgrade_by_hand(&cluster).await;
+    let saved = cluster.path("saved");
+    let finish = cluster
+        .run(&[
+            "finish",
+            "--yes",
+            "--settle",
+            "5s",
+            "--delete-backup",
+            "--save-backup",
+            saved.to_str().expect("utf-8"),
+        ])
+        .await;
+    assert_eq!(finish.code, 0, "{}", finish.text());
+    let archive = saved.join("astronomer-backups.tar.gz");
+    assert!(
+        finish.text().contains("backups saved to"),
+        "{}",
+        finish.text()
+    );
+    let listed = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(&archive)
+        .output()
+        .expect("tar runs");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("./2026-12-04T17-00-00/astronomer-db-backup.tar"),
+        "{listed}"
+    );
+    let dump = std::process::Command::new("tar")
+        .arg("xzOf")
+        .arg(&archive)
+        .arg("./2026-12-04T17-00-00/astronomer-db-backup.tar")
+        .output()
+        .expect("tar runs");
+    assert_eq!(
+        String::from_utf8_lossy(&dump.stdout),
+        "-- PostgreSQL database dump\n"
+    );
+    assert_eq!(
+        kubectl_get(
+            &cluster,
+            &["pvc", "astronomer-upgrades-backup", "-n", "default"]
+        )
+        .await,
+        None,
+        "--delete-backup deletes the PVC after the copy"
+    );
+    assert_eq!(
+        kubectl_get(
+            &cluster,
+            &["pod", "astro-upgrade-backup-copy", "-n", "default"]
+        )
+        .await,
+        None,
+        "the copy pod is removed"
+    );
+    let journal =
+        std::fs::read_to_string(cluster.path("astro-upgrade-journal.jsonl")).expect("journal");
+    assert!(
+        journal.contains("\"step\":\"save-backup\",\"event\":\"saved\""),
+        "{journal}"
+    );
+}

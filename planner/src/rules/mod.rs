@@ -20,10 +20,10 @@ use crate::options::UpgraderOptions;
 use crate::path::{CheckKind, UpgradePath, LTS_0_16_TO_0_23};
 use crate::report::{Finding, Item, Report, Status, Verdict, REPORT_SCHEMA_VERSION};
 
+pub use egress::{egress_test_command, required_egress};
 pub use manifests::{download_commands, rollback_caveats};
 pub use permissions::can_i_command;
 pub use pods::matches_known_crashing;
-pub use egress::{egress_test_command, required_egress};
 
 /// Everything a rule may look at.
 pub struct RuleInput<'a> {

@@ -354,6 +354,36 @@ impl Facts {
         self.pods.retain(|_| keep.next().unwrap_or(true));
     }
 
+    /// Later evidence of the contexts is the truth. A listing (`get-contexts`, `config view`:
+    /// it shows a context that is not current) replaces the earlier one: `kubectl config
+    /// use-context` may have run between the two. A switch (`kubens NS`, `set-context --current
+    /// --namespace`, `kubens -c`: current contexts only) updates the context it names, or the
+    /// current one when it names none, and makes it the current one.
+    fn merge_contexts(&mut self, incoming: Vec<Context>) {
+        if incoming.iter().any(|c| !c.current) {
+            self.contexts = incoming;
+            return;
+        }
+        for switched in incoming {
+            let at = match switched.name.as_str() {
+                "" => self.contexts.iter().rposition(|c| c.current),
+                name => self.contexts.iter().rposition(|c| c.name == name),
+            };
+            for context in &mut self.contexts {
+                context.current = false;
+            }
+            match at {
+                Some(at) => {
+                    let context = &mut self.contexts[at];
+                    context.namespace = switched.namespace;
+                    context.current = true;
+                    context.at = switched.at;
+                }
+                None => self.contexts.push(switched),
+            }
+        }
+    }
+
     /// Appends another source's facts. Later evidence of the same pod replaces earlier rows
     /// (a re-run of `kubectl get pods` supersedes the first one).
     pub fn merge(&mut self, other: Facts) {
@@ -382,7 +412,7 @@ impl Facts {
         self.egress.extend(other.egress);
         self.helm_history.extend(other.helm_history);
         self.storage_classes.extend(other.storage_classes);
-        self.contexts.extend(other.contexts);
+        self.merge_contexts(other.contexts);
         if other.database_connection.is_some() {
             self.database_connection = other.database_connection;
         }

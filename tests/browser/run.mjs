@@ -396,6 +396,20 @@ test('acknowledgements turn INCOMPLETE into GO', async () => {
   await page.close();
 });
 
+test('the backup acknowledgement says the upgrader dumps only the Houston database', async () => {
+  assert(goExample, 'no GO example');
+  const page = await openPage();
+  const label = await page.locator('label:has(#ack-backup)').textContent();
+  assert(label.includes('whole Postgres instance'), `backup label: ${label}`);
+  const scope = await page.locator('#ack-backup-scope').textContent();
+  assert(scope.includes('only the Houston database') && scope.includes("Airflow deployments' databases"), `backup hint: ${scope}`);
+  await page.click(`button[data-example="${goExample.name}"]`);
+  await settle(page);
+  const message = await page.locator('article[data-check="database-backup"] p.message').textContent();
+  assert(message.includes('dumps only') && message.includes('_houston') && message.includes('Airflow deployment'), `database-backup: ${message}`);
+  await page.close();
+});
+
 test('NO-GO screenshot, narrow window without horizontal scrolling, dark mode', async () => {
   assert(noGoExample, 'no NO-GO example');
   const page = await openPage();

@@ -868,6 +868,84 @@ fn overlaps(rule: &str, asked: &str) -> bool {
     rule == "*" || asked == "*" || rule == asked
 }
 
+/// RBAC's escalation prevention: a ClusterRole (or Role) may grant only what its creator holds,
+/// unless they may `escalate` roles. Under a scenario's deny list, a rule grants more than the
+/// user holds when any deny rule takes part of it away (for a ClusterRole, in any namespace).
+fn escalation(shared: &Shared, path: &ResourcePath, body: &[u8]) -> Option<ApiError> {
+    let resource = path.resource;
+    let cluster_role = match (resource.group, resource.plural) {
+        ("rbac.authorization.k8s.io", "clusterroles") => true,
+        ("rbac.authorization.k8s.io", "roles") => false,
+        _ => return None,
+    };
+    let namespace = path.namespace.as_deref().unwrap_or("");
+    if !denied(shared, "escalate", resource.group, resource.plural, namespace) {
+        return None;
+    }
+    let role: Value = serde_json::from_slice(body).ok()?;
+    let words = |rule: &Value, key: &str| -> Vec<String> {
+        rule[key]
+            .as_array()
+            .map(|values| {
+                values
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut not_held = Vec::new();
+    for rule in role["rules"].as_array().into_iter().flatten() {
+        let (groups, resources, verbs) = (
+            words(rule, "apiGroups"),
+            words(rule, "resources"),
+            words(rule, "verbs"),
+        );
+        let escalates = shared.scenario.rbac.deny.iter().any(|deny| {
+            verbs.iter().any(|v| overlaps(&deny.verb, v))
+                && resources.iter().any(|r| overlaps(&deny.resource, r))
+                && deny
+                    .group
+                    .as_deref()
+                    .is_none_or(|g| groups.iter().any(|group| overlaps(g, group)))
+                && (cluster_role
+                    || deny.namespace.as_deref().is_none_or(|ns| overlaps(ns, namespace)))
+        });
+        if escalates {
+            let list = |values: &[String]| {
+                values
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            not_held.push(format!(
+                "{{APIGroups:[{}], Resources:[{}], Verbs:[{}]}}",
+                list(&groups),
+                list(&resources),
+                list(&verbs)
+            ));
+        }
+    }
+    if not_held.is_empty() {
+        return None;
+    }
+    let name = role["metadata"]["name"].as_str().unwrap_or_default();
+    Some(ApiError {
+        details: Some(json!({"name": name, "group": resource.group, "kind": resource.plural})),
+        ..ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "{}.{} \"{name}\" is forbidden: user \"kube-sim-user\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{}",
+                resource.plural,
+                resource.group,
+                not_held.join("\n")
+            ),
+        )
+    })
+}
+
 fn denied(shared: &Shared, verb: &str, group: &str, resource: &str, namespace: &str) -> bool {
     shared
         .scenario
@@ -911,6 +989,11 @@ async fn resource_request(
             path.namespace.as_deref(),
             path.name.as_deref(),
         ));
+    }
+    if matches!(*method, Method::POST | Method::PUT) {
+        if let Some(refused) = escalation(shared, path, &body) {
+            return Err(refused);
+        }
     }
     let dry_run = query.contains_key("dryRun");
     match (

@@ -505,8 +505,9 @@ fn ack_panel(
                 <label>
                     <input id="ack-backup" type="checkbox" checked={acks.backup_taken}
                         onchange={change(|acks, input| acks.backup_taken = input.checked())} />
-                    { " The Astronomer database was backed up" }
+                    { " The whole Postgres instance was backed up, every database on it" }
                 </label>
+                <p class="hint" id="ack-backup-scope">{ "The upgrader dumps only the Houston database (<release>_houston), not the Airflow deployments' databases: this backup is their only copy." }</p>
                 <label class="inline-field" for="ack-backup-ref">{ "Backup reference (ticket or snapshot id)" }</label>
                 <input id="ack-backup-ref" type="text" value={acks.backup_reference.clone()}
                     aria-invalid={backup_missing_reference.to_string()}

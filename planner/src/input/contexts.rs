@@ -216,9 +216,13 @@ impl Reader<'_> {
             && row.is_char_boundary(name_start)
             && row[..name_start]
                 .trim_matches(|c: char| c == '*' || c.is_whitespace())
-                .is_empty()
-            && !row[name_start..].starts_with(char::is_whitespace);
+                .is_empty();
         let cells = text::cells_at(row, &starts);
+        // An empty NAME cell (a context named ``) is read from the columns when the cells after
+        // it start under their headers; shifting the words left would make the cluster its name.
+        let aligned = aligned
+            && (!row[name_start..].starts_with(char::is_whitespace)
+                || cells.get(2).is_some_and(|cluster| !cluster.is_empty()));
         // In a row that overflowed the header's columns, cells do not start under their names.
         let aligned = aligned
             && cells
@@ -238,7 +242,7 @@ impl Reader<'_> {
             };
             (
                 cell("CURRENT") == Some("*"),
-                cell("NAME"),
+                Some(cell("NAME").unwrap_or_default()),
                 cell("NAMESPACE"),
             )
         } else {

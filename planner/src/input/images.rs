@@ -171,17 +171,30 @@ fn is_lower_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-/// The Airflow version of a legacy tag: `0.10.3-1.10.5` or `master-1.10.5` (without `-onbuild`).
+/// The Airflow version of a legacy tag: `0.10.3-1.10.5`, `master-1.10.5`, or with a
+/// pre-release platform version, `0.9.0-alpha.2-1.10.2` (without `-onbuild`).
 fn legacy_tag(base: &str) -> Option<&str> {
     let airflow = match base.strip_prefix("master-") {
         Some(airflow) => airflow,
         None => {
-            let length = scan::dotted_version(base)?;
-            let astronomer = &base[..length];
-            if astronomer.bytes().filter(|b| *b == b'.').count() != 2 {
+            let (astronomer, airflow) = base.rsplit_once('-')?;
+            let length = scan::dotted_version(astronomer)?;
+            if astronomer[..length].bytes().filter(|b| *b == b'.').count() != 2 {
                 return None;
             }
-            base[length..].strip_prefix('-')?
+            // `-alpha.2`, `-rc1`: SemVer pre-release identifiers, which hold a letter
+            let pre_release = &astronomer[length..];
+            let plain = pre_release.is_empty()
+                || pre_release.strip_prefix('-').is_some_and(|pre| {
+                    pre.bytes().any(|b| b.is_ascii_alphabetic())
+                        && pre
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                });
+            if !plain {
+                return None;
+            }
+            airflow
         }
     };
     (scan::dotted_version(airflow)? == airflow.len()).then_some(airflow)
@@ -654,7 +667,7 @@ impl<'n> Scan<'n> {
             found.extend(references.into_iter().map(|r| (r, Origin::Guessed)));
             return;
         }
-        for word in content.split_whitespace() {
+        for word in content.split_whitespace().flat_map(arrow_parts) {
             if word.starts_with(['"', '\'']) {
                 continue;
             }
@@ -850,6 +863,16 @@ fn looks_like_diff(text: &str) -> bool {
         minus |= line.starts_with('-') && !line.starts_with("- ") && !line.starts_with("---");
     }
     plus && minus
+}
+
+/// The parts of a word of prose around arrows people write between an old and a new image
+/// (`a:1->b:2`, `a:1=>b:2`, `a:1→b:2`, `a:1-->b:2`).
+fn arrow_parts(word: &str) -> impl Iterator<Item = &str> {
+    word.split(['→', '⇒'])
+        .flat_map(|part| part.split("->"))
+        .flat_map(|part| part.split("=>"))
+        .map(|part| part.trim_matches(['-', '=', '>']))
+        .filter(|part| !part.is_empty())
 }
 
 fn strip_quoting(word: &str) -> &str {
@@ -1078,6 +1101,15 @@ mod tests {
                 ("1.10.3", None, None, true, Legacy),
             ),
             ("0.10.3-1.10.5", ("1.10.5", None, None, false, Legacy)),
+            // a pre-release platform version before the Airflow version
+            (
+                "0.9.0-alpha.2-1.10.2",
+                ("1.10.2", None, None, false, Legacy),
+            ),
+            (
+                "0.10.0-rc1-1.10.3-onbuild",
+                ("1.10.3", None, None, true, Legacy),
+            ),
         ];
         for (tag, (airflow, build, distro, onbuild, form)) in cases {
             assert_eq!(
@@ -1246,6 +1278,24 @@ mod tests {
         assert_eq!(
             references(text),
             vec![r("ap-airflow:2.2.5", 1), r("ap-airflow:2.3.0", 1)]
+        );
+    }
+
+    #[test]
+    fn arrows_between_references_in_prose_separate_them() {
+        let text = "moved quay.io/astronomer/ap-airflow:1.10.10-5-buster->quay.io/astronomer/ap-airflow:1.10.12-1-buster\n\
+                    astronomerinc/ap-airflow:1.10.7-9=>quay.io/astronomer/ap-airflow:1.10.12-1 today\n\
+                    astronomerinc/ap-airflow:0.9.0-alpha.2-1.10.2 → quay.io/astronomer/ap-airflow:1.10.12-2\n";
+        assert_eq!(
+            references(text),
+            vec![
+                r("quay.io/astronomer/ap-airflow:1.10.10-5-buster", 1),
+                r("quay.io/astronomer/ap-airflow:1.10.12-1-buster", 1),
+                r("astronomerinc/ap-airflow:1.10.7-9", 2),
+                r("quay.io/astronomer/ap-airflow:1.10.12-1", 2),
+                r("astronomerinc/ap-airflow:0.9.0-alpha.2-1.10.2", 3),
+                r("quay.io/astronomer/ap-airflow:1.10.12-2", 3),
+            ]
         );
     }
 

@@ -145,8 +145,9 @@ const NEEDS_CLEANING: [bool; 256] = {
 /// around the whole line and trailing whitespace. Tabs are kept: they separate columns.
 pub fn clean_line(raw: &str) -> Cow<'_, str> {
     let bytes = raw.as_bytes();
-    let needs_work =
-        bytes.first() == Some(&b'>') || bytes.iter().any(|&b| NEEDS_CLEANING[usize::from(b)]);
+    let needs_work = bytes.first() == Some(&b'>')
+        || raw.trim_start().starts_with('_')
+        || bytes.iter().any(|&b| NEEDS_CLEANING[usize::from(b)]);
     if !needs_work {
         return Cow::Borrowed(raw.trim_end());
     }
@@ -161,6 +162,9 @@ pub fn clean_line(raw: &str) -> Cow<'_, str> {
     if text.contains("**") {
         text = text.replace("**", "");
     }
+    if let Some(inner) = emphasised(text.trim()) {
+        text = inner.to_string();
+    }
     let trimmed = text.trim();
     if trimmed.len() >= 2
         && trimmed.starts_with('`')
@@ -172,6 +176,28 @@ pub fn clean_line(raw: &str) -> Cow<'_, str> {
     let end = text.trim_end().len();
     text.truncate(end);
     Cow::Owned(text)
+}
+
+/// The inside of a whole line in Markdown emphasis (`*Server Version: v1.29.2*`,
+/// `_Client Version: v1.18.9_`): words inside, no space next to the markers. A get-contexts row
+/// (`*   prod   …`) and a `--list` row (`*.*  []  []  [*]`) are not emphasis.
+fn emphasised(line: &str) -> Option<&str> {
+    for marker in ['*', '_'] {
+        let Some(inner) = line
+            .strip_prefix(marker)
+            .and_then(|rest| rest.strip_suffix(marker))
+        else {
+            continue;
+        };
+        let plain_edges = |c: Option<char>| c.is_some_and(|c| !c.is_whitespace() && c != marker);
+        if plain_edges(inner.chars().next())
+            && plain_edges(inner.chars().last())
+            && inner.contains(' ')
+        {
+            return Some(inner);
+        }
+    }
+    None
 }
 
 /// Drops markdown/e-mail quote marks (`> `, `>> `, `> > `) from the start of a line.
@@ -355,6 +381,24 @@ pub fn command_of(line: &str) -> Option<&str> {
 
 /// The longest prompt looked for before a command.
 const MAX_PROMPT: usize = 80;
+
+/// A prompt with no command after it (`user@host:~$`, `[user@host dir]$`, `$`): the last line
+/// of many pastes, the shell waiting after the output. Only prompts that end in a sigil count;
+/// `#` alone (a comment, a heading) does not.
+pub fn is_bare_prompt(line: &str) -> bool {
+    let line = line.trim();
+    if line.is_empty() || line.len() > MAX_PROMPT || !line.ends_with(['$', '#', '%', '>', '❯']) {
+        return false;
+    }
+    matches!(strip_prompt(&format!("{line} ")), Some((rest, true)) if rest.trim().is_empty())
+}
+
+/// The command of a line that continues the one before it (after a trailing `\`), without
+/// the shell's continuation prompt (`> `).
+pub fn continued_command(line: &str) -> &str {
+    let line = line.trim();
+    line.strip_prefix("> ").unwrap_or(line).trim()
+}
 
 /// A cheap test that passes most output lines (table rows) by: no prompt sigil near the start,
 /// and a first word that is neither a tool, a `user@host`/`C:\` prompt nor `NAME=value`.
@@ -755,6 +799,21 @@ mod tests {
         assert_eq!(clean_line("`kubectl version`"), "kubectl version");
         assert_eq!(clean_line("a\u{8}b\tc"), "ab\tc");
         assert_eq!(clean_line("a\u{a0}b"), "a b");
+        // a whole line in Markdown emphasis
+        assert_eq!(
+            clean_line("*Server Version: v1.29.2*"),
+            "Server Version: v1.29.2"
+        );
+        assert_eq!(
+            clean_line("  _Client Version: v1.18.9_"),
+            "Client Version: v1.18.9"
+        );
+        // …but not a get-contexts row, a can-i --list row or a name in underscores
+        let row = "*         prod      prod      prod       astronomer";
+        assert_eq!(clean_line(row), row);
+        let list = "*.*   []   []   [*]";
+        assert_eq!(clean_line(list), list);
+        assert_eq!(clean_line("__init__"), "__init__");
     }
 
     #[test]

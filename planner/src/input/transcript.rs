@@ -68,19 +68,41 @@ pub fn read_with_hint(
     let mut current: Option<(String, u32)> = None;
     let mut body_start = 0;
     let mut body_first_line = first_line;
-    for (number, raw) in text::raw_lines(text, first_line) {
+    let mut lines = text::raw_lines(text, first_line);
+    while let Some((number, raw)) = lines.next() {
         let cleaned = text::clean_line(raw);
+        let line_start = raw.as_ptr() as usize - text.as_ptr() as usize;
+        if text::is_bare_prompt(&cleaned) {
+            // the shell waiting after the output: the output ends here
+            let body = &text[body_start..line_start];
+            session.read_output(&mut facts, current.take(), body, body_first_line);
+            body_start = next_line_start(text, line_start + raw.len());
+            body_first_line = number.saturating_add(1);
+            continue;
+        }
         let Some(command) = text::command_of(&cleaned) else {
             continue;
         };
-        let line_start = raw.as_ptr() as usize - text.as_ptr() as usize;
         let body = &text[body_start..line_start];
-        let command = command.to_string();
+        let mut command = command.to_string();
+        // `kubectl auth can-i \` ⏎ `  create pods`: one command over several lines
+        let (mut last_number, mut last_raw) = (number, raw);
+        while let Some(stripped) = command.strip_suffix('\\') {
+            let Some((next_number, next_raw)) = lines.next() else {
+                break;
+            };
+            command = format!(
+                "{} {}",
+                stripped.trim_end(),
+                text::continued_command(&text::clean_line(next_raw))
+            );
+            (last_number, last_raw) = (next_number, next_raw);
+        }
         session.read_output(&mut facts, current.take(), body, body_first_line);
         current = Some((command, number));
-        let line_end = line_start + raw.len();
+        let line_end = last_raw.as_ptr() as usize - text.as_ptr() as usize + last_raw.len();
         body_start = next_line_start(text, line_end);
-        body_first_line = number.saturating_add(1);
+        body_first_line = last_number.saturating_add(1);
     }
     let body = &text[body_start.min(text.len())..];
     session.read_output(&mut facts, current, body, body_first_line);
@@ -167,6 +189,16 @@ impl Session<'_> {
         let cmd = cmd.as_str();
         if let Some(ns) = namespace_switch(cmd) {
             self.namespace = Some(ns.to_string());
+        }
+        // `kubectl config use-context prod` after a get-contexts listing: prod is current now
+        // (until a later listing, which replaces this one, says otherwise).
+        if let Some(name) = context_switch(cmd) {
+            if !body.contains("error") {
+                for context in &mut facts.contexts {
+                    context.current = context.name == name;
+                }
+                return;
+            }
         }
         let kind = match classify(cmd) {
             Route::Read(kind) => Some(kind),
@@ -463,6 +495,25 @@ fn namespace_switch(command: &str) -> Option<&str> {
     }
 }
 
+/// `kubectl config use-context NAME` (or `kubectx NAME`): the context it makes current.
+fn context_switch(command: &str) -> Option<&str> {
+    let words = strip_wrappers(text::command_words(command));
+    let (tool, args) = words.split_first()?;
+    if *tool == "kubectx" {
+        return args
+            .first()
+            .copied()
+            .filter(|name| !name.starts_with('-') && *name != "-");
+    }
+    if !is_kubectl(tool) {
+        return None;
+    }
+    match positionals(args, KUBECTL_VALUE_FLAGS).as_slice() {
+        ["config", "use-context" | "use", name, ..] => Some(name),
+        _ => None,
+    }
+}
+
 fn is_kubectl(word: &str) -> bool {
     matches!(
         word,
@@ -524,6 +575,22 @@ const KUBECTL_VALUE_FLAGS: &[&str] = &[
     "--label-columns",
     "--subresource",
     "--chunk-size",
+    // global options people put before the subcommand (`kubectl --kubeconfig f get pods`)
+    "--as-uid",
+    "--certificate-authority",
+    "--client-certificate",
+    "--client-key",
+    "--tls-server-name",
+    "--username",
+    "--password",
+    "--cache-dir",
+    "--profile",
+    "--profile-output",
+    "-v",
+    "--v",
+    "--vmodule",
+    "--log-dir",
+    "--log-file",
 ];
 
 /// helm options that take a value in the next word.
@@ -541,6 +608,15 @@ const HELM_VALUE_FLAGS: &[&str] = &[
     "--filter",
     "--host",
     "--time-format",
+    // global options before the subcommand (`helm --kube-context prod list -A`)
+    "--kube-apiserver",
+    "--kube-as-user",
+    "--kube-as-group",
+    "--kube-ca-file",
+    "--kube-token",
+    "--registry-config",
+    "--repository-cache",
+    "--repository-config",
 ];
 
 /// Positional words of a command (flags and their values dropped).
@@ -798,5 +874,83 @@ mod tests {
             Some("astronomer")
         );
         assert_eq!(namespace_switch("kubectl get pods -n x"), None);
+    }
+
+    #[test]
+    fn global_options_before_the_subcommand() {
+        for (command, want) in [
+            (
+                "kubectl --certificate-authority ca.crt --kubeconfig f get pods -A",
+                Route::Read(EvidenceKind::Pods),
+            ),
+            (
+                "kubectl -v 8 version",
+                Route::Read(EvidenceKind::KubectlVersion),
+            ),
+            (
+                "kubectl --context prod --user admin auth can-i '*' '*' -A",
+                Route::Read(EvidenceKind::CanI),
+            ),
+            (
+                "helm --kube-context prod --kube-apiserver https://k:6443 list -A --all",
+                Route::Read(EvidenceKind::HelmList),
+            ),
+        ] {
+            assert_eq!(classify(command), want, "{command}");
+        }
+    }
+
+    #[test]
+    fn a_command_continued_with_a_backslash_is_one_command() {
+        let text = "$ kubectl auth can-i \\\n    create clusterroles\nno\n                    $ kubectl --kubeconfig ~/.kube/prod \\\n> auth can-i \\* \\* \\\n>   --all-namespaces\nyes\n                    $ kubectl get storageclass\n                    NAME            PROVISIONER             AGE\n                    gp2 (default)   kubernetes.io/aws-ebs   412d\n";
+        let facts = read("t.txt", text, 1, None);
+        let rights: Vec<(&str, &str, bool, bool, Option<u32>)> = facts
+            .permissions
+            .iter()
+            .map(|p| {
+                (
+                    p.verb.as_str(),
+                    p.resource.as_str(),
+                    p.all_namespaces,
+                    p.allowed,
+                    p.at.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rights,
+            [
+                ("create", "clusterroles", false, false, Some(3)),
+                ("*", "*", true, true, Some(7)),
+            ]
+        );
+        assert_eq!(facts.storage_classes.len(), 1);
+        assert_eq!(facts.storage_classes[0].at.line, Some(10));
+        assert!(facts.diagnostics.is_empty(), "{:?}", facts.diagnostics);
+    }
+
+    #[test]
+    fn a_prompt_left_after_the_output_ends_it() {
+        for prompt in [
+            "user@bastion:~$",
+            "[ec2-user@ip-10-0-0-1 ~]$",
+            "$",
+            "bash-5.1$",
+            "PS C:\\Users\\me>",
+        ] {
+            let text = format!(
+                "NAMESPACE    NAME          READY   STATUS    RESTARTS   AGE\n                 astronomer   houston-abc   1/1     Running   0          2d\n{prompt}\n"
+            );
+            let facts = read_with_hint("pods.txt", &text, 1, Some(EvidenceKind::Pods));
+            assert_eq!(facts.pods.len(), 1, "{prompt}");
+            assert!(
+                facts.diagnostics.is_empty(),
+                "{prompt}: {:?}",
+                facts.diagnostics
+            );
+        }
+        // `#` alone is a comment or a heading, not a prompt
+        assert!(!text::is_bare_prompt("#"));
+        assert!(!text::is_bare_prompt("admin@example.com"));
     }
 }

@@ -132,6 +132,7 @@ pub fn rollback_caveats(path: &UpgradePath) -> Vec<String> {
             path.to_platform
         ),
         "The rollback restores the newest backup on the PVC; database changes made after the upgrade are lost.".to_string(),
+        "The upgrader's backup holds only the Houston database (`<release>_houston`): the Airflow deployments' databases on the same Postgres instance are neither dumped nor restored by it. Your own backup of the whole instance (acknowledgement database-backup) is their only copy.".to_string(),
     ]
 }
 

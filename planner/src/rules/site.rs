@@ -23,20 +23,47 @@ pub fn system_admin(ctx: &RuleInput) -> Finding {
     }
 }
 
+/// What the upgrader's own backup leaves out: it dumps only `<release>_houston`, never the
+/// Airflow deployments' databases on the same Postgres instance.
+fn backup_scope(ctx: &RuleInput) -> String {
+    let release = ctx
+        .platform_release()
+        .map_or(ctx.path.platform_chart, |r| r.name.as_str());
+    let houston = crate::playbook::houston_database(release);
+    let airflow: Vec<String> = crate::playbook::upgrader_airflow_releases(ctx.facts)
+        .iter()
+        .map(|r| format!("`{}`", r.name))
+        .collect();
+    let deployments = match airflow.len() {
+        0 => "the Airflow deployments' databases".to_string(),
+        1 => format!("the database of the Airflow deployment {}", airflow[0]),
+        n => format!(
+            "the databases of the {n} Airflow deployments ({})",
+            name_list(&airflow, ", ")
+        ),
+    };
+    format!("the upgrader dumps only `{houston}`, not {deployments}")
+}
+
 pub fn database_backup(ctx: &RuleInput) -> Finding {
     const ID: &str = "database-backup";
+    let scope = backup_scope(ctx);
     match ctx.acks.database_backup.as_deref().map(str::trim) {
         Some(reference) if !reference.is_empty() => finding(
             ID,
             Status::Pass,
-            format!("acknowledged: the platform database was backed up ({reference})"),
+            format!(
+                "acknowledged: the whole platform Postgres instance was backed up ({reference}); it is the only backup of what the upgrader does not dump: {scope}"
+            ),
             None,
             Vec::new(),
         ),
         _ => ctx.missing(
             ID,
-            "no backup of the platform database was acknowledged (your last resort if both the upgrade and its rollback fail)",
-            "back up the platform database (your cloud provider's snapshot, or ask your DBA), then add `--ack database-backup=<ticket or snapshot id>`".into(),
+            &format!(
+                "no backup of the whole platform Postgres instance was acknowledged: {scope} (your last resort if both the upgrade and its rollback fail)"
+            ),
+            "back up the whole Postgres instance, every database on it (your cloud provider's snapshot, or ask your DBA), then add `--ack database-backup=<ticket or snapshot id>`".into(),
         ),
     }
 }

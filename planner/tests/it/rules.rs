@@ -979,6 +979,52 @@ fn acknowledgement_checks() {
 }
 
 #[test]
+fn the_backup_acknowledgement_covers_what_the_upgrader_does_not_dump() {
+    let mut facts = healthy();
+    facts.helm_releases[0].name = "ice-ice".into();
+    let say = |facts: &Facts, given: &Acknowledgements| {
+        let report = run(facts, given);
+        let f = report.finding("database-backup").unwrap();
+        (f.message.clone(), f.remedy.clone().unwrap_or_default())
+    };
+    // Missing: the finding says the upgrader's dump is Houston's alone, names the Airflow
+    // deployments it leaves out, and asks for the whole instance.
+    let (message, remedy) = say(&facts, &Acknowledgements::default());
+    assert!(
+        message.contains("whole platform Postgres instance"),
+        "{message}"
+    );
+    assert!(
+        message.contains("dumps only `ice_ice_houston`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the database of the Airflow deployment `infrared-photon-7780`"),
+        "{message}"
+    );
+    assert!(remedy.contains("every database"), "{remedy}");
+    // Acknowledged: the same scope in the passing message, and in the plan's rollback warnings.
+    let (message, _) = say(&facts, &acks());
+    assert!(message.contains("ice_ice_houston"), "{message}");
+    let plan = planner::make_plan(
+        &[],
+        &acks(),
+        &planner::UpgraderOptions::default(),
+        &[],
+        "2026-11-27T16:00:00Z",
+    );
+    assert!(
+        plan.rollback
+            .warnings
+            .iter()
+            .any(|w| w.contains("only the Houston database")
+                && w.contains("Airflow deployments' databases")),
+        "{:?}",
+        plan.rollback.warnings
+    );
+}
+
+#[test]
 fn parse_ack_spellings() {
     let mut a = Acknowledgements::default();
     a.parse_ack("known-crashing=astronomer-kibana, astronomer-fluentd-x2x4q")

@@ -683,6 +683,47 @@ async fn apply_without_clusterrolebinding_rights_is_forbidden() {
         .is_none());
 }
 
+/// `create clusterroles` is not enough: RBAC's escalation prevention refuses the upgrader's
+/// ClusterRole, which grants `*` on `*`, to a user who does not hold that (nor `escalate`).
+#[tokio::test]
+async fn apply_without_everything_the_cluster_role_grants_is_forbidden() {
+    let cluster = Cluster::start("rbac-no-escalate.yaml", 600.0).await;
+    let run = cluster
+        .kubectl(&["auth", "can-i", "create", "clusterroles"])
+        .await;
+    assert_eq!((run.code, run.stdout.trim()), (0, "yes"), "{}", run.stderr);
+    let run = cluster
+        .kubectl(&["auth", "can-i", "*", "*", "--all-namespaces"])
+        .await;
+    assert_eq!((run.code, run.stdout.trim()), (1, "no"), "{}", run.stderr);
+    let run = cluster
+        .kubectl(&["apply", "-f", &manifest("upgrade-0.16-to-0.23.yaml")])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("job.batch/upgrade-astronomer created"),
+        "{}",
+        run.stdout
+    );
+    for expected in [
+        "Error from server (Forbidden)",
+        "clusterroles.rbac.authorization.k8s.io \"astronomer-upgrader-cluster-role\" is forbidden",
+        "is attempting to grant RBAC permissions not currently held",
+        r#"{APIGroups:["*"], Resources:["*"], Verbs:["*"]}"#,
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    assert!(cluster
+        .sim
+        .object(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            None,
+            "astronomer-upgrader-cluster-role"
+        )
+        .is_none());
+}
+
 /// The platform release's revisions as `N status chart-version`, oldest first.
 fn platform_revisions(cluster: &Cluster) -> Vec<String> {
     let mut revisions: Vec<(u64, String)> = cluster

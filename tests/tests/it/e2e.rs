@@ -775,6 +775,67 @@ async fn missing_rights_are_refused_before_any_change() {
     assert_eq!(cluster.changes(), Vec::<String>::new());
 }
 
+/// `create clusterroles` yes but `*` on `*` no: `check` on the live cluster is NO-GO on
+/// `permissions` alone, naming cluster-admin, and `apply` of a plan approved earlier refuses
+/// before any change (kubectl apply would stop at the ClusterRole: RBAC escalation prevention).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_may_not_escalate_is_refused_before_any_change() {
+    let cluster = Cluster::start("rbac-no-escalate", 100.0).await;
+    let bundle = cluster.collect().await;
+    let facts: Value = serde_json::from_str(&bundle).expect("bundle JSON");
+    let everything = facts["facts"]["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .find(|p| p["verb"] == "*" && p["resource"] == "*")
+        .expect("collect asked for `*` on `*`")
+        .clone();
+    assert_eq!(everything["allowed"], false, "{everything}");
+    assert_eq!(everything["all_namespaces"], true, "{everything}");
+    let denied: Vec<&Value> = facts["facts"]["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter(|p| p["allowed"] == false)
+        .collect();
+    assert_eq!(denied.len(), 1, "only `*` on `*` is denied: {denied:?}");
+
+    let mut granted = facts.clone();
+    for permission in granted["facts"]["permissions"]
+        .as_array_mut()
+        .expect("permissions")
+    {
+        permission["allowed"] = true.into();
+    }
+    let evicted = known_crashing(&bundle);
+    let evicted: Vec<&str> = evicted.iter().map(String::as_str).collect();
+    let plan = read_json(&cluster.write_plan(&bundle, &evicted));
+    assert_eq!(plan["verdict"], "NO-GO");
+    let permissions = plan["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == "permissions")
+        .expect("a permissions finding");
+    assert_eq!(permissions["status"], "fail", "{permissions}");
+    assert!(
+        permissions["remedy"]
+            .as_str()
+            .is_some_and(|r| r.contains("cluster-admin")
+                && r.contains("attempting to grant RBAC permissions not currently held")),
+        "{permissions}"
+    );
+
+    // The plan was approved while the right was still held.
+    let plan = cluster.write_plan(&granted.to_string(), &evicted);
+    assert_eq!(read_json(&plan)["verdict"], "GO");
+    let run = cluster.apply(&plan, &[]).await;
+    assert_eq!(run.code, 3, "{}", run.text());
+    assert!(run.text().contains("* * (cluster-wide)"), "{}", run.text());
+    assert_eq!(cluster.upgrade_objects(), Vec::<String>::new());
+    assert_eq!(cluster.changes(), Vec::<String>::new());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_rollback_exits_6_with_the_next_manual_steps() {
     let cluster = Cluster::start("rollback-fails", 100.0).await;

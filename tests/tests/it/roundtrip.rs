@@ -147,6 +147,11 @@ async fn missing_rights() {
 }
 
 #[tokio::test]
+async fn rbac_no_escalate() {
+    round_trip("rbac-no-escalate.yaml").await;
+}
+
+#[tokio::test]
 async fn rollback_fails() {
     round_trip("rollback-fails.yaml").await;
 }

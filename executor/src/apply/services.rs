@@ -21,6 +21,8 @@ pub enum Judge {
     SuccessOrUnauthorized,
     /// 2xx with a JSON `status` of green or yellow.
     ClusterHealth,
+    /// An Airflow webserver's `/health`: 2xx, and no part (metadatabase, scheduler) unhealthy.
+    AirflowHealth,
 }
 
 /// One component of the Astronomer 0.23 chart and its health endpoint.
@@ -123,7 +125,7 @@ fn excerpt(body: &str) -> String {
 
 /// Judges what the proxy answered: the API server's own errors (a `Status` object: the service is
 /// missing, the proxy is forbidden, no endpoint is ready) apart from the component's answer.
-pub fn judge(component: &Component, status: u16, body: &str) -> Outcome {
+pub fn judge(kind: Judge, status: u16, body: &str) -> Outcome {
     let api_status: Option<Value> = serde_json::from_str::<Value>(body)
         .ok()
         .filter(|v| v["kind"] == "Status" && v["apiVersion"] == "v1");
@@ -148,7 +150,7 @@ pub fn judge(component: &Component, status: u16, body: &str) -> Outcome {
     }
     let evidence = format!("HTTP {status}: {}", excerpt(body));
     let success = (200..300).contains(&status);
-    match component.judge {
+    match kind {
         Judge::Success if success => Outcome::Pass(evidence),
         Judge::SuccessOrUnauthorized if success || status == 401 => Outcome::Pass(evidence),
         Judge::ClusterHealth if success => {
@@ -163,14 +165,28 @@ pub fn judge(component: &Component, status: u16, body: &str) -> Outcome {
                 )),
             }
         }
+        Judge::AirflowHealth if success => {
+            let health = serde_json::from_str::<Value>(body).unwrap_or(Value::Null);
+            let unhealthy: Vec<String> = health
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, part)| part["status"].as_str().is_some_and(|s| s != "healthy"))
+                .map(|(name, part)| format!("{name} {}", part["status"].as_str().unwrap_or("?")))
+                .collect();
+            if unhealthy.is_empty() {
+                Outcome::Pass(evidence)
+            } else {
+                Outcome::Fail(format!("{}: {evidence}", unhealthy.join(", ")))
+            }
+        }
         _ => Outcome::Fail(evidence),
     }
 }
 
 /// Asks one component through the proxy.
-async fn ask(client: &Client, component: &Component, namespace: &str, release: &str) -> Outcome {
-    let path = component.proxy_path(namespace, release);
-    let request = match http::Request::get(&path).body(kube::client::Body::empty()) {
+async fn ask(client: &Client, path: &str, kind: Judge) -> Outcome {
+    let request = match http::Request::get(path).body(kube::client::Body::empty()) {
         Ok(request) => request,
         Err(err) => return Outcome::Unchecked(format!("cannot build the request: {err}")),
     };
@@ -189,7 +205,7 @@ async fn ask(client: &Client, component: &Component, namespace: &str, release: &
     match answer {
         Err(_) => Outcome::Unchecked(format!("no answer within {}s", TIMEOUT.as_secs())),
         Ok(Err(err)) => Outcome::Unchecked(format!("the request failed: {err}")),
-        Ok(Ok((status, body))) => judge(component, status, &body),
+        Ok(Ok((status, body))) => judge(kind, status, &body),
     }
 }
 
@@ -203,7 +219,12 @@ pub async fn check(
     let mut failed = Vec::new();
     let mut unchecked = Vec::new();
     for component in &COMPONENTS {
-        let outcome = ask(client, component, namespace, release).await;
+        let outcome = ask(
+            client,
+            &component.proxy_path(namespace, release),
+            component.judge,
+        )
+        .await;
         let service = format!("{release}-{}:{}", component.service, component.port);
         let (result, evidence) = match &outcome {
             Outcome::Pass(e) => ("pass", e),
@@ -234,12 +255,79 @@ pub async fn check(
     (failed, unchecked)
 }
 
+/// Each Airflow deployment's webserver, `<release>-webserver:8080` in the release's namespace,
+/// asked for `/<release>/airflow/health` (the path its probes use behind the platform's ingress).
+pub async fn check_deployments(
+    out: &Output,
+    client: &Client,
+    deployments: &[(String, String)],
+) -> (Vec<String>, Vec<String>) {
+    let mut failed = Vec::new();
+    let mut unchecked = Vec::new();
+    for (namespace, release) in deployments {
+        let service = format!("{release}-webserver:8080");
+        let path = format!("/{release}/airflow/health");
+        let outcome = ask(
+            client,
+            &format!("/api/v1/namespaces/{namespace}/services/{service}/proxy{path}"),
+            Judge::AirflowHealth,
+        )
+        .await;
+        let (result, evidence) = match &outcome {
+            Outcome::Pass(e) => ("pass", e),
+            Outcome::Fail(e) => ("fail", e),
+            Outcome::Unchecked(e) => ("unchecked", e),
+        };
+        let line = format!(
+            "deployment {release}: {result} — service {namespace}/{service} {path}: {evidence}"
+        );
+        out.event(
+            "deployment",
+            &line,
+            json!({
+                "deployment": release,
+                "service": format!("{namespace}/{service}"),
+                "path": path,
+                "result": result,
+                "evidence": evidence,
+            }),
+        );
+        match outcome {
+            Outcome::Pass(_) => {}
+            Outcome::Fail(_) => failed.push(line),
+            Outcome::Unchecked(_) => unchecked.push(line),
+        }
+    }
+    (failed, unchecked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn component(name: &str) -> Component {
         *COMPONENTS.iter().find(|c| c.name == name).unwrap()
+    }
+
+    #[test]
+    fn an_airflow_health_fails_on_any_unhealthy_part() {
+        let healthy = r#"{"metadatabase": {"status": "healthy"}, "scheduler": {"status": "healthy", "latest_scheduler_heartbeat": "2026-12-04T17:00:00"}}"#;
+        assert!(matches!(
+            judge(Judge::AirflowHealth, 200, healthy),
+            Outcome::Pass(_)
+        ));
+        let Outcome::Fail(why) = judge(
+            Judge::AirflowHealth,
+            200,
+            r#"{"metadatabase": {"status": "healthy"}, "scheduler": {"status": "unhealthy"}}"#,
+        ) else {
+            panic!("an unhealthy scheduler passes");
+        };
+        assert!(why.starts_with("scheduler unhealthy"), "{why}");
+        assert!(matches!(
+            judge(Judge::AirflowHealth, 502, ""),
+            Outcome::Fail(_)
+        ));
     }
 
     #[test]
@@ -258,42 +346,42 @@ mod tests {
     fn answers_are_judged_per_component() {
         let es = component("elasticsearch");
         assert!(matches!(
-            judge(&es, 200, r#"{"status":"green"}"#),
+            judge(es.judge, 200, r#"{"status":"green"}"#),
             Outcome::Pass(_)
         ));
         assert!(matches!(
-            judge(&es, 200, r#"{"status":"yellow"}"#),
+            judge(es.judge, 200, r#"{"status":"yellow"}"#),
             Outcome::Pass(_)
         ));
-        let Outcome::Fail(why) = judge(&es, 200, r#"{"status":"red"}"#) else {
+        let Outcome::Fail(why) = judge(es.judge, 200, r#"{"status":"red"}"#) else {
             panic!("red passes");
         };
         assert!(why.contains("cluster health is red"), "{why}");
-        assert!(matches!(judge(&es, 200, "nope"), Outcome::Fail(_)));
+        assert!(matches!(judge(es.judge, 200, "nope"), Outcome::Fail(_)));
         let registry = component("registry");
-        assert!(matches!(judge(&registry, 401, "{}"), Outcome::Pass(_)));
-        assert!(matches!(judge(&registry, 500, ""), Outcome::Fail(_)));
+        assert!(matches!(judge(registry.judge, 401, "{}"), Outcome::Pass(_)));
+        assert!(matches!(judge(registry.judge, 500, ""), Outcome::Fail(_)));
         let houston = component("houston");
-        assert!(matches!(judge(&houston, 401, ""), Outcome::Fail(_)));
-        assert!(matches!(judge(&houston, 204, ""), Outcome::Pass(_)));
+        assert!(matches!(judge(houston.judge, 401, ""), Outcome::Fail(_)));
+        assert!(matches!(judge(houston.judge, 204, ""), Outcome::Pass(_)));
         let status = |code: u16, message: &str| {
             json!({"kind": "Status", "apiVersion": "v1", "code": code, "message": message})
                 .to_string()
         };
         assert!(matches!(
             judge(
-                &houston,
+                houston.judge,
                 404,
                 &status(404, "services \"astronomer-houston\" not found")
             ),
             Outcome::Unchecked(_)
         ));
         assert!(matches!(
-            judge(&houston, 403, &status(403, "forbidden")),
+            judge(houston.judge, 403, &status(403, "forbidden")),
             Outcome::Unchecked(_)
         ));
         assert!(matches!(
-            judge(&houston, 503, &status(503, "no endpoints available")),
+            judge(houston.judge, 503, &status(503, "no endpoints available")),
             Outcome::Fail(_)
         ));
     }

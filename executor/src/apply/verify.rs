@@ -216,6 +216,12 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
     let (failed, unchecked) =
         super::services::check(&out, &connection.client, &global.namespace, &release).await;
     problems.extend(failed);
+    let mut unchecked = unchecked;
+    let deployments = airflow_deployments(&view);
+    let (failed, not_checked) =
+        super::services::check_deployments(&out, &connection.client, &deployments).await;
+    problems.extend(failed);
+    unchecked.extend(not_checked);
     security_finding(&out, &connection.client, global).await;
     out.finish();
     if problems.is_empty() && !unchecked.is_empty() {
@@ -243,6 +249,17 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
         );
         Ok(Code::Refused)
     }
+}
+
+/// The Airflow deployments (`namespace`, release): every release of the `airflow` chart.
+fn airflow_deployments(view: &ClusterView) -> Vec<(String, String)> {
+    let deployments: std::collections::BTreeSet<(String, String)> = view
+        .revisions()
+        .into_iter()
+        .filter(|r| r.chart == "airflow")
+        .map(|r| (r.namespace.clone().unwrap_or_default(), r.name))
+        .collect();
+    deployments.into_iter().collect()
 }
 
 /// Says, as a security finding, that the upgrader's cluster-admin binding still stands.

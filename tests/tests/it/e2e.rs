@@ -1707,6 +1707,20 @@ async fn finish_after_a_verified_upgrade_leaves_no_cluster_admin_behind() {
         })
         .collect();
     assert_eq!(components.len(), 7, "{}", verify.text());
+    let deployments: Vec<Value> = verify
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "deployment")
+        .collect();
+    assert_eq!(deployments.len(), 2, "{}", verify.text());
+    assert!(
+        deployments.iter().all(|d| d["result"] == "pass"),
+        "{deployments:?}"
+    );
+    assert_eq!(
+        deployments[0]["service"],
+        "astronomer-meteoric-nebula-2041/meteoric-nebula-2041-webserver:8080"
+    );
     assert!(
         components.iter().all(|(_, result)| result == "pass"),
         "{components:?}"
@@ -1992,6 +2006,18 @@ async fn elasticsearch_red_after_the_upgrade_fails_verify_with_exit_3_naming_it(
             status: 200,
             body: r#"{"cluster_name":"astronomer","status":"red"}"#.into(),
         }];
+        let webserver = scenario
+            .services
+            .iter_mut()
+            .find(|s| s.name == "quasaric-sun-9051-webserver")
+            .expect("the scenario has the deployment's webserver");
+        webserver.after_upgrade = vec![kube_sim::proxy::ProxyAnswer {
+            path: "/quasaric-sun-9051/airflow/health".into(),
+            status: 200,
+            body:
+                r#"{"metadatabase": {"status": "healthy"}, "scheduler": {"status": "unhealthy"}}"#
+                    .into(),
+        }];
     })
     .await;
     let before = cluster
@@ -2024,6 +2050,21 @@ async fn elasticsearch_red_after_the_upgrade_fails_verify_with_exit_3_naming_it(
             .as_str()
             .unwrap_or_default()
             .contains("cluster health is red"),
+        "{}",
+        verify.text()
+    );
+    let deployment: Vec<Value> = verify
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "deployment" && e["result"] == "fail")
+        .collect();
+    assert_eq!(deployment.len(), 1, "{}", verify.text());
+    assert_eq!(deployment[0]["deployment"], "quasaric-sun-9051");
+    assert!(
+        deployment[0]["evidence"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("scheduler unhealthy"),
         "{}",
         verify.text()
     );

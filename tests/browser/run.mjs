@@ -193,10 +193,10 @@ async function transcriptOf(page, example) {
     .join('\n');
 }
 
-function cliPlan(example) {
+function cliPlan(example, extra = []) {
   const bin = process.env.ASTRO_UPGRADE_BIN;
   assert(bin, 'ASTRO_UPGRADE_BIN is not set');
-  const args = ['plan', '--paste', example.dir, '--output', 'json'];
+  const args = ['plan', '--paste', example.dir, '--output', 'json', ...extra];
   for (const ack of example.expected.acks ?? []) args.push('--ack', ack);
   if (example.expected.air_gapped) args.push('--air-gapped');
   let stdout;
@@ -283,6 +283,30 @@ for (const example of examples) {
     await page.close();
   });
 }
+
+test('the upgrader options: the page\'s controls give the plan astro-upgrade plan writes with the same flags', async () => {
+  const failed = examples.find((e) => e.name === 'airflow-release-failed');
+  assert(failed, 'no airflow-release-failed example');
+  const page = await openPage();
+  await page.click(`button[data-example="${failed.name}"]`);
+  const before = await result(page);
+  assertEqual(verdictWord(before.verdict), 'NO-GO', 'a failed Airflow release before the options');
+  await page.fill('#option-commander-timeout', '15 minutes');
+  await settle(page);
+  assert((await page.locator('#upgrader-options .field-error').count()) === 1, 'a timeout in words is refused');
+  await page.fill('#option-commander-timeout', '900');
+  await page.check('#option-disable-deployment-upgrades');
+  const after = await result(page);
+  assertEqual(verdictWord(after.verdict), 'GO', 'steps (5/6) and (6/6) skipped: the failed release only warns');
+  const exported = JSON.parse(await download(page, '#export-json'));
+  const cli = JSON.parse(cliPlan(failed, ['--commander-upgrade-timeout', '900', '--disable-deployment-upgrades']));
+  assertEqual(exported.upgrader_options, { commander_upgrade_timeout: 900, disable_deployment_upgrades: true }, 'the options in the exported plan');
+  delete exported.created_at;
+  delete cli.created_at;
+  const difference = firstDifference(exported, cli);
+  assert(difference === null, `options plan, page ≠ CLI at ${difference}`);
+  await page.close();
+});
 
 test('clicking a crashing pod\'s evidence selects that line in the pods box and shows it', async () => {
   const crashing = examples.find((e) => e.name === 'crashing-pods');

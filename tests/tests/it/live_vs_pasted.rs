@@ -24,7 +24,7 @@ use crate::conformance::{kubectl_path, repo_root};
 use crate::support::{self, Output};
 
 /// Checks `check --paste` and `check --bundle` cannot both decide here, and why.
-const EXCLUDED_CHECKS: [(&str, &str); 4] = [
+const EXCLUDED_CHECKS: [(&str, &str); 5] = [
     (
         "kubectl-skew",
         "collect talks to the API server, not through kubectl: the live side has no client version",
@@ -36,6 +36,10 @@ const EXCLUDED_CHECKS: [(&str, &str); 4] = [
     (
         "helm-release-state",
         "Helm releases and history: as platform-version (no `helm history` to paste)",
+    ),
+    (
+        "airflow-releases",
+        "Helm releases in every state: collect reads them all from the release Secrets, and no `helm list -A --all` can be pasted here",
     ),
     (
         "rollback-readiness",

@@ -16,24 +16,16 @@ const ID: &str = "airflow-releases";
 /// Seconds of Commander timeout suggested per Airflow deployment when there are many.
 const SECONDS_PER_DEPLOYMENT: u32 = 60;
 
-/// The chart cell as `helm list` prints it (`airflow-0.15.6`), which the upgrader's
-/// `selectattr('chart', 'match', 'airflow-.*')` matches from its start.
-fn is_airflow_release(release: &HelmRelease) -> bool {
-    match &release.chart_version {
-        Some(_) if release.chart == "airflow" => true,
-        _ => release.chart.starts_with("airflow-"),
-    }
-}
-
-/// Each Airflow release once (`namespace/name`): a later row of the same release replaces an
-/// earlier one, as a later paste supersedes an earlier one.
+/// Each Airflow release once (`namespace/name`), whatever its state — its chart matched as the
+/// upgrader matches it ([`crate::playbook::is_airflow_chart`], `airflow-.*`): a later row of the
+/// same release replaces an earlier one, as a later paste supersedes an earlier one.
 fn listed_airflow_releases<'f>(ctx: &RuleInput<'f>) -> Vec<&'f HelmRelease> {
     let mut releases: Vec<&HelmRelease> = Vec::new();
     for release in ctx
         .facts
         .helm_releases
         .iter()
-        .filter(|r| is_airflow_release(r))
+        .filter(|r| crate::playbook::is_airflow_chart(r))
     {
         let same = |r: &&HelmRelease| r.name == release.name && r.namespace == release.namespace;
         match releases.iter_mut().find(|r| same(r)) {

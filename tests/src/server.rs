@@ -879,7 +879,13 @@ fn escalation(shared: &Shared, path: &ResourcePath, body: &[u8]) -> Option<ApiEr
         _ => return None,
     };
     let namespace = path.namespace.as_deref().unwrap_or("");
-    if !denied(shared, "escalate", resource.group, resource.plural, namespace) {
+    if !denied(
+        shared,
+        "escalate",
+        resource.group,
+        resource.plural,
+        namespace,
+    ) {
         return None;
     }
     let role: Value = serde_json::from_slice(body).ok()?;
@@ -909,7 +915,10 @@ fn escalation(shared: &Shared, path: &ResourcePath, body: &[u8]) -> Option<ApiEr
                     .as_deref()
                     .is_none_or(|g| groups.iter().any(|group| overlaps(g, group)))
                 && (cluster_role
-                    || deny.namespace.as_deref().is_none_or(|ns| overlaps(ns, namespace)))
+                    || deny
+                        .namespace
+                        .as_deref()
+                        .is_none_or(|ns| overlaps(ns, namespace)))
         });
         if escalates {
             let list = |values: &[String]| {

@@ -346,3 +346,125 @@ async fn clusterrolebinding_role_ref_is_immutable() {
     let status: Value = response.json().await.unwrap();
     assert_eq!(status["reason"], "Invalid");
 }
+
+/// `kubectl auth can-i '*' '*' --all-namespaces`, asked as JSON and as protobuf: a yes only when
+/// the scenario denies nothing, since any deny rule takes part of `*` on `*` away.
+#[tokio::test]
+async fn access_reviews_for_everything_answer_from_every_deny_rule() {
+    fn field(number: u8, value: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2, value.len() as u8];
+        out.extend_from_slice(value);
+        out
+    }
+    let protobuf = {
+        let attributes = [field(2, b"*"), field(5, b"*")].concat();
+        let review = [field(1, b""), field(2, &field(1, &attributes))].concat();
+        let type_meta = [
+            field(1, b"authorization.k8s.io/v1"),
+            field(2, b"SelfSubjectAccessReview"),
+        ]
+        .concat();
+        let unknown = [field(1, &type_meta), field(2, &review)].concat();
+        [&b"k8s\0"[..], &unknown].concat()
+    };
+    let json_body = json!({
+        "kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+        "spec": {"resourceAttributes": {"verb": "*", "resource": "*"}},
+    })
+    .to_string()
+    .into_bytes();
+    let ask = |sim: &Sim, body: Vec<u8>, content_type: &'static str| {
+        let url = format!(
+            "{}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            sim.url()
+        );
+        async move {
+            let response = client()
+                .post(url)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status().as_u16(), 201);
+            let review: Value = response.json().await.expect("JSON");
+            review["status"]["allowed"].as_bool().expect("allowed")
+        }
+    };
+    for (rbac, everything) in [
+        ("", true),
+        (
+            "rbac:\n  deny:\n    - {verb: escalate, resource: clusterroles, group: rbac.authorization.k8s.io}\n",
+            false,
+        ),
+        (
+            "rbac:\n  deny:\n    - {verb: delete, resource: pods, namespace: kube-system}\n",
+            false,
+        ),
+    ] {
+        let sim = start(rbac, 1.0).await;
+        assert_eq!(
+            ask(&sim, json_body.clone(), "application/json").await,
+            everything,
+            "JSON: {rbac}"
+        );
+        assert_eq!(
+            ask(&sim, protobuf.clone(), "application/vnd.kubernetes.protobuf").await,
+            everything,
+            "protobuf: {rbac}"
+        );
+    }
+}
+
+/// RBAC escalation prevention: without `escalate`, a ClusterRole may grant only what no deny rule
+/// takes away.
+#[tokio::test]
+async fn a_cluster_role_granting_what_the_user_does_not_hold_is_forbidden() {
+    let sim = start(
+        "rbac:\n  deny:\n    - {verb: escalate, resource: clusterroles, group: rbac.authorization.k8s.io}\n    - {verb: delete, resource: nodes}\n",
+        1.0,
+    )
+    .await;
+    let create = |name: &str, rules: Value| {
+        let url = format!(
+            "{}/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            sim.url()
+        );
+        let body = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name}, "rules": rules,
+        });
+        async move {
+            let response = client()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = create(
+        "everything",
+        json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("is attempting to grant RBAC permissions not currently held")
+            && message.contains(r#"{APIGroups:["*"], Resources:["*"], Verbs:["*"]}"#),
+        "{message}"
+    );
+    // what the user holds may be granted
+    let (status, body) = create(
+        "pod-reader",
+        json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}

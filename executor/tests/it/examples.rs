@@ -103,3 +103,78 @@ fn the_main_job_script_gives_the_acks_the_healthy_example_expects() {
     }
     assert_eq!(script.contains("--air-gapped"), expected.air_gapped);
 }
+
+/// The finding a `check --output json` of example `name` gives for `check`.
+fn finding_of(name: &str, check: &str, extra: &[&str]) -> serde_json::Value {
+    let paste = format!("examples/{name}");
+    let mut args = vec![
+        "check",
+        "--paste",
+        paste.as_str(),
+        "--output",
+        "json",
+        "--ack",
+        "database-backup=CHG-1234",
+        "--ack",
+        "system-admin",
+    ];
+    args.extend(extra);
+    let report = json(&run(&args));
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("{name}: no {check} finding"))
+        .clone()
+}
+
+#[test]
+fn the_traps_the_upgrader_s_own_patterns_reveal_are_named_on_the_command_line() {
+    // RBAC escalation: `create clusterroles` yes, `*` on `*` no
+    let f = finding_of("rbac-no-escalate", "permissions", &[]);
+    assert_eq!(f["status"], "fail");
+    let remedy = f["remedy"].as_str().unwrap_or_default();
+    assert!(
+        remedy.contains("attempting to grant RBAC permissions not currently held")
+            && remedy.contains("cluster-admin")
+            && remedy.contains("kubectl auth can-i '*' '*' --all-namespaces"),
+        "{remedy}"
+    );
+    // the password's `@`: the user is named, the password and the host group are not
+    let f = finding_of("connection-password-with-at", "database-connection", &[]);
+    assert_eq!(f["status"], "fail");
+    let text = f.to_string();
+    assert!(text.contains("user `astro_admin`"), "{text}");
+    assert!(text.contains("the password holds `@`"), "{text}");
+    assert!(
+        !text.contains("S3cr3t") && !text.contains("2021@"),
+        "{text}"
+    );
+    // `%40`: matches, but a warning
+    let f = finding_of("connection-percent-encoded", "database-connection", &[]);
+    assert_eq!(f["status"], "warn");
+    assert!(f["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("undecoded"));
+    // two releases match `astronomer-.*`: the one the upgrader takes is named
+    let f = finding_of("platform-release-ambiguous", "helm-release-state", &[]);
+    assert_eq!(f["status"], "fail");
+    let message = f["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("2 releases' charts match the upgrader's `astronomer-.*`")
+            && message.contains("it takes the first that its `helm list` shows")
+            && message.contains("`astro-trial`"),
+        "{message}"
+    );
+    // the backup: what the upgrader leaves out
+    let f = finding_of("healthy-0.16", "database-backup", &[]);
+    let message = f["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("dumps only `astronomer_houston`")
+            && message.contains("`infrared-photon-7780`")
+            && message.contains("`quasar-nebula-2231`"),
+        "{message}"
+    );
+}

@@ -98,7 +98,7 @@ pub static BOXES: [EvidenceBox; 11] = [
         file_name: "connection.txt",
         title: "Database connection string",
         commands: &["kubectl get secret astronomer-bootstrap -n astronomer -o jsonpath='{.data.connection}' | base64 -d; echo"],
-        hint: "Only the scheme, host and port are read; the password is masked here and never kept.",
+        hint: "Read as the upgrader reads it (its own pattern): the user, host and port it will use; the password is masked here and never kept.",
     },
     EvidenceBox {
         kind: EvidenceKind::Egress,

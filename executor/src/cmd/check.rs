@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use planner::{Acknowledgements, Report};
+use planner::{Acknowledgements, Report, UpgraderOptions};
 
 use crate::evidence::{self, Evidence};
 use crate::exit::{self, Code, Exit};
@@ -21,7 +21,7 @@ pub fn run_check(global: &GlobalArgs, args: CheckArgs) -> Result<Code> {
         &args.options.options(),
         &evidence.manifests,
     );
-    let run = invocation(&args.evidence, &acks, &evidence);
+    let run = invocation(&args.evidence, &acks, &args.options.options(), &evidence);
     render::to_stdout(&report_in(global.output, &report, &run)?)?;
     Ok(exit::for_verdict(report.verdict))
 }
@@ -57,7 +57,7 @@ pub fn run_plan(global: &GlobalArgs, args: PlanArgs) -> Result<Code> {
             };
             let run = Invocation {
                 plan_written: Some(shell_quote(&path.display().to_string())),
-                ..invocation(&args.evidence, &acks, &evidence)
+                ..invocation(&args.evidence, &acks, &args.options.options(), &evidence)
             };
             render::to_stdout(&report_in(global.output, &report, &run)?)?;
         }
@@ -121,7 +121,12 @@ fn write_file(path: &Path, text: &str) -> Result<()> {
 }
 
 /// What this run read, and the commands that repeat its flags for the report's "next step".
-fn invocation(args: &EvidenceArgs, acks: &Acknowledgements, evidence: &Evidence) -> Invocation {
+fn invocation(
+    args: &EvidenceArgs,
+    acks: &Acknowledgements,
+    options: &UpgraderOptions,
+    evidence: &Evidence,
+) -> Invocation {
     let mut flags: Vec<String> = Vec::new();
     for dir in &args.paste {
         flags.push(format!(
@@ -144,10 +149,10 @@ fn invocation(args: &EvidenceArgs, acks: &Acknowledgements, evidence: &Evidence)
             shell_quote(&manifest.display().to_string())
         ));
     }
-    for ack in acks.to_cli_args() {
-        match ack.split_once(' ') {
-            Some((flag, value)) => flags.push(format!("{flag} {}", shell_quote(value))),
-            None => flags.push(ack),
+    for flag in acks.to_cli_args().into_iter().chain(options.to_cli_args()) {
+        match flag.split_once(' ') {
+            Some((name, value)) => flags.push(format!("{name} {}", shell_quote(value))),
+            None => flags.push(flag),
         }
     }
     let command = |subcommand: &str| {

@@ -5,5 +5,6 @@ mod cli_offline;
 mod examples;
 mod inspect;
 mod plan_files;
+mod preflight;
 mod secrets_leak;
 mod support;

@@ -314,3 +314,51 @@ fn the_scanner_never_panics_on_cut_text() {
         }
     }
 }
+
+#[test]
+fn url_user_info_is_told_from_hosts_paths_and_prose() {
+    masks(&[
+        // an IPv6 host
+        (
+            "postgres://u:p@[fd00::1]:5432/db",
+            "postgres://***@[fd00::1]:5432/db",
+        ),
+        // a dotted user and a password with a slash: not a `host:port/path`
+        (
+            "postgres://first.last:pa/ss@db:5432/x",
+            "postgres://***@db:5432/x",
+        ),
+    ]);
+    // a path with a colon, a scheme alone, and prose around a mail address are no user info
+    unchanged("see https://docs.example.com/page:2@anchor.example");
+    unchanged("the scheme is https:// (ask admin: bob@corp.example)");
+    unchanged("see https://docs then mail bob@corp.example");
+}
+
+#[test]
+fn a_bare_url_user_info_stops_only_at_a_next_url_after_a_blank_or_a_quote() {
+    masks(&[
+        (
+            "a postgres://u:p@h1/x and mysql://v@h2",
+            "a postgres://***@h1/x and mysql://***@h2",
+        ),
+        // no scheme, or glued to the password by a comma: it may be part of the password
+        ("postgres://u:p@h1 and ://x@h2", "postgres://***@h2"),
+        ("postgres://u:p@h1/x,mysql://v:q@h2", "postgres://***@h2"),
+    ]);
+}
+
+#[test]
+fn a_base64_connection_on_a_line_of_its_own_is_masked_after_other_lines_too() {
+    // postgres://u:p w@db:5432/x
+    let encoded = "cG9zdGdyZXM6Ly91OnAgd0BkYjo1NDMyL3g=";
+    masks(&[(
+        &format!("$ echo $CONNECTION | tr -d '\\n'\n{encoded}\n"),
+        "$ echo $CONNECTION | tr -d '\\n'\n***\n",
+    )]);
+}
+
+#[test]
+fn a_double_hyphen_inside_prose_is_no_flag() {
+    unchanged("rotate it with the CLI--token rotation is automatic");
+}

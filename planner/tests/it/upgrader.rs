@@ -380,3 +380,44 @@ fn the_first_failure_stays_the_failure_when_a_replaced_pod_fails_again() {
         .unwrap()
         .contains("unable to connect to database"));
 }
+
+#[test]
+fn a_failure_before_the_point_of_no_return_comes_with_the_fix_for_its_task() {
+    for (task, fix) in [
+        ("Find the Astronomer Helm release (helm list)", "helm 2to3"),
+        (
+            "Assert helm revision looks right",
+            "bring the release back to a deployed 0.16 revision",
+        ),
+        (
+            "Find database connection from secret astronomer-boostrap",
+            "kubectl get secret astronomer-bootstrap",
+        ),
+        ("Check that we can connect to the database", "pg_isready"),
+        (
+            "Wait for Houston to apply migrations in 0.16",
+            "wait for Houston to be ready on 0.16",
+        ),
+        ("Back up the Helm secret state", "-l owner=helm"),
+        (
+            "Create save directory",
+            "kubectl describe pvc -n default astronomer-upgrades-backup",
+        ),
+        ("Add public helm repo", "helm.astronomer.io:443"),
+        (DATABASE_BACKUP_TASK, "delete old astro-save-* directories"),
+    ] {
+        let text = log_until(
+            task,
+            r#"fatal: [localhost]: FAILED! => {"changed": false, "msg": "failed"}"#,
+        );
+        let failed = UpgraderLog::read(POD, &text).assessment().failed.unwrap();
+        assert_eq!(failed.task, task);
+        let remedy = remedy(&failed.task).unwrap_or_else(|| panic!("no remedy for {task}"));
+        assert!(remedy.fix.contains(fix), "{task}: {}", remedy.fix);
+    }
+    assert_eq!(
+        remedy(POINT_OF_NO_RETURN),
+        None,
+        "past the point of no return, no re-run is suggested"
+    );
+}

@@ -211,14 +211,14 @@ pub const LTS_0_16_TO_0_23: UpgradePath = UpgradePath {
             title: "Helm release state",
         },
         CheckSpec {
-            id: "airflow-images",
-            kind: CheckKind::Required,
-            title: "Airflow images",
-        },
-        CheckSpec {
             id: "airflow-releases",
             kind: CheckKind::Required,
             title: "Airflow deployments' releases",
+        },
+        CheckSpec {
+            id: "airflow-images",
+            kind: CheckKind::Required,
+            title: "Airflow images",
         },
         CheckSpec {
             id: "permissions",

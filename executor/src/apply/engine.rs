@@ -851,7 +851,12 @@ mod egress_tests {
                    astro-upgrade egress https://updates.astronomer.io/astronomer-certified: curl: (6) Could not resolve host: updates.astronomer.io\n\
                    astro-upgrade egress https://quay.io/v2/: sh: curl: not found\n";
         let problems = after_egress_probe(
-            &hosts(&["helm.astronomer.io", "updates.astronomer.io", "quay.io", "docker.io"]),
+            &hosts(&[
+                "helm.astronomer.io",
+                "updates.astronomer.io",
+                "quay.io",
+                "docker.io",
+            ]),
             log,
         )
         .unwrap_err();
@@ -859,6 +864,9 @@ mod egress_tests {
         assert!(problems[0].starts_with("updates.astronomer.io: curl: (6)"));
         assert!(problems[1].starts_with("quay.io: not tested"));
         assert!(problems[1].contains("curl: not found"));
-        assert_eq!(problems[2], "docker.io: not tested (the probe printed nothing for it)");
+        assert_eq!(
+            problems[2],
+            "docker.io: not tested (the probe printed nothing for it)"
+        );
     }
 }

@@ -595,7 +595,10 @@ spec:
         );
         let env = container["env"].as_array().unwrap();
         let names: Vec<&str> = env.iter().map(|v| v["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["ASTRO_UPGRADE_EGRESS_URLS", "HTTPS_PROXY", "no_proxy"]);
+        assert_eq!(
+            names,
+            ["ASTRO_UPGRADE_EGRESS_URLS", "HTTPS_PROXY", "no_proxy"]
+        );
         assert_eq!(env[0]["value"], urls.join(" "));
         assert!(!container.to_string().contains("SECRET_THING"));
     }

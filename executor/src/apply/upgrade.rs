@@ -293,7 +293,9 @@ pub(super) fn with_upgrader_options(
                 .cloned()
                 .unwrap_or_default();
             for (name, value) in env {
-                vars.retain(|var| var.get("name").and_then(serde_json::Value::as_str) != Some(name));
+                vars.retain(|var| {
+                    var.get("name").and_then(serde_json::Value::as_str) != Some(name)
+                });
                 vars.push(json!({"name": name, "value": value}));
             }
             container["env"] = serde_json::Value::Array(vars);
@@ -524,7 +526,10 @@ pub(super) async fn probe(
             run.record(
                 "probe",
                 "egress",
-                &format!("egress proven from inside the cluster: {}", egress.join(", ")),
+                &format!(
+                    "egress proven from inside the cluster: {}",
+                    egress.join(", ")
+                ),
                 json!({"egress": egress}),
             )
             .await;

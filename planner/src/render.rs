@@ -175,6 +175,29 @@ fn steps_list(out: &mut String, steps: &[Step]) {
 }
 
 /// The plan as Markdown for a change ticket.
+/// How a second person approves this exact plan with their SSH key, and how `apply` checks it.
+fn approval_section(out: &mut String, plan: &Plan) {
+    out.push_str("## Approval\n\n");
+    let _ = writeln!(
+        out,
+        "An approver compares the plan digest `{}` with what `approve` prints, then signs the plan file \
+         (an SSH signature, namespace `astro-upgrade-plan`, appended to `plan.json.sig`):\n",
+        plan.plan_digest
+    );
+    out.push_str("```sh\n");
+    out.push_str(
+        "astro-upgrade approve --plan plan.json --key ~/.ssh/id_ed25519 --comment CHANGE-TICKET\n",
+    );
+    out.push_str("# or, with OpenSSH alone: ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n astro-upgrade-plan plan.json\n");
+    out.push_str("astro-upgrade verify-approval --plan plan.json --allowed-signers allowed_signers -o markdown\n");
+    out.push_str("astro-upgrade apply --plan plan.json --allowed-signers allowed_signers --require-approvals 1 …\n");
+    out.push_str("```\n\n");
+    out.push_str(
+        "`verify-approval -o markdown` prints who approved (principal and key fingerprint) for this ticket; \
+         `apply` records the same in its journal and refuses, before any change, without enough approvals.\n\n",
+    );
+}
+
 /// The plan's last section: what the upgrade leaves standing and how `finish` removes it.
 fn cleanup_section(out: &mut String) {
     use crate::path::{
@@ -258,6 +281,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    approval_section(&mut out, plan);
     out.push_str("## Upgrader options\n\n");
     let options = plan.upgrader_options.describe();
     if options.is_empty() {

@@ -276,6 +276,8 @@ for (const example of examples) {
     delete cli.created_at;
     const difference = firstDifference(exported, cli);
     assert(difference === null, `${example.name} plan, page ≠ CLI at ${difference}`);
+    const shownDigest = (await page.textContent('#plan-digest')).trim();
+    assert(shownDigest === exported.plan_digest, `${example.name}: the page shows digest ${shownDigest}, the exported plan has ${exported.plan_digest}`);
     const withoutTime = (text) => text.replace(/"created_at": "[^"]*"/, '"created_at": ""').trimEnd();
     assert(withoutTime(exportedText) === withoutTime(cliText), `${example.name}: same plan, but not the same text as the CLI's`);
     const markdown = await download(page, '#export-markdown');

@@ -684,6 +684,8 @@ fn export_panel(state: &UseReducerHandle<State>) -> Html {
                 <button type="button" class="button" id="print" onclick={on_print}>{ "Print review" }</button>
             </div>
             <p class="hint">{ "The JSON is the same plan " }<code>{ "astro-upgrade plan" }</code>{ " writes for this evidence; give it to " }<code>{ "astro-upgrade apply" }</code>{ "." }</p>
+            <p class="hint">{ "Plan digest (SHA-256): " }<code id="plan-digest">{ current_plan(state).plan_digest }</code>
+                { " — an approver compares it with what " }<code>{ "astro-upgrade approve" }</code>{ " prints before signing." }</p>
         </section>
     }
 }

@@ -1122,8 +1122,18 @@ async fn collect_reads_the_evidence_and_keeps_no_secret() {
         !text.contains("s3cr3t-pw"),
         "the bootstrap password is dropped"
     );
-    assert!(!text.contains("astro_admin"), "so is the database user");
     let bundle: Value = serde_json::from_str(&text).expect("bundle JSON");
+    // The user the upgrader will log in as is reported (its playbook prints it too); only
+    // the password is never kept.
+    assert_eq!(
+        bundle["facts"]["database_connection"]["upgrader"]["user"],
+        "astro_admin"
+    );
+    assert_eq!(
+        text.matches("astro_admin").count(),
+        1,
+        "the user appears once, as the upgrader's login: {text}"
+    );
     assert_eq!(bundle["astro_upgrade_bundle"], 1);
     assert_eq!(bundle["context"], "kube-sim");
     let facts = &bundle["facts"];
@@ -1131,7 +1141,7 @@ async fn collect_reads_the_evidence_and_keeps_no_secret() {
     let pods = cluster.sim.objects("v1", "Pod", None).len();
     assert_eq!(facts["pods"].as_array().map(Vec::len), Some(pods));
     let permissions = facts["permissions"].as_array().expect("permissions");
-    assert_eq!(permissions.len(), 8);
+    assert_eq!(permissions.len(), 9, "eight create rights and '*' on '*'");
     assert!(permissions.iter().all(|p| p["allowed"] == true));
     let platform = facts["helm_releases"]
         .as_array()
@@ -1623,6 +1633,122 @@ async fn a_malformed_plan_or_manifest_is_refused_before_any_change() {
     assert_eq!(run.code, 2, "{}", run.text());
     assert!(run.text().contains("missing.json"), "{}", run.text());
     assert_eq!(cluster.changes().len(), changes, "nothing was changed");
+}
+
+/// A key pair made by the real ssh-keygen; its public key as an allowed-signers line.
+fn ssh_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let file = dir.join(name);
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&file)
+        .output()
+        .expect("ssh-keygen runs (Debian's openssh-client)");
+    assert!(made.status.success());
+    let public = std::fs::read_to_string(file.with_extension("pub")).expect("public key");
+    let key: Vec<&str> = public.split_whitespace().take(2).collect();
+    (file, key.join(" "))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_runs_only_with_enough_distinct_approvals_of_this_exact_plan() {
+    let cluster = Cluster::start("healthy-upgrade-succeeds", 100.0).await;
+    let plan = cluster.approved_plan(&[]).await;
+    let dir = cluster.dir.path();
+    let (alice, alice_pub) = ssh_key(dir, "alice");
+    let (bob, bob_pub) = ssh_key(dir, "bob");
+    let (_git_only, git_only_pub) = ssh_key(dir, "carol");
+    let (mallory, _) = ssh_key(dir, "mallory");
+    let allowed = dir.join("allowed_signers");
+    std::fs::write(
+        &allowed,
+        format!(
+            "alice@corp {alice_pub}\nbob@corp {bob_pub}\ncarol@corp namespaces=\"git\" {git_only_pub}\n"
+        ),
+    )
+    .unwrap();
+    let signatures = dir.join("plan.json.sig");
+    let approve = |key: &Path| {
+        let output = std::process::Command::new(binary())
+            .args(["approve", "--plan"])
+            .arg(&plan)
+            .arg("--key")
+            .arg(key)
+            .output()
+            .expect("approve runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let refused = |run: &Run, why: &str| {
+        assert_eq!(run.code, 3, "{}", run.text());
+        assert!(run.text().contains(why), "{why}: {}", run.text());
+    };
+    let allowed_arg = allowed.to_str().expect("utf-8 path").to_string();
+    let two = [
+        "--allowed-signers",
+        allowed_arg.as_str(),
+        "--require-approvals",
+        "2",
+    ];
+    let one = ["--allowed-signers", allowed_arg.as_str()];
+
+    // No signature at all.
+    refused(&cluster.apply(&plan, &one).await, "no approval");
+    // A stranger's key, and a key that may sign only for git.
+    approve(&mallory);
+    refused(
+        &cluster.apply(&plan, &one).await,
+        "not in the allowed signers",
+    );
+    std::fs::remove_file(&signatures).unwrap();
+    let signed = std::process::Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "astro-upgrade-plan", "-f"])
+        .arg(dir.join("carol"))
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(signed.status.success());
+    refused(&cluster.apply(&plan, &one).await, "does not allow it");
+    // One approval when two are required, and the same person twice.
+    std::fs::remove_file(&signatures).unwrap();
+    approve(&alice);
+    refused(&cluster.apply(&plan, &two).await, "1 of 2 required");
+    approve(&alice);
+    refused(&cluster.apply(&plan, &two).await, "count once");
+    // A plan with one changed byte.
+    let original = std::fs::read(&plan).unwrap();
+    let mut edited = original.clone();
+    edited.push(b'\n');
+    std::fs::write(&plan, &edited).unwrap();
+    refused(
+        &cluster.apply(&plan, &one).await,
+        "does not verify over this plan",
+    );
+    std::fs::write(&plan, &original).unwrap();
+    assert!(
+        cluster.changes().is_empty(),
+        "every refusal comes before any change: {:?}",
+        cluster.changes()
+    );
+
+    // Two different allowed signers: the upgrade runs, and the journal names them.
+    approve(&bob);
+    let run = cluster.apply(&plan, &two).await;
+    assert_eq!(run.code, 0, "{}", run.text());
+    assert!(
+        run.text().contains("approved by alice@corp"),
+        "{}",
+        run.text()
+    );
+    assert!(run.text().contains("bob@corp"), "{}", run.text());
+    let status = cluster.run(&["status"]).await;
+    assert!(
+        status.text().contains("plan approved by alice@corp"),
+        "{}",
+        status.text()
+    );
 }
 
 /// What the real kubectl says about one object of the upgrade: `Some(name)` when it exists.

@@ -5,7 +5,8 @@ use kube::discovery::ApiResource;
 use planner::path::ManifestSpec;
 use serde::Deserialize as _;
 
-pub const UPGRADE_NAMESPACE: &str = "default";
+/// Where the manifests' namespaced objects go: the path's, named once in `planner::path`.
+pub const UPGRADE_NAMESPACE: &str = planner::path::LTS_0_16_TO_0_23.upgrade_namespace;
 
 /// The kinds the 0.16 → 0.23 manifests use, with what the API needs to address them.
 const KNOWN_KINDS: &[(&str, &str, &str, &str, bool)] = &[

@@ -1259,7 +1259,8 @@ fn every_repo_scenario_parses() {
             count += 1;
         }
     }
-    assert_eq!(count, 15);
+    // The sixteen scenarios of this tree at least (a new one may be added without editing this).
+    assert!(count >= 16, "only {count} scenarios read from {}", dir.display());
 }
 
 #[tokio::test]

@@ -362,3 +362,19 @@ fn a_base64_connection_on_a_line_of_its_own_is_masked_after_other_lines_too() {
 fn a_double_hyphen_inside_prose_is_no_flag() {
     unchanged("rotate it with the CLI--token rotation is automatic");
 }
+
+#[test]
+fn shell_quotes_end_a_value_as_the_shell_reads_them() {
+    masks(&[
+        // an unclosed quote masks to the end of its line, not into the next command
+        (
+            "PGPASSWORD='unclosed\n$ kubectl get pods -n astronomer",
+            "PGPASSWORD=***\n$ kubectl get pods -n astronomer",
+        ),
+        // a backslash inside single quotes is a character of the password, not an escape
+        (
+            "PGPASSWORD='C:\\' psql -h db.internal",
+            "PGPASSWORD='***' psql -h db.internal",
+        ),
+    ]);
+}

@@ -378,3 +378,42 @@ fn shell_quotes_end_a_value_as_the_shell_reads_them() {
         ),
     ]);
 }
+
+#[test]
+fn a_key_value_ends_where_its_kind_of_text_ends_it() {
+    masks(&[
+        // a config file's `key = value` and `key= value` run to the end of the line, trailing
+        // blanks and the next line kept
+        ("password =s3cret with spaces", "password =***"),
+        ("password= s3cret with spaces", "password= ***"),
+        ("db_password = s3cret  \nnext", "db_password = ***  \nnext"),
+        // `KEY=value` right after the key is one shell word
+        ("'password'=abc def", "'password'=*** def"),
+        // `Passwd:x` without a blank: one word, and only for a key that ends in a credential word
+        (
+            "login Passwd:s3cret (mistyped)",
+            "login Passwd:*** (mistyped)",
+        ),
+        // after a JSON key: up to the next `,`, blanks before it kept
+        (
+            "{\"token\": 12345 , \"ttl\": 60}",
+            "{\"token\": *** , \"ttl\": 60}",
+        ),
+        // a pair quoted as a whole ends with its quote (escaped quotes inside), or with the text
+        (
+            "set \"PGPASSWORD=a\\\"b c\" && psql",
+            "set \"PGPASSWORD=***\" && psql",
+        ),
+        ("set \"PGPASSWORD=x y", "set \"PGPASSWORD=***"),
+    ]);
+    // `key:value` whose key only mentions a credential, or stands inside an image reference
+    unchanged("db_auth:enabled");
+    unchanged("image: registry.example.com/auth-token:0.3.1");
+}
+
+#[test]
+fn a_quoted_key_cut_before_its_opening_quote_never_panics() {
+    for text in ["password\": \"s3cret\"", "token': 'x'", "\"password\"="] {
+        let _ = redact_secrets(text);
+    }
+}

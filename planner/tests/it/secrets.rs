@@ -417,3 +417,33 @@ fn a_quoted_key_cut_before_its_opening_quote_never_panics() {
         let _ = redact_secrets(text);
     }
 }
+
+#[test]
+fn yaml_blocks_plain_scalars_and_env_values_are_told_apart() {
+    masks(&[
+        // a chomping indicator, and a line of blanks inside the block
+        (
+            "auth:\n  password: |-\n    s3cret\n  user: x",
+            "auth:\n  password: |-\n***\n  user: x",
+        ),
+        (
+            "auth:\n  password: |\n    line one\n \n    line two\n  user: x",
+            "auth:\n  password: |\n***\n  user: x",
+        ),
+        // `>` followed by more than an indicator is a plain scalar: its own line is the value
+        ("password: >s3cret\n    note", "password: ***\n    note"),
+    ]);
+    // `value:` is a credential only right below (or beside) `name: PGPASSWORD`-like names:
+    // an object named token-service three lines up does not make its metric's value one
+    unchanged(
+        "metadata:\n  name: token-service\nspec:\n  metrics:\n  - type: Pods\n    target:\n      value: 100\n",
+    );
+}
+
+#[test]
+fn base64_is_read_as_a_connection_from_sixteen_characters_on() {
+    // pg://u:p@db1
+    masks(&[("connection: cGc6Ly91OnBAZGIx", "connection: ***")]);
+    // pg://u@h: shorter, a word like any other
+    unchanged("id: cGc6Ly91QGg=");
+}

@@ -1260,7 +1260,11 @@ fn every_repo_scenario_parses() {
         }
     }
     // The sixteen scenarios of this tree at least (a new one may be added without editing this).
-    assert!(count >= 16, "only {count} scenarios read from {}", dir.display());
+    assert!(
+        count >= 16,
+        "only {count} scenarios read from {}",
+        dir.display()
+    );
 }
 
 #[tokio::test]

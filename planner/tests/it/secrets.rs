@@ -447,3 +447,25 @@ fn base64_is_read_as_a_connection_from_sixteen_characters_on() {
     // pg://u@h: shorter, a word like any other
     unchanged("id: cGc6Ly91QGg=");
 }
+
+#[test]
+fn a_shell_assignment_is_no_yaml_block_and_env_names_are_whole_keys() {
+    masks(&[
+        ("  TOKEN=|\n    next", "  TOKEN=***\n    next"),
+        // `name:` at the very start of the text
+        (
+            "name: PGPASSWORD\nvalue: s3cret",
+            "name: PGPASSWORD\nvalue: ***",
+        ),
+    ]);
+    // `filename:` is not `name:`
+    unchanged("filename: token.txt\nvalue: 42");
+    // a long line of non-ASCII text before `value`: the look-back starts on a character boundary
+    let wide = "é".repeat(200);
+    for text in [
+        format!("{{\"note\": \"{wide}\", \"value\": \"x\"}}"),
+        format!("{{\"note\": \"a{wide}\", \"value\": \"x\"}}"),
+    ] {
+        unchanged(&text);
+    }
+}

@@ -469,3 +469,19 @@ fn a_shell_assignment_is_no_yaml_block_and_env_names_are_whole_keys() {
         unchanged(&text);
     }
 }
+
+#[test]
+fn authorization_headers_in_json_and_with_blanks_and_closing_brackets() {
+    masks(&[
+        (
+            "{\"Authorization\": \"Basic dXNlcjpwYXNz\"}",
+            "{\"Authorization\": \"Basic ***\"}",
+        ),
+        (
+            "Authorization : Basic dXNlcjpwYXNz",
+            "Authorization : Basic ***",
+        ),
+        // every closing bracket after the token stays
+        ("(Bearer abc))", "(Bearer ***))"),
+    ]);
+}

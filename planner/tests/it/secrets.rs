@@ -483,5 +483,14 @@ fn authorization_headers_in_json_and_with_blanks_and_closing_brackets() {
         ),
         // every closing bracket after the token stays
         ("(Bearer abc))", "(Bearer ***))"),
+        // a quoted value; a credential without a scheme, words after it kept
+        (
+            "Authorization: \"Basic dXNlcjpwYXNz\"",
+            "Authorization: \"Basic ***\"",
+        ),
+        (
+            "Authorization: ghp_abc123 (a GitHub token)",
+            "Authorization: *** (a GitHub token)",
+        ),
     ]);
 }

@@ -492,5 +492,7 @@ fn authorization_headers_in_json_and_with_blanks_and_closing_brackets() {
             "Authorization: ghp_abc123 (a GitHub token)",
             "Authorization: *** (a GitHub token)",
         ),
+        // a credential of letters only, with a blank after it
+        ("Authorization: hunterTwo \n", "Authorization: *** \n"),
     ]);
 }

@@ -85,6 +85,13 @@ pub fn read_with_hint(
         };
         let body = &text[body_start..line_start];
         let mut command = command.to_string();
+        // A secret can straddle what reads as a prompt (`password = >k aaa`: `>` is a prompt):
+        // the command alone would then quote the secret's tail, where the scanner cannot see its
+        // key. Such a line is carried masked as a whole.
+        let masked_line = crate::report::redact_secrets(&cleaned);
+        if masked_line != cleaned && crate::report::redact_secrets(&command) == command {
+            command = masked_line;
+        }
         // `kubectl auth can-i \` ⏎ `  create pods`: one command over several lines
         let (mut last_number, mut last_raw) = (number, raw);
         while let Some(stripped) = command.strip_suffix('\\') {

@@ -496,3 +496,31 @@ fn authorization_headers_in_json_and_with_blanks_and_closing_brackets() {
         ("Authorization: hunterTwo \n", "Authorization: *** \n"),
     ]);
 }
+
+/// `  password: >k aaa` in a pasted values.yaml: `>` reads as a prompt, so the line once became
+/// the "command" `k aaa` and a diagnostic quoted the password's tail, where no key is left to
+/// tell it is one.
+#[test]
+fn a_secret_that_straddles_a_prompt_is_never_quoted_in_part() {
+    let transcript = "$ cat app.ini\n[database]\npassword = >k aaa\n$ cat values.yaml\nauth:\n  password: >k aaa\n  user: airflow\n";
+    let source = planner::Source::new(
+        "transcript.txt",
+        Some(planner::EvidenceKind::Transcript),
+        transcript,
+    );
+    let (facts, report) = planner::check(&[source], &planner::Acknowledgements::default(), &[]);
+    let shown = format!(
+        "{}\n{}",
+        serde_json::to_string(&facts).unwrap(),
+        serde_json::to_string(&report).unwrap()
+    );
+    assert!(!shown.contains("k aaa"), "{shown}");
+    assert!(
+        facts
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("password: ***")),
+        "the line is still named, masked: {:?}",
+        facts.diagnostics
+    );
+}

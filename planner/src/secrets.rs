@@ -414,7 +414,11 @@ fn key_before(bytes: &[u8], end: usize, blanks_before: bool) -> Option<(Range<us
         return None;
     }
     if let Some(quote) = quote {
-        if start == 0 || bytes[start - 1] != quote {
+        // A quoted key needs its opening quote, except where a JSON line was cut just before it
+        // (`password": "x"` at the start of a line): that still names the key.
+        let cut_at_line_start =
+            start == 0 || matches!(bytes[start - 1], b'\n' | b'\r' | b' ' | b'\t');
+        if (start == 0 || bytes[start - 1] != quote) && !cut_at_line_start {
             return None;
         }
     }

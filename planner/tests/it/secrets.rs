@@ -524,3 +524,18 @@ fn a_secret_that_straddles_a_prompt_is_never_quoted_in_part() {
         facts.diagnostics
     );
 }
+
+/// A JSON line pasted from the middle, cut just before its key's opening quote.
+#[test]
+fn a_json_key_cut_before_its_opening_quote_still_masks_its_value() {
+    for text in [
+        "password\": \"s3cret-pw\",",
+        "  password\": \"s3cret-pw\"}",
+        "{\"user\": \"a\",\nclient_secret\": \"s3cret-pw\"\n}",
+    ] {
+        let masked = redact_secrets(text);
+        assert!(!masked.contains("s3cret"), "{text:?} → {masked:?}");
+    }
+    // A quote that closes a value is no key: `name": "x"` after a value stays as it is.
+    unchanged("\"name\": \"web\", \"image\": \"nginx:1\"");
+}

@@ -167,33 +167,6 @@ enum Asked {
     },
 }
 
-/// Flags of `kubectl auth can-i` (and global ones) that take a value as the next word.
-const VALUE_FLAGS: &[&str] = &[
-    "-n",
-    "--namespace",
-    "--as",
-    "--as-group",
-    "--as-uid",
-    "--subresource",
-    "--context",
-    "--kubeconfig",
-    "--cluster",
-    "--user",
-    "--token",
-    "-s",
-    "--server",
-    "--request-timeout",
-    "-v",
-    "--v",
-    "--certificate-authority",
-    "--client-certificate",
-    "--client-key",
-    "--tls-server-name",
-    "--username",
-    "--password",
-    "--cache-dir",
-];
-
 fn parse_command(command: &str) -> Option<Asked> {
     let mut questions = Vec::new();
     for part in command.split([';', '|', '&']) {
@@ -217,7 +190,7 @@ fn parse_command(command: &str) -> Option<Asked> {
                 "--list" => list = true,
                 "--as" => impersonated = rest.next().map(|s| (*s).to_owned()),
                 "--subresource" => subresource = rest.next().map(|s| (*s).to_owned()),
-                w if VALUE_FLAGS.contains(&w) => {
+                w if text::KUBECTL_VALUE_FLAGS.contains(&w) => {
                     rest.next();
                 }
                 w if w.starts_with("--as=") => impersonated = Some(w[5..].to_owned()),

@@ -515,7 +515,7 @@ fn context_switch(command: &str) -> Option<&str> {
     if !is_kubectl(tool) {
         return None;
     }
-    match positionals(args, KUBECTL_VALUE_FLAGS).as_slice() {
+    match positionals(args, text::KUBECTL_VALUE_FLAGS).as_slice() {
         ["config", "use-context" | "use", name, ..] => Some(name),
         _ => None,
     }
@@ -554,51 +554,6 @@ fn strip_wrappers(mut words: Vec<&str>) -> Vec<&str> {
     words.retain(|w| *w != "--");
     words
 }
-
-/// kubectl options that take a value in the next word.
-const KUBECTL_VALUE_FLAGS: &[&str] = &[
-    "-n",
-    "--namespace",
-    "--context",
-    "--kubeconfig",
-    "--cluster",
-    "--user",
-    "-s",
-    "--server",
-    "--token",
-    "--as",
-    "--as-group",
-    "-l",
-    "--selector",
-    "-o",
-    "--output",
-    "-c",
-    "--container",
-    "--field-selector",
-    "--sort-by",
-    "--request-timeout",
-    "--template",
-    "-L",
-    "--label-columns",
-    "--subresource",
-    "--chunk-size",
-    // global options people put before the subcommand (`kubectl --kubeconfig f get pods`)
-    "--as-uid",
-    "--certificate-authority",
-    "--client-certificate",
-    "--client-key",
-    "--tls-server-name",
-    "--username",
-    "--password",
-    "--cache-dir",
-    "--profile",
-    "--profile-output",
-    "-v",
-    "--v",
-    "--vmodule",
-    "--log-dir",
-    "--log-file",
-];
 
 /// helm options that take a value in the next word.
 const HELM_VALUE_FLAGS: &[&str] = &[
@@ -702,7 +657,7 @@ pub fn classify(command: &str) -> Route {
 }
 
 fn classify_kubectl(command: &str, args: &[&str]) -> Route {
-    let pos = positionals(args, KUBECTL_VALUE_FLAGS);
+    let pos = positionals(args, text::KUBECTL_VALUE_FLAGS);
     let output = output_format(args);
     let wants_images = output.contains("image") || output == "wide";
     match pos.as_slice() {

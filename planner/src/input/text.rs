@@ -761,6 +761,52 @@ fn heading_text(line: &str) -> Option<String> {
     Some(title.trim().trim_end_matches(':').to_ascii_lowercase())
 }
 
+/// kubectl options (the subcommands' and the global ones) that take a value in the next word:
+/// one list for every reader that skips them.
+pub(crate) const KUBECTL_VALUE_FLAGS: &[&str] = &[
+    "-n",
+    "--namespace",
+    "--context",
+    "--kubeconfig",
+    "--cluster",
+    "--user",
+    "-s",
+    "--server",
+    "--token",
+    "--as",
+    "--as-group",
+    "-l",
+    "--selector",
+    "-o",
+    "--output",
+    "-c",
+    "--container",
+    "--field-selector",
+    "--sort-by",
+    "--request-timeout",
+    "--template",
+    "-L",
+    "--label-columns",
+    "--subresource",
+    "--chunk-size",
+    // global options people put before the subcommand (`kubectl --kubeconfig f get pods`)
+    "--as-uid",
+    "--certificate-authority",
+    "--client-certificate",
+    "--client-key",
+    "--tls-server-name",
+    "--username",
+    "--password",
+    "--cache-dir",
+    "--profile",
+    "--profile-output",
+    "-v",
+    "--v",
+    "--vmodule",
+    "--log-dir",
+    "--log-file",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -911,49 +957,3 @@ mod tests {
         );
     }
 }
-
-/// kubectl options (the subcommands' and the global ones) that take a value in the next word:
-/// one list for every reader that skips them.
-pub(crate) const KUBECTL_VALUE_FLAGS: &[&str] = &[
-    "-n",
-    "--namespace",
-    "--context",
-    "--kubeconfig",
-    "--cluster",
-    "--user",
-    "-s",
-    "--server",
-    "--token",
-    "--as",
-    "--as-group",
-    "-l",
-    "--selector",
-    "-o",
-    "--output",
-    "-c",
-    "--container",
-    "--field-selector",
-    "--sort-by",
-    "--request-timeout",
-    "--template",
-    "-L",
-    "--label-columns",
-    "--subresource",
-    "--chunk-size",
-    // global options people put before the subcommand (`kubectl --kubeconfig f get pods`)
-    "--as-uid",
-    "--certificate-authority",
-    "--client-certificate",
-    "--client-key",
-    "--tls-server-name",
-    "--username",
-    "--password",
-    "--cache-dir",
-    "--profile",
-    "--profile-output",
-    "-v",
-    "--v",
-    "--vmodule",
-    "--log-dir",
-    "--log-file",
-];

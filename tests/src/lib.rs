@@ -5,6 +5,7 @@
 //! real `kubectl` and kube-rs work against it, and it plays a scenario's future: the upgrade
 //! Job's pod, its Ansible log, the platform's move to 0.23, and injected faults.
 
+pub mod auth;
 pub mod backup_pod;
 mod controllers;
 pub mod helm;
@@ -22,6 +23,8 @@ mod server_tests;
 mod store;
 mod table;
 mod time;
+pub mod tls;
 
+pub use auth::TokenPlugin;
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{Options, RequestRecord, Sim};

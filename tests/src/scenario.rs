@@ -70,6 +70,9 @@ pub struct Scenario {
     pub other_jobs: Option<JobScript>,
     #[serde(default)]
     pub faults: FaultsSpec,
+    /// Bearer-token authentication through an exec credential plugin; anyone is let in when absent.
+    #[serde(default)]
+    pub auth: Option<AuthSpec>,
     /// Services reachable through the API server's service proxy, with scripted answers.
     #[serde(default)]
     pub services: Vec<crate::proxy::ServiceSpec>,
@@ -566,6 +569,33 @@ pub struct OutageSpec {
     pub mode: OutageMode,
 }
 
+/// Short-lived bearer tokens, as EKS (`aws eks get-token`), GKE or OIDC issue them: the kubeconfig's
+/// exec plugin asks the simulator for a token, which expires after `token_ttl_s`. An expired or
+/// unknown token gets 401 on every request, and a stream opened with a token ends when it expires.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// A token's lifetime, in simulated seconds.
+    pub token_ttl_s: f64,
+    /// While this window is open the plugin cannot get a token (it exits 1, as `aws eks get-token`
+    /// does when its own credentials lapse).
+    #[serde(default)]
+    pub plugin_fails: Option<WindowSpec>,
+}
+
+/// A window of simulated time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Start of the window, simulated seconds after the anchor.
+    pub from_s: f64,
+    /// Length of the window; open-ended when absent.
+    #[serde(default)]
+    pub for_s: Option<f64>,
+    #[serde(default)]
+    pub anchor: OutageAnchor,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageAnchor {
@@ -790,6 +820,14 @@ impl Scenario {
                 "time_scale must be a positive number, not {}",
                 self.time_scale
             )));
+        }
+        if let Some(auth) = &self.auth {
+            if !(auth.token_ttl_s > 0.0 && auth.token_ttl_s.is_finite()) {
+                return Err(invalid(format!(
+                    "auth.token_ttl_s must be a positive number, not {}",
+                    auth.token_ttl_s
+                )));
+            }
         }
         for release in &self.helm_releases {
             if release.revision == 0 {

@@ -15,19 +15,22 @@ use axum::response::Response;
 use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use futures::StreamExt as _;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::auth::{self, TokenPlugin, Tokens};
 use crate::controllers;
 use crate::patch;
 use crate::protobuf;
 use crate::resources::{self, Resource, RESOURCES};
-use crate::scenario::{OutageAnchor, OutageMode, Scenario};
+use crate::scenario::{AuthSpec, OutageAnchor, OutageMode, Scenario};
 use crate::seed::{self, Naming};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::{metadata_mut, str_at, ApiError, EventType, Store, WatchEvent};
 use crate::table::{self, IncludeObject};
+use crate::tls::ServerTls;
 
 /// How to run a simulator.
 #[derive(Debug, Clone)]
@@ -35,6 +38,14 @@ pub struct Options {
     pub listen: SocketAddr,
     /// Divides every scripted delay: 600 runs a ten-minute upgrade in one second.
     pub time_scale: f64,
+    /// Turns on token authentication with this token lifetime (simulated seconds), over the
+    /// scenario's `auth.token_ttl_s`.
+    pub token_ttl_s: Option<f64>,
+    /// The `kube-sim` binary the kubeconfig names as its exec credential plugin (default: `kube-sim`
+    /// on `PATH`); only used when authentication is on.
+    pub token_plugin: Option<std::path::PathBuf>,
+    /// Serve HTTPS with a certificate from a fresh CA, which the kubeconfig carries.
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -42,6 +53,9 @@ impl Default for Options {
         Options {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             time_scale: 1.0,
+            token_ttl_s: None,
+            token_plugin: None,
+            tls: false,
         }
     }
 }
@@ -77,6 +91,10 @@ pub struct Shared {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     address: Mutex<String>,
     events: std::sync::atomic::AtomicU64,
+    tokens: Tokens,
+    token_plugin: String,
+    /// The token service's URL, when the scenario has authentication.
+    token_service: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -183,13 +201,35 @@ impl Shared {
 
     fn outage_now(&self) -> Option<OutageMode> {
         let outage = self.scenario.faults.api_unavailable.as_ref()?;
-        let anchor = match outage.anchor {
+        self.window_open(outage.anchor, outage.from_s, Some(outage.for_s))
+            .then_some(outage.mode)
+    }
+
+    /// Whether a window of simulated time (from `from_s` after `anchor`, `for_s` long) is open now.
+    fn window_open(&self, anchor: OutageAnchor, from_s: f64, for_s: Option<f64>) -> bool {
+        let anchor = match anchor {
             OutageAnchor::Start => self.started,
-            OutageAnchor::UpgradeJob => (*self.upgrade_job_created.lock().expect("lock"))?,
+            OutageAnchor::UpgradeJob => match *self.upgrade_job_created.lock().expect("lock") {
+                Some(created) => created,
+                None => return false,
+            },
         };
         let simulated = anchor.elapsed().as_secs_f64() * self.scale;
-        (simulated >= outage.from_s && simulated < outage.from_s + outage.for_s)
-            .then_some(outage.mode)
+        simulated >= from_s && for_s.is_none_or(|length| simulated < from_s + length)
+    }
+
+    /// Whether the exec plugin gets a token now.
+    fn token_plugin_works(&self) -> bool {
+        match self.tokens.plugin() {
+            TokenPlugin::Working => true,
+            TokenPlugin::Failing => false,
+            TokenPlugin::AsScenario => !self
+                .scenario
+                .auth
+                .as_ref()
+                .and_then(|auth| auth.plugin_fails.as_ref())
+                .is_some_and(|w| self.window_open(w.anchor, w.from_s, w.for_s)),
+        }
     }
 }
 
@@ -197,6 +237,7 @@ impl Shared {
 pub struct Sim {
     shared: Arc<Shared>,
     address: SocketAddr,
+    tls: Option<ServerTls>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: JoinHandle<()>,
 }
@@ -206,6 +247,21 @@ impl Sim {
         use anyhow::Context;
         // A scenario changed after it was read (a test's `fail_at`) is resolved here.
         scenario.resolve_scripts()?;
+        if let Some(ttl) = options.token_ttl_s {
+            anyhow::ensure!(
+                ttl > 0.0 && ttl.is_finite(),
+                "the token lifetime must be positive, not {ttl}"
+            );
+            match &mut scenario.auth {
+                Some(auth) => auth.token_ttl_s = ttl,
+                None => {
+                    scenario.auth = Some(AuthSpec {
+                        token_ttl_s: ttl,
+                        plugin_fails: None,
+                    })
+                }
+            }
+        }
         anyhow::ensure!(
             options.listen.ip().is_loopback(),
             "kube-sim only listens on loopback addresses, not {}",
@@ -253,6 +309,12 @@ impl Sim {
             tasks: Mutex::new(Vec::new()),
             address: Mutex::new(String::new()),
             events: std::sync::atomic::AtomicU64::new(0x161c_2b5e_0000_0000),
+            tokens: Tokens::default(),
+            token_plugin: options
+                .token_plugin
+                .as_ref()
+                .map_or_else(|| "kube-sim".to_string(), |p| p.display().to_string()),
+            token_service: Mutex::new(None),
         });
         // Give the seeded service accounts their tokens as the token controller would.
         let accounts: Vec<Value> = {
@@ -276,10 +338,32 @@ impl Sim {
         *shared.address.lock().expect("lock") = address.to_string();
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let (shutdown, shutdown_signal) = tokio::sync::oneshot::channel::<()>();
+        let tls = if options.tls {
+            Some(ServerTls::generate().context("cannot make the TLS certificate")?)
+        } else {
+            None
+        };
+        if shared.scenario.auth.is_some() {
+            let tokens = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .context("cannot listen for the token service")?;
+            *shared.token_service.lock().expect("lock") =
+                Some(format!("http://{}", tokens.local_addr()?));
+            let service = Router::new()
+                .fallback(issue_token)
+                .with_state(shared.clone());
+            shared.spawn(async move {
+                let _ = axum::serve(tokens, service).await;
+            });
+        }
+        let (handshaken_tx, handshaken) = mpsc::unbounded_channel();
         let listener = OutageListener {
             inner: Some(listener),
             address,
             shared: shared.clone(),
+            tls: tls.as_ref().map(|tls| tls.acceptor.clone()),
+            handshaken_tx,
+            handshaken,
         };
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -291,20 +375,58 @@ impl Sim {
         Ok(Sim {
             shared,
             address,
+            tls,
             shutdown: Some(shutdown),
             server,
         })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
+    }
+
+    /// The CA certificate (PEM) that signed the server's, when it serves HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.ca_pem.as_str())
     }
 
     pub fn kubeconfig_yaml(&self) -> String {
+        let token_service = self.shared.token_service.lock().expect("lock").clone();
+        let user = match token_service {
+            Some(service) => format!(
+                "\n{}",
+                auth::exec_user_yaml(&self.shared.token_plugin, &service)
+            ),
+            None => " {}\n".to_string(),
+        };
+        let authority = self
+            .ca_pem()
+            .map(|pem| {
+                format!(
+                    "\n    certificate-authority-data: {}",
+                    base64::engine::general_purpose::STANDARD.encode(pem)
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {}\nusers:\n- name: kube-sim\n  user: {{}}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {}{authority}\nusers:\n- name: kube-sim\n  user:{user}contexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\n",
             self.url()
         )
+    }
+
+    /// Makes the exec plugin work, or fail, from now on whatever the scenario says; or follow the
+    /// scenario again.
+    pub fn set_token_plugin(&self, plugin: TokenPlugin) {
+        self.shared.tokens.set_plugin(plugin);
+    }
+
+    /// How many times the exec plugin asked for a token (each is in the request log too).
+    pub fn token_requests(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path == auth::TOKEN_PATH)
+            .count()
     }
 
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
@@ -386,14 +508,27 @@ struct OutageListener {
     inner: Option<tokio::net::TcpListener>,
     address: SocketAddr,
     shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Connections whose TLS handshake ended, each made in its own task so that a slow client
+    /// holds up nobody else.
+    handshaken_tx: mpsc::UnboundedSender<(Connection, SocketAddr)>,
+    handshaken: mpsc::UnboundedReceiver<(Connection, SocketAddr)>,
 }
 
+type Connection = tokio_util::either::Either<
+    tokio::net::TcpStream,
+    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+>;
+
 impl axum::serve::Listener for OutageListener {
-    type Io = tokio::net::TcpStream;
+    type Io = Connection;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
+            if let Ok(ready) = self.handshaken.try_recv() {
+                return ready;
+            }
             let outage = self.shared.outage_now();
             if outage == Some(OutageMode::Refuse) {
                 self.inner = None;
@@ -411,14 +546,28 @@ impl axum::serve::Listener for OutageListener {
                 },
             };
             // Wake up now and then: a refuse window may open while nobody connects.
-            let accepted = tokio::time::timeout(Duration::from_millis(20), listener.accept()).await;
+            let accepted = tokio::select! {
+                accepted = tokio::time::timeout(Duration::from_millis(20), listener.accept()) => accepted,
+                Some(ready) = self.handshaken.recv() => return ready,
+            };
             match accepted {
                 Ok(Ok((stream, address))) => {
                     if self.shared.outage_now() == Some(OutageMode::Reset) {
                         drop(stream);
                         continue;
                     }
-                    return (stream, address);
+                    let Some(acceptor) = self.tls.clone() else {
+                        return (tokio_util::either::Either::Left(stream), address);
+                    };
+                    let handshaken = self.handshaken_tx.clone();
+                    tokio::spawn(async move {
+                        let handshake =
+                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                        if let Ok(Ok(stream)) = handshake.await {
+                            let _ = handshaken
+                                .send((tokio_util::either::Either::Right(stream), address));
+                        }
+                    });
                 }
                 Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(5)).await,
                 Err(_) => {}
@@ -584,7 +733,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if faults.latency_ms > 0 {
         shared.sleep(faults.latency_ms as f64 / 1000.0).await;
     }
-    let response = if shared.outage_now().is_some() {
+    let authenticated = authenticate(&shared, &headers);
+    let response = if let Err(unauthorized) = &authenticated {
+        error_response(unauthorized)
+    } else if shared.outage_now().is_some() {
         error_response(&ApiError::new(
             503,
             "ServiceUnavailable",
@@ -607,6 +759,17 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     } else {
         route_request(&shared, route, &method, &query, &headers, body).await
     };
+    // A stream opened with a token ends when the token expires: authentication happens once per
+    // request, and the client's next request has to bring a fresh token.
+    let response = match authenticated {
+        Ok(Some(expires)) => response.map(|body| {
+            Body::from_stream(
+                body.into_data_stream()
+                    .take_until(tokio::time::sleep_until(expires.into())),
+            )
+        }),
+        _ => response,
+    };
     shared
         .requests
         .lock()
@@ -617,6 +780,54 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             query: raw_query,
             status: response.status().as_u16(),
             watch,
+        });
+    response
+}
+
+/// When the request's bearer token expires; `None` when the scenario has no authentication.
+fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Option<Instant>, ApiError> {
+    if shared.scenario.auth.is_none() {
+        return Ok(None);
+    }
+    headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(auth::bearer)
+        .and_then(|token| shared.tokens.valid_until(token))
+        .map(Some)
+        .ok_or_else(|| ApiError::new(401, "Unauthorized", "Unauthorized"))
+}
+
+/// The token service, on its own plain-HTTP port as a cloud's token service (STS) is apart from the
+/// API server: a new token for the exec plugin, or 403 while the plugin is made to fail. Each
+/// request is in the request log under [`auth::TOKEN_PATH`].
+async fn issue_token(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let response = match &shared.scenario.auth {
+        _ if request.uri().path() != auth::TOKEN_PATH || request.method() != Method::POST => {
+            error_response(&ApiError::new(404, "NotFound", "the token service answers POST /kube-sim/token only"))
+        }
+        None => error_response(&ApiError::new(404, "NotFound", "no authentication")),
+        Some(_) if !shared.token_plugin_works() => error_response(&ApiError::new(
+            403,
+            "Forbidden",
+            "kube-sim: the plugin's own credentials have expired (scripted failure); no token issued",
+        )),
+        Some(auth) => {
+            let ttl = Duration::from_secs_f64(auth.token_ttl_s / shared.scale);
+            let (token, expires) = shared.tokens.issue(ttl, &shared.suffix(5));
+            json_response(200, &auth::exec_credential(&token, expires))
+        }
+    };
+    shared
+        .requests
+        .lock()
+        .expect("requests lock")
+        .push(RequestRecord {
+            method: request.method().to_string(),
+            path: request.uri().path().to_string(),
+            query: String::new(),
+            status: response.status().as_u16(),
+            watch: false,
         });
     response
 }

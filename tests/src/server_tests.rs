@@ -1,5 +1,7 @@
 //! HTTP-level behaviour kubectl does not exercise: watches, pagination, faults, patches.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
 
 use crate::{Options, Scenario, Sim};
@@ -467,4 +469,90 @@ async fn a_cluster_role_granting_what_the_user_does_not_hold_is_forbidden() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// The exec plugin's URL (`args: [token, --server, URL]`) in the kubeconfig.
+fn token_service(sim: &Sim) -> String {
+    let kubeconfig = sim.kubeconfig_yaml();
+    let start = kubeconfig.find("--server, \"").expect("an exec plugin") + 11;
+    let end = start + kubeconfig[start..].find('"').expect("quoted");
+    kubeconfig[start..end].to_string()
+}
+
+/// The plugin's request, off the runtime's threads (it blocks).
+async fn request_token(service: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || crate::auth::request_token(&service))
+        .await
+        .expect("the plugin's request runs")
+}
+
+#[tokio::test]
+async fn tokens_are_required_expire_and_end_the_streams_opened_with_them() {
+    // 60 simulated seconds of token life at time scale 60: one real second.
+    let sim = start("auth: {token_ttl_s: 60}\n", 60.0).await;
+    let (status, body) = get_json(&sim, "/api/v1/namespaces").await;
+    assert_eq!(status, 401, "no token");
+    assert_eq!(body["reason"], "Unauthorized");
+
+    let credential: Value = serde_json::from_str(
+        &request_token(token_service(&sim))
+            .await
+            .expect("the plugin gets a token"),
+    )
+    .expect("an ExecCredential");
+    assert_eq!(credential["kind"], "ExecCredential");
+    let token = credential["status"]["token"].as_str().unwrap().to_string();
+    let authorized = |path: &str| {
+        client()
+            .get(format!("{}{path}", sim.url()))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(
+        authorized("/api/v1/namespaces").await.unwrap().status(),
+        200
+    );
+    let opened = Instant::now();
+    let watch = authorized("/api/v1/namespaces?watch=true")
+        .await
+        .unwrap()
+        .text();
+    let streamed = tokio::time::timeout(Duration::from_secs(10), watch)
+        .await
+        .expect("the watch ends when its token expires")
+        .expect("the stream ends cleanly");
+    assert!(
+        opened.elapsed() >= Duration::from_millis(800),
+        "not before the token expires: {:?}",
+        opened.elapsed()
+    );
+    assert!(streamed.contains("ADDED"), "{streamed}");
+    assert_eq!(
+        authorized("/api/v1/namespaces").await.unwrap().status(),
+        401,
+        "an expired token is refused"
+    );
+    assert_eq!(sim.token_requests(), 1);
+
+    sim.set_token_plugin(crate::TokenPlugin::Failing);
+    let refused = request_token(token_service(&sim))
+        .await
+        .expect_err("no token");
+    assert!(refused.contains("403"), "{refused}");
+    assert_eq!(sim.token_requests(), 2, "a refused request is counted too");
+}
+
+#[tokio::test]
+async fn the_plugin_fails_in_the_scenario_s_window() {
+    let yaml = "auth: {token_ttl_s: 600, plugin_fails: {from_s: 60, for_s: 60}}\n";
+    let sim = start(yaml, 120.0).await;
+    let service = token_service(&sim);
+    assert!(
+        request_token(service.clone()).await.is_ok(),
+        "before the window"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(request_token(service.clone()).await.is_err(), "inside it");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(request_token(service.clone()).await.is_ok(), "after it");
 }

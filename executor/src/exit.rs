@@ -111,6 +111,13 @@ impl Exit {
         }
         .into()
     }
+    pub fn needs_human(message: impl Into<String>) -> anyhow::Error {
+        Exit {
+            code: Code::NeedsHuman,
+            message: message.into(),
+        }
+        .into()
+    }
 }
 
 /// The code of an error: its own when it carries one, else a runtime error.

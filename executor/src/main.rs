@@ -17,6 +17,7 @@ mod approval;
 mod cluster;
 mod cmd;
 mod collect;
+mod credentials;
 mod evidence;
 mod exit;
 mod journal;
@@ -474,10 +475,18 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
+    let context = cli.global.context.clone().unwrap_or_default();
+    let namespace = cli.global.namespace.clone();
     match cmd::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
             eprintln!("error: {err:#}");
+            if let Some(problem) = credentials::auth_problem_of(&err) {
+                eprintln!(
+                    "This is an authentication problem ({problem}), not a verdict on the cluster: {}",
+                    credentials::how_to_check(&context, &namespace)
+                );
+            }
             exit::of_error(&err).into()
         }
     }

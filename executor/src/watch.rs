@@ -8,6 +8,7 @@
 //! metadata.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,12 +23,19 @@ use tokio::task::JoinHandle;
 
 use crate::apply::engine::Observation;
 use crate::collect::{self, ReleaseRevision};
+use crate::credentials::{auth_problem, AuthProblem};
 
 /// What the watches send: an observation, or a note that a stream broke and is being resumed.
 #[derive(Debug)]
 pub enum Feed {
     Observed(Observation),
     Trouble(String),
+    /// The cluster refused the credentials, or they could not be made: resuming with the same
+    /// client will not help. From the watches (or log streams) of client `generation`.
+    AuthTrouble {
+        generation: u64,
+        problem: AuthProblem,
+    },
 }
 
 type Key = (String, String);
@@ -67,11 +75,13 @@ fn key_of<K: kube::Resource>(object: &K) -> Key {
 
 impl ClusterView {
     /// Opens the four watches. Objects of `upgrade_namespace` (Jobs, Pods, PVCs) are also sent on
-    /// `feed` for the Job watch.
+    /// `feed` for the Job watch; `generation` tags their authentication troubles, so troubles of
+    /// a client already replaced are told apart.
     pub fn start(
         client: &Client,
         upgrade_namespace: &str,
         feed: mpsc::UnboundedSender<Feed>,
+        generation: u64,
     ) -> ClusterView {
         let state = Arc::new(Mutex::new(State::default()));
         let changed = Arc::new(Notify::new());
@@ -137,28 +147,28 @@ impl ClusterView {
             tokio::spawn(follow(
                 pods,
                 watcher::Config::default(),
-                "pods",
+                ("pods", generation),
                 feed.clone(),
                 on_pod,
             )),
             tokio::spawn(follow(
                 secrets,
                 watcher::Config::default().labels("owner=helm"),
-                "Helm release secrets",
+                ("Helm release secrets", generation),
                 feed.clone(),
                 on_secret,
             )),
             tokio::spawn(follow(
                 jobs,
                 watcher::Config::default(),
-                "jobs",
+                ("jobs", generation),
                 feed.clone(),
                 on_job,
             )),
             tokio::spawn(follow(
                 claims,
                 watcher::Config::default(),
-                "persistentvolumeclaims",
+                ("persistentvolumeclaims", generation),
                 feed,
                 on_claim,
             )),
@@ -253,7 +263,7 @@ fn apply_event<K: kube::Resource, T>(
 async fn follow<K>(
     api: Api<K>,
     config: watcher::Config,
-    what: &'static str,
+    (what, generation): (&'static str, u64),
     feed: mpsc::UnboundedSender<Feed>,
     mut on_event: impl FnMut(watcher::Event<K>),
 ) where
@@ -265,25 +275,32 @@ async fn follow<K>(
         match event {
             Ok(event) => on_event(event),
             Err(err) => {
-                let _ = feed.send(Feed::Trouble(format!(
-                    "watch of {what} interrupted ({err}); resuming"
-                )));
+                let trouble = match auth_problem(&err) {
+                    Some(problem) => Feed::AuthTrouble {
+                        generation,
+                        problem,
+                    },
+                    None => Feed::Trouble(format!("watch of {what} interrupted ({err}); resuming")),
+                };
+                let _ = feed.send(trouble);
             }
         }
     }
 }
 
 /// Follows a pod's log and sends each line. When the stream ends while the container still runs
-/// (a dropped connection), it reconnects and skips the lines already sent.
+/// (a dropped connection, an expired token), it reconnects and skips the lines already sent,
+/// counted in `sent`, which a follower started again with a new client takes over.
 pub fn follow_logs(
     client: &Client,
     namespace: &str,
     pod: String,
+    (sent_lines, generation): (Arc<AtomicUsize>, u64),
     feed: mpsc::UnboundedSender<Feed>,
 ) -> JoinHandle<()> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     tokio::spawn(async move {
-        let mut sent = 0usize;
+        let mut sent = sent_lines.load(Ordering::SeqCst);
         let mut failures = 0u32;
         loop {
             let params = LogParams {
@@ -300,6 +317,7 @@ pub fn follow_logs(
                         index += 1;
                         if index > sent {
                             sent = index;
+                            sent_lines.store(sent, Ordering::SeqCst);
                             failures = 0;
                             let observation = Observation::LogLine {
                                 pod: pod.clone(),
@@ -311,7 +329,15 @@ pub fn follow_logs(
                         }
                     }
                 }
-                Err(_) => failures += 1,
+                Err(err) => {
+                    failures += 1;
+                    if let Some(problem) = auth_problem(&err) {
+                        let _ = feed.send(Feed::AuthTrouble {
+                            generation,
+                            problem,
+                        });
+                    }
+                }
             }
             if !still_running(&api, &pod).await || failures > 30 {
                 return;

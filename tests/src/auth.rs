@@ -147,7 +147,7 @@ pub fn request_token(server: &str) -> Result<String, String> {
         .ok()
         .and_then(|status| status["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| body.trim().to_string());
-    Err(format!("getting a token failed ({status}): {message}"))
+    Err(format!("the token service refused ({status}): {message}"))
 }
 
 #[cfg(test)]

@@ -492,6 +492,8 @@ pub enum Ending {
     RollbackFailed,
     /// Ctrl-C: the Job keeps running in the cluster.
     Interrupted,
+    /// The credentials stopped working: the run cannot see the Job, which keeps running.
+    CredentialsLost,
     /// `astro-upgrade rollback` brought the platform back, as asked.
     RollbackDone,
 }
@@ -502,9 +504,10 @@ impl Ending {
             Ending::Upgraded | Ending::DryRun | Ending::RollbackDone => exit::OK,
             Ending::RolledBack => exit::ROLLED_BACK,
             Ending::FailedUntouched => exit::FAILED_UNTOUCHED,
-            Ending::UpgradeFailed | Ending::RollbackFailed | Ending::Interrupted => {
-                exit::NEEDS_HUMAN
-            }
+            Ending::UpgradeFailed
+            | Ending::RollbackFailed
+            | Ending::Interrupted
+            | Ending::CredentialsLost => exit::NEEDS_HUMAN,
         }
     }
 }
@@ -666,6 +669,9 @@ pub enum JobOutcome {
     Succeeded,
     Failed(Failure),
     Interrupted,
+    /// The cluster stopped accepting this run's credentials and new ones could not be had: the
+    /// Job's fate is unknown, not failed.
+    CredentialsLost(String),
 }
 
 /// What follows the probe Job: `None` when it passed and the upgrade may start.
@@ -675,6 +681,7 @@ pub fn after_probe(outcome: &JobOutcome) -> Option<Ending> {
         // The upgrade Job was never created: the platform is untouched.
         JobOutcome::Failed(_) => Some(Ending::FailedUntouched),
         JobOutcome::Interrupted => Some(Ending::Interrupted),
+        JobOutcome::CredentialsLost(_) => Some(Ending::CredentialsLost),
     }
 }
 

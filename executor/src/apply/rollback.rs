@@ -67,6 +67,18 @@ pub(super) async fn roll_back(
         },
         JobOutcome::Failed(failure) => failure.to_string(),
         JobOutcome::Interrupted => "interrupted".to_string(),
+        JobOutcome::CredentialsLost(why) => {
+            run.credentials_lost(
+                upgrade_path::ROLLBACK_JOB,
+                &why,
+                "`astro-upgrade status` shows where the rollback stands, and `astro-upgrade rollback` with the same manifest re-attaches to it",
+            )
+            .await;
+            return Err(Exit::needs_human(format!(
+                "lost the credentials while watching Job {}: {why}",
+                upgrade_path::ROLLBACK_JOB
+            )));
+        }
     };
     rollback_failed(run, context, &failure).await;
     Ok(false)
@@ -249,7 +261,7 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
             args.yes,
         )
     })?;
-    let mut run = Run::new(connection.client.clone(), out, journal);
+    let mut run = Run::new(connection.client.clone(), global, out, journal);
     tokio::time::timeout(verify::LIST_TIMEOUT, run.view.listed())
         .await
         .map_err(|_| anyhow::anyhow!("cannot list the cluster's pods and Helm release Secrets"))?;

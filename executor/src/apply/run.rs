@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,6 +21,7 @@ use super::duration_arg;
 use super::engine::{
     Ending, JobOutcome, JobWatch, JobWatchConfig, Observation, Progress, PROBE_JOB,
 };
+use crate::credentials::{self, AuthProblem};
 use crate::journal::{self, Journal};
 use crate::kubectl_apply;
 use crate::manifest::{Manifest, ManifestObject, UPGRADE_NAMESPACE};
@@ -31,6 +34,15 @@ pub(super) const PROBE_DEADLINE: Duration = Duration::from_secs(600);
 
 /// How often the deadline clock is advanced on a quiet cluster (not an API poll).
 const TICK: Duration = Duration::from_millis(250);
+
+/// The waits before each attempt to connect again after the credentials were refused: a token
+/// service that fails for a moment is waited out; one that keeps failing is reported.
+const REAUTHENTICATE_WAITS: [Duration; 4] = [
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
 
 /// The upgrader's last task before the end, for the failure message.
 fn last_step(watch: &JobWatch) -> Value {
@@ -68,16 +80,21 @@ pub(super) struct Run {
     pub(super) view: ClusterView,
     /// The newest observation of each watched object, replayed to each new Job watch.
     pub(super) seen: BTreeMap<(u8, String), Observation>,
-    pub(super) followed: BTreeMap<String, JoinHandle<()>>,
+    /// Each followed pod's log stream, and how many of its lines were received.
+    pub(super) followed: BTreeMap<String, (JoinHandle<()>, Arc<AtomicUsize>)>,
+    /// How to connect again with fresh credentials.
+    pub(super) global: GlobalArgs,
+    /// Counts the clients this run has used: troubles of a replaced one are stale.
+    pub(super) generation: u64,
     pub(super) interrupts: mpsc::UnboundedReceiver<()>,
     /// Phases the upgrader entered, to be journaled once the observation is handled.
     pub(super) phases: Vec<(Phase, String)>,
 }
 
 impl Run {
-    pub(super) fn new(client: Client, out: Output, journal: Journal) -> Run {
+    pub(super) fn new(client: Client, global: &GlobalArgs, out: Output, journal: Journal) -> Run {
         let (feed_tx, feed_rx) = mpsc::unbounded_channel();
-        let view = ClusterView::start(&client, UPGRADE_NAMESPACE, feed_tx.clone());
+        let view = ClusterView::start(&client, UPGRADE_NAMESPACE, feed_tx.clone(), 0);
         let (interrupt_tx, interrupts) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
@@ -97,6 +114,8 @@ impl Run {
             view,
             seen: BTreeMap::new(),
             followed: BTreeMap::new(),
+            global: global.clone(),
+            generation: 0,
             interrupts,
             phases: Vec::new(),
         }
@@ -147,7 +166,9 @@ impl Run {
             other => other.map(|_| ()),
         };
         if let Err(err) = result {
-            self.mirror_failed(&err.to_string());
+            let why = credentials::auth_problem(&err)
+                .map_or_else(|| err.to_string(), |problem| problem.to_string());
+            self.mirror_failed(&why);
         }
     }
 
@@ -217,6 +238,15 @@ impl Run {
                         self.out.event("watch-resumed", &format!("note: {message}"), json!({"message": message}));
                         continue;
                     }
+                    Some(Feed::AuthTrouble { generation, problem }) => {
+                        if generation != self.generation {
+                            continue;
+                        }
+                        match self.reauthenticate(&problem).await {
+                            Ok(()) => continue,
+                            Err(lost) => return JobOutcome::CredentialsLost(lost),
+                        }
+                    }
                     None => Observation::Tick,
                 },
                 _ = ticks.tick() => Observation::Tick,
@@ -269,13 +299,15 @@ impl Run {
                 ),
                 Progress::LogsAvailable { pod } => {
                     if !self.followed.contains_key(&pod) {
+                        let received = Arc::new(AtomicUsize::new(0));
                         let task = watch::follow_logs(
                             &self.client,
                             UPGRADE_NAMESPACE,
                             pod.clone(),
+                            (received.clone(), self.generation),
                             self.feed_tx.clone(),
                         );
-                        self.followed.insert(pod, task);
+                        self.followed.insert(pod, (task, received));
                     }
                 }
                 Progress::Step(step) => self.out.step(watch.job(), &step),
@@ -292,6 +324,98 @@ impl Run {
             }
         }
         None
+    }
+
+    /// After the cluster refused this run's credentials (or they could not be made): connects
+    /// again from the kubeconfig, which runs its exec plugin anew, and proves the new client with
+    /// one authenticated request; then resumes the watches and log streams with it. Tries a few
+    /// times, as a token service can fail for a moment; the error says why it gave up.
+    async fn reauthenticate(&mut self, problem: &AuthProblem) -> Result<(), String> {
+        self.record(
+            "credentials",
+            "refused",
+            &format!("{problem}; getting new credentials from the kubeconfig"),
+            json!({"problem": problem.to_string()}),
+        )
+        .await;
+        let mut last = problem.to_string();
+        for (attempt, wait) in REAUTHENTICATE_WAITS.iter().enumerate() {
+            tokio::time::sleep(*wait).await;
+            match self.fresh_client().await {
+                Ok(client) => {
+                    self.resume_with(client).await;
+                    self.record(
+                        "credentials",
+                        "refreshed",
+                        "new credentials accepted; watches and log streams resumed",
+                        json!({"attempt": attempt + 1}),
+                    )
+                    .await;
+                    return Ok(());
+                }
+                Err(why) => last = why,
+            }
+        }
+        Err(last)
+    }
+
+    /// Journals that the run lost sight of Job `job` for want of credentials, with the state it
+    /// leaves and the commands to run next (`then`: how to pick the work up again).
+    pub(super) async fn credentials_lost(&mut self, job: &str, why: &str, then: &str) {
+        let check = credentials::how_to_check(
+            self.global.context.as_deref().unwrap_or_default(),
+            UPGRADE_NAMESPACE,
+        );
+        self.record(
+            "credentials",
+            "lost",
+            &format!(
+                "authentication problem, not an upgrade failure: {why}.\n\
+                 This run can no longer see Job {UPGRADE_NAMESPACE}/{job}, which keeps running in the \
+                 cluster; nothing was rolled back, deleted or re-applied.\n\
+                 Next: {check}. Then {then}"
+            ),
+            json!({"job": job, "problem": why}),
+        )
+        .await;
+    }
+
+    async fn fresh_client(&self) -> Result<Client, String> {
+        let connection = cluster::connect(&self.global).await.map_err(|err| {
+            credentials::auth_problem_of(&err)
+                .map_or_else(|| format!("{err:#}"), |problem| problem.to_string())
+        })?;
+        let jobs: Api<Job> = Api::namespaced(connection.client.clone(), UPGRADE_NAMESPACE);
+        match jobs.get_opt(planner::path::UPGRADE_JOB).await {
+            Ok(_) => Ok(connection.client),
+            Err(err) => Err(credentials::auth_problem(&err)
+                .map_or_else(|| err.to_string(), |problem| problem.to_string())),
+        }
+    }
+
+    /// Replaces the client: new watches (a fresh list, so nothing missed while refused is lost)
+    /// and each log stream resumed after the lines already received.
+    async fn resume_with(&mut self, client: Client) {
+        self.client = client;
+        self.generation += 1;
+        self.view = ClusterView::start(
+            &self.client,
+            UPGRADE_NAMESPACE,
+            self.feed_tx.clone(),
+            self.generation,
+        );
+        for (pod, (task, received)) in std::mem::take(&mut self.followed) {
+            task.abort();
+            let _ = task.await;
+            let resumed = watch::follow_logs(
+                &self.client,
+                UPGRADE_NAMESPACE,
+                pod.clone(),
+                (received.clone(), self.generation),
+                self.feed_tx.clone(),
+            );
+            self.followed.insert(pod, (resumed, received));
+        }
     }
 
     /// Prints the log lines already received, so the operator sees the failing task's output.

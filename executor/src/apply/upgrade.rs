@@ -20,7 +20,7 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
     let inputs = read_inputs(&args)?;
     let (out, journal, connection) =
         open_journal_and_connect(global, args.journal.as_deref(), &inputs.manifest).await?;
-    let mut run = Run::new(connection.client.clone(), out, journal);
+    let mut run = Run::new(connection.client.clone(), global, out, journal);
     let plan = &inputs.plan;
     run.record(
         "apply",
@@ -570,6 +570,14 @@ pub(super) async fn probe(
             )
             .await;
         }
+        JobOutcome::CredentialsLost(why) => {
+            run.credentials_lost(
+                PROBE_JOB,
+                &why,
+                "run the same `astro-upgrade apply` again: the upgrade Job was not created, the platform was not touched",
+            )
+            .await;
+        }
     }
     Ok(ending)
 }
@@ -617,6 +625,15 @@ pub(super) async fn watch_upgrade(
             )
             .await;
             Ok(Ending::Interrupted)
+        }
+        JobOutcome::CredentialsLost(why) => {
+            run.credentials_lost(
+                upgrade_path::UPGRADE_JOB,
+                &why,
+                "`astro-upgrade status` shows where the Job stands, and the same `astro-upgrade apply` re-attaches to it",
+            )
+            .await;
+            Ok(Ending::CredentialsLost)
         }
     }
 }

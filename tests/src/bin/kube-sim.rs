@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
         match kube_sim::auth::request_token(server) {
             Ok(credential) => println!("{credential}"),
             Err(why) => {
-                eprintln!("kube-sim token: {why}");
+                eprintln!("kube-sim (exec credential plugin): {why}");
                 std::process::exit(1);
             }
         }

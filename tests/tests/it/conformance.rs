@@ -62,6 +62,25 @@ impl Cluster {
         }
     }
 
+    /// Over HTTPS, with tokens that live `token_ttl_s` simulated seconds: kubectl sends
+    /// credentials only over TLS.
+    async fn start_with_tokens(scenario_file: &str, time_scale: f64, token_ttl_s: f64) -> Cluster {
+        let path = repo_root().join("tests/scenarios").join(scenario_file);
+        let scenario = Scenario::from_file(&path).expect("repo scenarios parse");
+        let options = kube_sim::Options {
+            time_scale,
+            token_ttl_s: Some(token_ttl_s),
+            tls: true,
+            ..kube_sim::Options::default()
+        };
+        let (sim, dir, kubeconfig) = crate::support::start_sim_with(scenario, options).await;
+        Cluster {
+            sim,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
     pub async fn kubectl(&self, args: &[&str]) -> Run {
         let output = tokio::process::Command::new(kubectl_path())
             .arg("--kubeconfig")
@@ -1573,4 +1592,99 @@ async fn get_raw_through_the_service_proxy_sees_the_scripted_answers() {
     let health = raw("/api/v1/namespaces/astronomer/services/astronomer-elasticsearch:9200/proxy/_cluster/health").await;
     assert_eq!(health.code, 0, "{}", health.stderr);
     assert_eq!(health.stdout.trim(), r#"{"status":"red"}"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_gets_a_token_from_the_exec_plugin_and_caches_it_until_it_expires() {
+    // Tokens live 60 simulated seconds; at time scale 60, one real second.
+    let cluster = Cluster::start_with_tokens("healthy-upgrade-succeeds.yaml", 60.0, 60.0).await;
+    assert!(cluster.sim.url().starts_with("https://"));
+    let first = cluster.kubectl(&["get", "pods", "-A"]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stdout.contains("astronomer-houston"),
+        "{}",
+        first.stdout
+    );
+    let api_requests = |sim: &Sim| {
+        sim.requests()
+            .into_iter()
+            .filter(|r| r.path != kube_sim::auth::TOKEN_PATH)
+            .count()
+    };
+    let made = api_requests(&cluster.sim);
+    assert!(made > 2, "discovery and the list: {made}");
+    assert_eq!(
+        cluster.sim.token_requests(),
+        1,
+        "one plugin call serves every request of the run while the token lives"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = cluster.kubectl(&["get", "jobs"]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        cluster.sim.token_requests(),
+        2,
+        "a new process, a new token"
+    );
+    let refused: Vec<String> = cluster
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.status == 401)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "kubectl never sent a stale token: {refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_when_its_token_expires() {
+    let cluster = Cluster::start_with_tokens("healthy-upgrade-succeeds.yaml", 60.0, 60.0).await;
+    // kubectl does not open a new watch when one ends: `get -w` returns when the token expires.
+    let watch = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        cluster.kubectl(&["get", "jobs", "-w"]),
+    )
+    .await
+    .expect("the watch ends with its token, long before 20 s");
+    assert_eq!(watch.code, 0, "{}", watch.stderr);
+    let watched = cluster
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.watch)
+        .expect("kubectl watched");
+    assert_eq!(watched.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reports_a_failing_exec_plugin_as_it_does_against_eks() {
+    let cluster = Cluster::start_with_tokens("healthy-upgrade-succeeds.yaml", 60.0, 60.0).await;
+    cluster.sim.set_token_plugin(kube_sim::TokenPlugin::Failing);
+    let run = cluster.kubectl(&["get", "pods"]).await;
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("getting credentials"),
+        "client-go's words for a failed plugin: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no token issued"),
+        "the plugin's own reason reaches the operator: {}",
+        run.stderr
+    );
+    assert!(
+        cluster.sim.token_requests() >= 1,
+        "the plugin was called and refused"
+    );
+    let served = cluster
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path != kube_sim::auth::TOKEN_PATH && r.status == 200)
+        .count();
+    assert_eq!(served, 0, "nothing is served without a token");
 }

@@ -19,6 +19,8 @@ const ROLLBACK_ACK: &str = "rollback-data-loss";
 const HOUSTON_WORKER_CRASHING: &str = "known-crashing=astronomer-houston-worker-5c8d9f7b6-qk2zt";
 const JOBS_PATH: &str = "/apis/batch/v1/namespaces/default/jobs";
 
+mod credentials;
+
 fn binary() -> PathBuf {
     crate::support::astro_upgrade_binary()
 }

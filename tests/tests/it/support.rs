@@ -10,11 +10,27 @@ pub(crate) async fn start_sim(
     scenario: Scenario,
     time_scale: f64,
 ) -> (Sim, tempfile::TempDir, PathBuf) {
-    let sim = Sim::start(
+    start_sim_with(
         scenario,
         Options {
             time_scale,
             ..Options::default()
+        },
+    )
+    .await
+}
+
+/// [`start_sim`] with every option; a scenario with `auth` gets this package's `kube-sim` as its
+/// exec credential plugin.
+pub(crate) async fn start_sim_with(
+    scenario: Scenario,
+    options: Options,
+) -> (Sim, tempfile::TempDir, PathBuf) {
+    let sim = Sim::start(
+        scenario,
+        Options {
+            token_plugin: Some(PathBuf::from(env!("CARGO_BIN_EXE_kube-sim"))),
+            ..options
         },
     )
     .await

@@ -54,6 +54,12 @@ impl Tokens {
         (Instant::now() < expires).then_some(expires)
     }
 
+    /// Forgets every token issued so far, as revoking a role's sessions does: the next request
+    /// that brings one gets 401, however long the client believes it lives.
+    pub(crate) fn revoke_all(&self) {
+        self.issued.lock().expect("tokens lock").clear();
+    }
+
     pub(crate) fn plugin(&self) -> TokenPlugin {
         match self.plugin.load(Ordering::Relaxed) {
             1 => TokenPlugin::Working,

@@ -421,6 +421,11 @@ impl Sim {
         self.shared.tokens.set_plugin(plugin);
     }
 
+    /// Revokes every token issued so far (streams already open go on, as on a real API server).
+    pub fn revoke_tokens(&self) {
+        self.shared.tokens.revoke_all();
+    }
+
     /// How many times the exec plugin asked for a token (each is in the request log too).
     pub fn token_requests(&self) -> usize {
         self.requests()

@@ -218,3 +218,132 @@ async fn a_plugin_that_stops_working_is_an_authentication_problem_and_nothing_is
     );
     assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
 }
+
+/// Waits until the simulator holds Job `name`.
+async fn job_created(sim: &Sim, name: &str) {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while sim
+            .object("batch/v1", "Job", Some("default"), name)
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("Job {name} is created"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_tokens_are_replaced_and_the_watches_resume() {
+    // Tokens live an hour, so kube-rs keeps using its token; the test revokes every token soon
+    // after the upgrade Job appears (as revoking a role's sessions does). Every watch stream ends
+    // after one event, so the watches reconnect with the revoked token and meet 401.
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 20.0, |scenario| {
+        with_tokens(scenario, 3600.0, None);
+        scenario.faults.watch_cut_after_events = Some(1);
+    })
+    .await;
+    let plan = cluster.approved_plan(&[ROLLBACK_ACK]).await;
+    let args = cluster.apply_args(&plan, &["--auto-rollback"]);
+    let mut apply = cluster.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let revoke = async {
+        job_created(&cluster.sim, UPGRADE_JOB).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cluster.sim.revoke_tokens();
+    };
+    let (output, ()) = tokio::join!(
+        async {
+            tokio::time::timeout(Duration::from_secs(120), apply.output())
+                .await
+                .expect("apply finishes")
+                .expect("apply runs")
+        },
+        revoke
+    );
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(cluster.platform_chart_version(), "0.23.18 deployed");
+    assert!(
+        !refused(&cluster.sim).is_empty(),
+        "the revoked token met 401"
+    );
+    assert!(text.contains("new credentials accepted"), "{text}");
+    let journal = std::fs::read_to_string(cluster.path("astro-upgrade-journal.jsonl"))
+        .expect("the journal is written");
+    assert!(
+        journal.contains("\"event\":\"refused\"") && journal.contains("\"event\":\"refreshed\""),
+        "the journal records the refresh: {journal}"
+    );
+    assert!(!journal.contains("\"event\":\"lost\""), "{journal}");
+    assert_eq!(
+        cluster.job_posts(),
+        2,
+        "the probe and the upgrade Job, once each"
+    );
+    assert!(cluster
+        .sim
+        .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_stops_working_during_the_rollback_hands_over_without_touching_it() {
+    let cluster = Cluster::start_with("upgrade-fails-after-backup", 20.0, |scenario| {
+        with_tokens(scenario, 120.0, None);
+    })
+    .await;
+    let plan = cluster
+        .approved_plan(&[HOUSTON_WORKER_CRASHING, ROLLBACK_ACK])
+        .await;
+    let args = cluster.apply_args(&plan, &["--auto-rollback"]);
+    let mut apply = cluster.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let fail_plugin = async {
+        job_created(&cluster.sim, ROLLBACK_JOB).await;
+        cluster.sim.set_token_plugin(TokenPlugin::Failing);
+    };
+    let (output, ()) = tokio::join!(
+        async {
+            tokio::time::timeout(Duration::from_secs(120), apply.output())
+                .await
+                .expect("apply finishes")
+                .expect("apply runs")
+        },
+        fail_plugin
+    );
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    assert!(
+        text.contains("authentication problem, not an upgrade failure"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`astro-upgrade rollback` with the same manifest re-attaches"),
+        "{text}"
+    );
+    assert!(!text.contains("rollback failed"), "{text}");
+    let rollback_posts = cluster
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == JOBS_PATH && r.status < 300)
+        .count();
+    assert_eq!(
+        rollback_posts, 3,
+        "probe, upgrade, rollback: nothing created again"
+    );
+    assert!(
+        cluster
+            .sim
+            .object("batch/v1", "Job", Some("default"), ROLLBACK_JOB)
+            .is_some(),
+        "the rollback Job is left running"
+    );
+}

@@ -347,3 +347,41 @@ async fn a_plugin_that_stops_working_during_the_rollback_hands_over_without_touc
         "the rollback Job is left running"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_on_a_slow_cluster_outlives_its_tokens() {
+    // 300 ms per request and tokens of one second: the collection needs several tokens.
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 1.0, |scenario| {
+        with_tokens(scenario, 1.0, None);
+        scenario.faults.latency_ms = 300;
+    })
+    .await;
+    let bundle = cluster.collect().await;
+    assert!(bundle.contains("\"pods\""), "a whole bundle");
+    assert!(
+        cluster.sim.token_requests() >= 3,
+        "tokens were renewed during the collection: {}",
+        cluster.sim.token_requests()
+    );
+    assert_eq!(refused(&cluster.sim), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_cannot_get_credentials_says_it_is_an_authentication_problem() {
+    let cluster = Cluster::start_with("healthy-upgrade-succeeds", 1.0, |scenario| {
+        with_tokens(scenario, 600.0, None);
+    })
+    .await;
+    cluster.sim.set_token_plugin(TokenPlugin::Failing);
+    for args in [&["status"][..], &["collect", "--out", "b.json"][..]] {
+        let run = cluster.run(args).await;
+        assert_eq!(run.code, 1, "{args:?}: {}", run.text());
+        let text = run.text();
+        assert!(
+            text.contains("This is an authentication problem")
+                && text.contains("kubectl get --raw /version")
+                && text.contains("no token issued"),
+            "{args:?}: {text}"
+        );
+    }
+}

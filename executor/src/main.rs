@@ -19,6 +19,7 @@ mod cmd;
 mod collect;
 mod evidence;
 mod exit;
+mod fleet;
 mod journal;
 mod kubectl_apply;
 mod manifest;
@@ -42,12 +43,15 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
-    #[arg(long, global = true, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: the current context)
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    /// Repeat it, or separate files with ':', to merge several as kubectl merges
+    /// KUBECONFIG=a:b (the first file to set a value or name wins)
+    #[arg(long = "kubeconfig", global = true, value_name = "FILE")]
+    pub kubeconfigs: Vec<PathBuf>,
+    /// The kubeconfig context to use (default: the current context). `check`, `plan` and
+    /// `collect` take it repeated: one cluster each, assessed as a fleet
+    #[arg(long = "context", global = true, value_name = "NAME")]
+    pub contexts: Vec<String>,
     /// The Astronomer platform namespace
     #[arg(
         short = 'n',
@@ -60,6 +64,14 @@ pub struct GlobalArgs {
     /// Output format
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+}
+
+impl GlobalArgs {
+    /// The one context a single-cluster command uses (`None`: the current context). Commands
+    /// that change a cluster refuse several before they get here ([`cmd::run`]).
+    pub fn single_context(&self) -> Option<&str> {
+        self.contexts.first().map(String::as_str)
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +201,38 @@ pub struct CheckArgs {
     pub evidence: EvidenceArgs,
     #[command(flatten)]
     pub options: UpgraderOptionArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// Which clusters a fleet run assesses, and how. A run is a fleet run when more than one
+/// `--context` is given, or `--all-contexts` or `--contexts-from`; one `--context` alone is the
+/// single-cluster command it always was.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Fleet: several clusters in one run (live evidence only)")]
+pub struct FleetArgs {
+    /// Assess every context of the kubeconfig (all files merged), in its order
+    #[arg(long, conflicts_with = "contexts_from")]
+    pub all_contexts: bool,
+    /// Assess the contexts listed in FILE: one per line, `#` starts a comment (with --context:
+    /// those too)
+    #[arg(long, value_name = "FILE")]
+    pub contexts_from: Option<PathBuf>,
+    /// How many clusters are assessed at the same time
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// How long one cluster may take (connecting and reading everything) before it is reported
+    /// as timed out; the others go on
+    #[arg(long, value_name = "DUR", default_value = "2m", value_parser = duration_text)]
+    pub cluster_timeout: String,
+}
+
+impl FleetArgs {
+    /// Whether the selection flags ask for a fleet run, given how many `--context` flags came.
+    pub fn is_fleet(&self, contexts: usize) -> bool {
+        contexts > 1 || self.all_contexts || self.contexts_from.is_some()
+    }
 }
 
 /// What the plan sets on the upgrader's Job beyond the manifest; `check` predicts with them too.
@@ -232,6 +276,12 @@ pub struct PlanArgs {
     /// Also write the plan as Markdown (for a change ticket) to FILE
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Fleet runs: write each GO cluster's plan to DIR/CONTEXT.plan.json (and .plan.md), and
+    /// the fleet summary to DIR/fleet.json and DIR/fleet.md
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "markdown"])]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -240,6 +290,12 @@ pub struct CollectArgs {
     /// Write the bundle to FILE (default: standard output)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Fleet runs: write each cluster's bundle to DIR/CONTEXT.bundle.json (what `check --bundle`
+    /// and the page read) and the fleet summary to DIR/fleet.json
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Args, Debug)]

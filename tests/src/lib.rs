@@ -24,4 +24,4 @@ mod table;
 mod time;
 
 pub use scenario::{Scenario, ScenarioError};
-pub use server::{Options, RequestRecord, Sim};
+pub use server::{closed_port_url, fleet_kubeconfig, Options, RequestRecord, Silent, Sim};

@@ -35,6 +35,9 @@ pub struct Options {
     pub listen: SocketAddr,
     /// Divides every scripted delay: 600 runs a ten-minute upgrade in one second.
     pub time_scale: f64,
+    /// Real time added before every answer (a distant API server), whatever the time scale;
+    /// the scenario's own `latency_ms` is simulated time and scales.
+    pub latency: Duration,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
         Options {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             time_scale: 1.0,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct Shared {
     pub scenario: Scenario,
     pub store: Mutex<Store>,
     scale: f64,
+    latency: Duration,
     started: Instant,
     logs: Mutex<HashMap<(String, String), PodLog>>,
     logs_changed: watch::Sender<u64>,
@@ -243,6 +248,7 @@ impl Sim {
             scenario,
             store: Mutex::new(store),
             scale,
+            latency: options.latency,
             started: Instant::now(),
             logs: Mutex::new(HashMap::new()),
             logs_changed,
@@ -301,10 +307,7 @@ impl Sim {
     }
 
     pub fn kubeconfig_yaml(&self) -> String {
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {}\nusers:\n- name: kube-sim\n  user: {{}}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\n",
-            self.url()
-        )
+        fleet_kubeconfig(&[("kube-sim", &self.url())])
     }
 
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
@@ -378,6 +381,64 @@ impl Drop for Sim {
         }
         self.server.abort();
     }
+}
+
+/// A kubeconfig with one context per `(name, server URL)`, each with its own cluster and user
+/// entry of the same name and namespace `default`; the first is the current context.
+pub fn fleet_kubeconfig(contexts: &[(&str, &str)]) -> String {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut named = String::new();
+    for (name, server) in contexts {
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n"
+        ));
+        users.push_str(&format!("- name: {name}\n  user: {{}}\n"));
+        named.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: default\n"
+        ));
+    }
+    let current = contexts.first().map_or("", |(name, _)| name);
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{named}current-context: {current}\npreferences: {{}}\n"
+    )
+}
+
+/// A server that accepts connections and never answers: an API server stuck behind a load
+/// balancer, the case a per-cluster timeout exists for. Connections are held until it is dropped.
+pub struct Silent {
+    address: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Silent {
+    pub async fn start() -> std::io::Result<Silent> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let address = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        Ok(Silent { address, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The URL of a loopback port nothing listens on (bound, then closed): connecting is refused.
+pub fn closed_port_url() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    Ok(format!("http://{}", listener.local_addr()?))
 }
 
 /// Accepts connections, except during a `reset` outage (they are closed at once) or a `refuse`
@@ -580,6 +641,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         _ => false,
     };
 
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
     let faults = &shared.scenario.faults;
     if faults.latency_ms > 0 {
         shared.sleep(faults.latency_ms as f64 / 1000.0).await;

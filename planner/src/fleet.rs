@@ -125,8 +125,7 @@ impl ClusterResult {
             status: Status::Unknown,
             message: format!("{} ({}): {detail}", what, access.as_str()),
             remedy: Some(format!(
-                "Check the context's server and credentials, then assess it again:\n\
-                 kubectl --context {} version",
+                "check the context's server and credentials (`kubectl --context {} version`), then assess it again",
                 shell_word(&context)
             )),
             evidence: Vec::new(),
@@ -293,7 +292,7 @@ fn shell_word(word: &str) -> String {
 // Human text: the matrix (at most TABLE_WIDTH columns), then each cluster's open findings.
 
 const CONTEXT_WIDTH: usize = 26;
-const SERVER_WIDTH: usize = 16;
+const SERVER_WIDTH: usize = 18;
 const PLATFORM_WIDTH: usize = 8;
 const VERDICT_WIDTH: usize = 10;
 const GAP: &str = "  ";
@@ -711,7 +710,7 @@ mod tests {
             .remedy
             .as_deref()
             .unwrap()
-            .contains("kubectl --context down version"));
+            .contains("`kubectl --context down version`"));
         let quoted = ClusterResult::not_assessed("my ctx", Access::TimedOut, "30s");
         assert!(quoted.report.findings[0]
             .remedy

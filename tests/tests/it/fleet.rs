@@ -21,8 +21,13 @@ const ACKS: [&str; 4] = [
 ];
 
 async fn sim(scenario: &str) -> Sim {
+    sim_with(scenario, |_| {}).await
+}
+
+async fn sim_with(scenario: &str, change: impl FnOnce(&mut Scenario)) -> Sim {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{scenario}.yaml"));
-    let scenario = Scenario::from_file(&path).expect("the scenario reads");
+    let mut scenario = Scenario::from_file(&path).expect("the scenario reads");
+    change(&mut scenario);
     Sim::start(scenario, kube_sim::Options::default())
         .await
         .expect("kube-sim starts")
@@ -447,9 +452,24 @@ async fn plan_writes_one_plan_per_go_cluster_and_collect_one_bundle_per_cluster(
 }
 
 #[tokio::test]
-async fn a_hanging_cluster_is_cut_off_by_its_timeout_while_the_others_finish() {
+async fn a_hanging_cluster_is_cut_off_by_its_timeout_and_a_forbidden_one_reported_while_the_others_finish(
+) {
     let healthy = sim("healthy-upgrade-succeeds").await;
     let no_rights = sim("missing-rights").await;
+    // These credentials may read the version but not list pods: 403 Forbidden.
+    let forbidden = sim_with("healthy-upgrade-succeeds", |scenario| {
+        scenario
+            .faults
+            .requests
+            .push(kube_sim::scenario::RequestFault {
+                when: kube_sim::scenario::RequestMatch {
+                    path_prefix: Some("/api/v1/pods".to_string()),
+                    ..Default::default()
+                },
+                respond: 403,
+            });
+    })
+    .await;
     let hanging = Silent::start().await.expect("a silent server");
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig.yaml");
@@ -459,6 +479,7 @@ async fn a_hanging_cluster_is_cut_off_by_its_timeout_while_the_others_finish() {
             ("hanging", &hanging.url()),
             ("healthy", &healthy.url()),
             ("no-rights", &no_rights.url()),
+            ("forbidden", &forbidden.url()),
         ]),
     )
     .unwrap();
@@ -500,4 +521,11 @@ async fn a_hanging_cluster_is_cut_off_by_its_timeout_while_the_others_finish() {
     let no_rights_row = row(&document, "no-rights");
     assert_eq!(no_rights_row["verdict"], "NO-GO");
     assert_eq!(no_rights_row["access"], "assessed");
+    let forbidden_row = row(&document, "forbidden");
+    assert_eq!(forbidden_row["access"], "forbidden", "{forbidden_row:#}");
+    assert_eq!(forbidden_row["verdict"], "INCOMPLETE");
+    assert_eq!(
+        forbidden_row["unknown"],
+        serde_json::json!(["cluster-access"])
+    );
 }

@@ -169,6 +169,68 @@ pub fn version_warning(version: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn kubeconfig(current: &str, contexts: &[(&str, &str)]) -> String {
+        let mut text =
+            format!("apiVersion: v1\nkind: Config\ncurrent-context: {current}\nclusters:\n");
+        for (name, server) in contexts {
+            text.push_str(&format!(
+                "- name: {name}\n  cluster:\n    server: {server}\n"
+            ));
+        }
+        text.push_str("contexts:\n");
+        for (name, _) in contexts {
+            text.push_str(&format!(
+                "- name: {name}\n  context:\n    cluster: {name}\n    user: u\n"
+            ));
+        }
+        text.push_str("users:\n- name: u\n  user: {}\n");
+        text
+    }
+
+    #[test]
+    fn several_kubeconfigs_merge_the_first_file_winning() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.yaml");
+        let b = dir.path().join("b.yaml");
+        std::fs::write(
+            &a,
+            kubeconfig(
+                "dev",
+                &[("dev", "https://dev:6443"), ("prod", "https://a-prod:6443")],
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            kubeconfig(
+                "prod",
+                &[("prod", "https://b-prod:6443"), ("eu", "https://eu:6443")],
+            ),
+        )
+        .unwrap();
+        let merged = merge_files(&[a.clone(), b.clone()], false).unwrap();
+        let names: Vec<&str> = merged.contexts.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["dev", "prod", "eu"]);
+        assert_eq!(merged.current_context.as_deref(), Some("dev"));
+        let prod = merged.clusters.iter().find(|c| c.name == "prod").unwrap();
+        let server = prod.cluster.as_ref().and_then(|c| c.server.as_deref());
+        assert_eq!(server, Some("https://a-prod:6443"), "the first file's prod");
+
+        let missing = dir.path().join("missing.yaml");
+        let skipped = merge_files(&[missing.clone(), b.clone()], true).unwrap();
+        assert_eq!(skipped.current_context.as_deref(), Some("prod"));
+        let err = merge_files(&[missing.clone(), b], false).unwrap_err();
+        assert!(format!("{err:#}").contains("missing.yaml"), "{err:#}");
+        let err = merge_files(&[missing], true).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("none of the kubeconfig files"),
+            "{err:#}"
+        );
+        std::fs::write(&a, "clusters: [unclosed").unwrap();
+        let err = merge_files(&[a], false).unwrap_err();
+        assert!(format!("{err:#}").contains("a.yaml"), "{err:#}");
+    }
+
     #[test]
     fn servers_outside_the_path_s_range_are_warned() {
         assert_eq!(version_warning("1.16.15-eks-ad4801"), None);

@@ -651,6 +651,54 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_is_several_contexts_or_a_fleet_flag() {
+        let fleet_of = |args: &[&str]| {
+            let cli = parse(args).unwrap();
+            let contexts = cli.global.contexts.len();
+            match cli.command {
+                Command::Check(args) => args.fleet.is_fleet(contexts),
+                Command::Plan(args) => args.fleet.is_fleet(contexts),
+                Command::Collect(args) => args.fleet.is_fleet(contexts),
+                _ => panic!("not a fleet command"),
+            }
+        };
+        assert!(!fleet_of(&["check"]));
+        assert!(!fleet_of(&["check", "--context", "prod"]));
+        assert!(fleet_of(&["check", "--context", "a", "--context", "b"]));
+        assert!(fleet_of(&["plan", "--context", "a", "--context", "b"]));
+        assert!(fleet_of(&["collect", "--all-contexts"]));
+        assert!(fleet_of(&["plan", "--contexts-from", "wave.txt"]));
+        let cli = parse(&[
+            "check",
+            "--kubeconfig",
+            "a.yaml:b.yaml",
+            "--kubeconfig",
+            "c",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.kubeconfigs.len(),
+            2,
+            "split when read, as KUBECONFIG is"
+        );
+        let Command::Check(args) = parse(&["check", "--all-contexts"]).unwrap().command else {
+            panic!("not check");
+        };
+        assert_eq!(
+            (args.fleet.parallel, args.fleet.cluster_timeout.as_str()),
+            (8, "2m")
+        );
+        for bad in [
+            &["check", "--parallel", "0"][..],
+            &["check", "--cluster-timeout", "soon"][..],
+            &["check", "--all-contexts", "--contexts-from", "f"][..],
+            &["plan", "--out", "p.json", "--out-dir", "plans"][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn help_lists_the_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains(&exit::help()), "{help}");

@@ -517,8 +517,30 @@ fn platform_line(text: &str) -> Result<MinorVersion, String> {
     })
 }
 
+/// clap keeps a global flag's values from one level only: in `astro-upgrade --context a check
+/// --context b` the `a` is dropped without a word. A fleet must not lose a cluster that way, so
+/// when fewer `--context` values reached the command than the command line holds, that is a
+/// usage error.
+fn dropped_contexts(args: &[std::ffi::OsString], cli: &Cli) -> Option<String> {
+    let written = args
+        .iter()
+        .skip(1)
+        .take_while(|arg| *arg != "--")
+        .filter(|arg| {
+            *arg == "--context" || arg.to_str().is_some_and(|a| a.starts_with("--context="))
+        })
+        .count();
+    (written > cli.global.contexts.len()).then(|| {
+        format!(
+            "--context is given {written} times but only {} reached the command: write every --context after the subcommand (astro-upgrade check --context a --context b)",
+            cli.global.contexts.len()
+        )
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {
@@ -530,6 +552,10 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
+    if let Some(message) = dropped_contexts(&args, &cli) {
+        eprintln!("error: {message}");
+        return exit::Code::Usage.into();
+    }
     match cmd::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {

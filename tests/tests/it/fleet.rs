@@ -529,3 +529,59 @@ async fn a_hanging_cluster_is_cut_off_by_its_timeout_and_a_forbidden_one_reporte
         serde_json::json!(["cluster-access"])
     );
 }
+
+#[tokio::test]
+async fn a_terminal_gets_one_progress_line_per_cluster_as_it_finishes() {
+    if !Path::new("/usr/bin/script").exists() {
+        panic!("/usr/bin/script (util-linux) is needed to give the run a terminal");
+    }
+    let fleet = Fleet::start().await;
+    let list = std::env::join_paths([fleet.path("a.yaml"), fleet.path("b.yaml")]).unwrap();
+    // script(1) runs the command on a pseudo-terminal: stderr is a terminal, stdout goes to a file.
+    let line = format!(
+        "'{}' check --all-contexts -o json > fleet.json",
+        astro_upgrade_binary().display()
+    );
+    let mut command = Command::new("/usr/bin/script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(fleet.dir.path())
+        .env("KUBECONFIG", list)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    let run = run_to_end(command, "astro-upgrade on a terminal").await;
+    let terminal = run.stdout.replace('\r', "");
+    let progress: Vec<&str> = terminal
+        .lines()
+        .filter(|line| line.starts_with('['))
+        .collect();
+    assert_eq!(progress.len(), 3, "one line per cluster: {terminal}");
+    for (done, line) in progress.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("[{}/3] ", done + 1)),
+            "{terminal}"
+        );
+    }
+    for context in ["healthy", "no-rights", "down"] {
+        let lines = progress
+            .iter()
+            .filter(|line| line.split_whitespace().nth(1) == Some(context))
+            .count();
+        assert_eq!(lines, 1, "{context}: {terminal}");
+    }
+    assert!(progress
+        .iter()
+        .any(|l| l.contains("down") && l.contains("unreachable")));
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(fleet.path("fleet.json")).unwrap())
+            .expect("stdout stays the JSON document");
+    assert_eq!(document["clusters"].as_array().unwrap().len(), 3);
+
+    // Piped, stderr gets no progress lines.
+    let piped = fleet.run(&["check", "--all-contexts", "-o", "json"]).await;
+    assert!(
+        !piped.stderr.lines().any(|l| l.starts_with('[')),
+        "{}",
+        piped.stderr
+    );
+}

@@ -56,7 +56,11 @@ async fn main() -> anyhow::Result<()> {
     for index in 0..cli.clusters {
         let mut listen = cli.listen;
         if listen.port() != 0 {
-            listen.set_port(listen.port() + index);
+            let port = listen
+                .port()
+                .checked_add(index)
+                .with_context(|| format!("no port {} + {index}", listen.port()))?;
+            listen.set_port(port);
         }
         let sim = Sim::start(
             scenario.clone(),

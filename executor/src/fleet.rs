@@ -136,13 +136,13 @@ pub fn collect_all(
     fleet: &FleetArgs,
     selection: &Selection,
 ) -> anyhow::Result<Vec<(String, Outcome)>> {
-    let timeout = crate::apply::engine::parse_duration(&fleet.cluster_timeout)
+    let timeout = crate::apply::engine::parse_duration(fleet.cluster_timeout())
         .context("--cluster-timeout was checked when the command line was read")?;
-    let parallel = usize::from(fleet.parallel);
+    let parallel = usize::from(fleet.parallel());
     let total = selection.contexts.len();
     eprintln!(
         "Assessing {total} clusters, at most {parallel} at a time, each within {}.",
-        fleet.cluster_timeout
+        fleet.cluster_timeout()
     );
     let progress = std::io::stderr().is_terminal();
     let started = Instant::now();

@@ -218,20 +218,32 @@ pub struct FleetArgs {
     /// those too)
     #[arg(long, value_name = "FILE")]
     pub contexts_from: Option<PathBuf>,
-    /// How many clusters are assessed at the same time
-    #[arg(long, value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: u16,
+    /// How many clusters are assessed at the same time [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: Option<u16>,
     /// How long one cluster may take (connecting and reading everything) before it is reported
-    /// as timed out; the others go on
-    #[arg(long, value_name = "DUR", default_value = "2m", value_parser = duration_text)]
-    pub cluster_timeout: String,
+    /// as timed out; the others go on [default: 2m]
+    #[arg(long, value_name = "DUR", value_parser = duration_text)]
+    pub cluster_timeout: Option<String>,
 }
 
 impl FleetArgs {
     /// Whether the selection flags ask for a fleet run, given how many `--context` flags came.
     pub fn is_fleet(&self, contexts: usize) -> bool {
         contexts > 1 || self.all_contexts || self.contexts_from.is_some()
+    }
+
+    /// Whether a flag that only a fleet run uses was given (one cluster has no other to wait for).
+    pub fn tunes_a_fleet(&self) -> bool {
+        self.parallel.is_some() || self.cluster_timeout.is_some()
+    }
+
+    pub fn parallel(&self) -> u16 {
+        self.parallel.unwrap_or(8)
+    }
+
+    pub fn cluster_timeout(&self) -> &str {
+        self.cluster_timeout.as_deref().unwrap_or("2m")
     }
 }
 
@@ -711,9 +723,14 @@ mod tests {
             panic!("not check");
         };
         assert_eq!(
-            (args.fleet.parallel, args.fleet.cluster_timeout.as_str()),
+            (args.fleet.parallel(), args.fleet.cluster_timeout()),
             (8, "2m")
         );
+        assert!(!args.fleet.tunes_a_fleet());
+        let Command::Collect(args) = parse(&["collect", "--parallel", "3"]).unwrap().command else {
+            panic!("not collect");
+        };
+        assert!(args.fleet.tunes_a_fleet());
         for bad in [
             &["check", "--parallel", "0"][..],
             &["check", "--cluster-timeout", "soon"][..],

@@ -24,6 +24,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
                 "--context given {contexts} times: only check, plan and collect take several contexts (a fleet); this command works on one cluster"
             )))
         }
+        Some(false) if fleet_tuned(&cli.command) => {
+            return Err(Exit::usage(
+                "--parallel and --cluster-timeout are for fleet runs (several --context, --all-contexts or --contexts-from)",
+            ))
+        }
         Some(false) if out_dir_given(&cli.command) => {
             return Err(Exit::usage(
                 "--out-dir is for fleet runs (several --context, --all-contexts or --contexts-from); for one cluster use --out",
@@ -53,6 +58,15 @@ fn out_dir_given(command: &Command) -> bool {
     match command {
         Command::Plan(args) => args.out_dir.is_some(),
         Command::Collect(args) => args.out_dir.is_some(),
+        _ => false,
+    }
+}
+
+fn fleet_tuned(command: &Command) -> bool {
+    match command {
+        Command::Check(args) => args.fleet.tunes_a_fleet(),
+        Command::Plan(args) => args.fleet.tunes_a_fleet(),
+        Command::Collect(args) => args.fleet.tunes_a_fleet(),
         _ => false,
     }
 }

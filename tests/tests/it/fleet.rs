@@ -349,6 +349,12 @@ async fn contexts_come_from_flags_files_and_merged_kubeconfigs() {
     assert!(report.get("clusters").is_none());
 
     let run = fleet
+        .run(&["check", "--context", "healthy", "--cluster-timeout", "5s"])
+        .await;
+    assert_eq!(run.code, 2, "a fleet's flag on one cluster: {}", run.stderr);
+    assert!(run.stderr.contains("for fleet runs"), "{}", run.stderr);
+
+    let run = fleet
         .run(&["status", "--context", "healthy", "--context", "down"])
         .await;
     assert_eq!(run.code, 2, "{}", run.stderr);

@@ -369,6 +369,9 @@ async fn contexts_come_from_flags_files_and_merged_kubeconfigs() {
 async fn plan_writes_one_plan_per_go_cluster_and_collect_one_bundle_per_cluster() {
     let fleet = Fleet::start().await;
     let plans = fleet.path("plans");
+    // An earlier run's plan for a cluster that is NO-GO now must not stay beside the new ones.
+    std::fs::create_dir(&plans).unwrap();
+    std::fs::write(plans.join("no-rights.plan.json"), "{\"verdict\": \"GO\"}").unwrap();
     let run = fleet
         .run(&with_acks(&[
             "plan",
@@ -387,7 +390,12 @@ async fn plan_writes_one_plan_per_go_cluster_and_collect_one_bundle_per_cluster(
     assert!(plans.join("healthy.plan.md").exists());
     assert!(
         !plans.join("no-rights.plan.json").exists(),
-        "NO-GO: no plan"
+        "NO-GO: no plan, the old one removed"
+    );
+    assert!(
+        run.stderr.contains("no-rights.plan.json"),
+        "the removal is said: {}",
+        run.stderr
     );
     assert!(!plans.join("down.plan.json").exists());
     let summary: Value =

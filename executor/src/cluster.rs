@@ -1,6 +1,8 @@
 //! The connection to the cluster: a kube client from `--kubeconfig`/`--context`, `$KUBECONFIG`,
 //! `~/.kube/config` or the in-cluster service account, and the server version gate.
 
+use std::path::PathBuf;
+
 use anyhow::Context as _;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -18,57 +20,112 @@ pub struct Cluster {
 }
 
 pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Cluster> {
-    let options = KubeConfigOptions {
-        context: global.context.clone(),
-        ..KubeConfigOptions::default()
-    };
-    let kubeconfig = match &global.kubeconfig {
-        Some(path) => Some(
-            Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?,
-        ),
-        // An unreadable $KUBECONFIG is an error; only its absence (and no ~/.kube/config) means in-cluster.
-        None if std::env::var_os("KUBECONFIG").is_some() => {
-            Some(Kubeconfig::read().context("cannot read the kubeconfig named by $KUBECONFIG")?)
-        }
-        None => Kubeconfig::read().ok(),
-    };
-    let (config, context, contexts) = match kubeconfig {
+    match load_kubeconfig(global)? {
         Some(kubeconfig) => {
             let context = global
-                .context
-                .clone()
+                .single_context()
+                .map(str::to_string)
                 .or_else(|| kubeconfig.current_context.clone())
                 .unwrap_or_default();
-            let contexts = kubeconfig
-                .contexts
-                .iter()
-                .map(|named| planner::facts::Context {
-                    name: named.name.clone(),
-                    namespace: named.context.as_ref().and_then(|c| c.namespace.clone()),
-                    current: named.name == context,
-                    at: planner::facts::At {
-                        source: "live:kubeconfig".to_string(),
-                        line: None,
-                    },
-                })
-                .collect();
-            let config = Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .with_context(|| format!("cannot use the kubeconfig context {context:?}"))?;
-            (config, context, contexts)
+            connect_to(kubeconfig, &context).await
         }
         None => {
             let config = Config::incluster().context(
                 "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and not running in a cluster",
             )?;
-            (config, "in-cluster".to_string(), Vec::new())
+            let client = Client::try_from(config).context("cannot build the Kubernetes client")?;
+            Ok(Cluster {
+                client,
+                context: "in-cluster".to_string(),
+                contexts: Vec::new(),
+            })
         }
+    }
+}
+
+/// The kubeconfig as kubectl reads it: the `--kubeconfig` files (each flag may hold a
+/// ':'-separated list), else the files of `$KUBECONFIG`, else `~/.kube/config`; several files
+/// are merged by kubectl's rules (the first to set a value or a name wins). A file named on the
+/// command line must exist; in `$KUBECONFIG` a missing one is skipped, as kubectl skips it.
+/// `None`: no kubeconfig at all (then only the in-cluster account is left).
+pub fn load_kubeconfig(global: &GlobalArgs) -> anyhow::Result<Option<Kubeconfig>> {
+    if !global.kubeconfigs.is_empty() {
+        let files: Vec<PathBuf> = global
+            .kubeconfigs
+            .iter()
+            .flat_map(std::env::split_paths)
+            .filter(|path| !path.as_os_str().is_empty())
+            .collect();
+        return merge_files(&files, false).map(Some);
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG") {
+        let files: Vec<PathBuf> = std::env::split_paths(&list)
+            .filter(|path| !path.as_os_str().is_empty())
+            .collect();
+        if !files.is_empty() {
+            // An unreadable $KUBECONFIG is an error; only its absence (and no ~/.kube/config)
+            // means in-cluster.
+            return merge_files(&files, true)
+                .context("cannot read the kubeconfig named by $KUBECONFIG")
+                .map(Some);
+        }
+    }
+    Ok(Kubeconfig::read().ok())
+}
+
+/// Reads and merges `files` in order; `skip_missing` skips files that do not exist, as kubectl
+/// does for `$KUBECONFIG`, though not all of them. Each error names its file.
+fn merge_files(files: &[PathBuf], skip_missing: bool) -> anyhow::Result<Kubeconfig> {
+    let mut merged: Option<Kubeconfig> = None;
+    for path in files {
+        if skip_missing && !path.exists() {
+            continue;
+        }
+        let next = Kubeconfig::read_from(path)
+            .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+        merged = Some(match merged {
+            None => next,
+            Some(first) => first.merge(next).with_context(|| {
+                format!(
+                    "cannot merge the kubeconfig {} into the ones before it",
+                    path.display()
+                )
+            })?,
+        });
+    }
+    merged.ok_or_else(|| {
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        anyhow::anyhow!("none of the kubeconfig files exists: {}", names.join(", "))
+    })
+}
+
+/// A client for one context of an already loaded kubeconfig: the fleet connects to each of its
+/// contexts this way, and a single-cluster command to the one it was given.
+pub async fn connect_to(kubeconfig: Kubeconfig, context: &str) -> anyhow::Result<Cluster> {
+    let contexts = kubeconfig
+        .contexts
+        .iter()
+        .map(|named| planner::facts::Context {
+            name: named.name.clone(),
+            namespace: named.context.as_ref().and_then(|c| c.namespace.clone()),
+            current: named.name == context,
+            at: planner::facts::At {
+                source: "live:kubeconfig".to_string(),
+                line: None,
+            },
+        })
+        .collect();
+    let options = KubeConfigOptions {
+        context: (!context.is_empty()).then(|| context.to_string()),
+        ..KubeConfigOptions::default()
     };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .with_context(|| format!("cannot use the kubeconfig context {context:?}"))?;
     let client = Client::try_from(config).context("cannot build the Kubernetes client")?;
     Ok(Cluster {
         client,
-        context,
+        context: context.to_string(),
         contexts,
     })
 }
@@ -111,6 +168,68 @@ pub fn version_warning(version: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kubeconfig(current: &str, contexts: &[(&str, &str)]) -> String {
+        let mut text =
+            format!("apiVersion: v1\nkind: Config\ncurrent-context: {current}\nclusters:\n");
+        for (name, server) in contexts {
+            text.push_str(&format!(
+                "- name: {name}\n  cluster:\n    server: {server}\n"
+            ));
+        }
+        text.push_str("contexts:\n");
+        for (name, _) in contexts {
+            text.push_str(&format!(
+                "- name: {name}\n  context:\n    cluster: {name}\n    user: u\n"
+            ));
+        }
+        text.push_str("users:\n- name: u\n  user: {}\n");
+        text
+    }
+
+    #[test]
+    fn several_kubeconfigs_merge_the_first_file_winning() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.yaml");
+        let b = dir.path().join("b.yaml");
+        std::fs::write(
+            &a,
+            kubeconfig(
+                "dev",
+                &[("dev", "https://dev:6443"), ("prod", "https://a-prod:6443")],
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            kubeconfig(
+                "prod",
+                &[("prod", "https://b-prod:6443"), ("eu", "https://eu:6443")],
+            ),
+        )
+        .unwrap();
+        let merged = merge_files(&[a.clone(), b.clone()], false).unwrap();
+        let names: Vec<&str> = merged.contexts.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["dev", "prod", "eu"]);
+        assert_eq!(merged.current_context.as_deref(), Some("dev"));
+        let prod = merged.clusters.iter().find(|c| c.name == "prod").unwrap();
+        let server = prod.cluster.as_ref().and_then(|c| c.server.as_deref());
+        assert_eq!(server, Some("https://a-prod:6443"), "the first file's prod");
+
+        let missing = dir.path().join("missing.yaml");
+        let skipped = merge_files(&[missing.clone(), b.clone()], true).unwrap();
+        assert_eq!(skipped.current_context.as_deref(), Some("prod"));
+        let err = merge_files(&[missing.clone(), b], false).unwrap_err();
+        assert!(format!("{err:#}").contains("missing.yaml"), "{err:#}");
+        let err = merge_files(&[missing], true).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("none of the kubeconfig files"),
+            "{err:#}"
+        );
+        std::fs::write(&a, "clusters: [unclosed").unwrap();
+        let err = merge_files(&[a], false).unwrap_err();
+        assert!(format!("{err:#}").contains("a.yaml"), "{err:#}");
+    }
 
     #[test]
     fn servers_outside_the_path_s_range_are_warned() {

@@ -50,19 +50,34 @@ pub async fn collect_facts(cluster: &Cluster, platform_namespace: &str) -> anyho
     facts.kubernetes.server_at = Some(at("version"));
     facts.contexts = cluster.contexts.clone();
 
-    let mut images = ImageSet::default();
-    collect_pods(client, &mut facts, &mut images).await?;
-    collect_workload_images(client, &mut images).await?;
-    facts.images = images.into_facts();
-    facts.permissions = collect_permissions(client, platform_namespace).await?;
-    let (releases, history) = collect_helm_releases(client).await?;
+    // The reads below do not depend on one another: asked together, a distant API server costs
+    // about the longest of them rather than their sum (a fleet's clusters are often far away).
+    // All are awaited, then taken in this order, so the first error is always the same one.
+    let workloads = async {
+        let mut images = ImageSet::default();
+        let mut listed = Facts::default();
+        collect_pods(client, &mut listed, &mut images).await?;
+        collect_workload_images(client, &mut images).await?;
+        anyhow::Ok((listed.pods, images.into_facts()))
+    };
+    let (workloads, permissions, releases, storage_classes, connection, upgrade_resources) = futures::join!(
+        workloads,
+        collect_permissions(client, platform_namespace),
+        collect_helm_releases(client),
+        collect_storage_classes(client),
+        collect_bootstrap_connection(client, platform_namespace),
+        collect_upgrade_resources(client),
+    );
+    (facts.pods, facts.images) = workloads?;
+    facts.permissions = permissions?;
+    let (releases, history) = releases?;
     facts.helm_releases = releases;
     // every release Secret, whatever its state: what `helm list --all` shows
     facts.helm_list_all = Some(at("helm-secrets"));
     facts.helm_history = history;
-    facts.storage_classes = collect_storage_classes(client).await?;
-    facts.database_connection = collect_bootstrap_connection(client, platform_namespace).await?;
-    facts.upgrade_resources = Some(collect_upgrade_resources(client).await?);
+    facts.storage_classes = storage_classes?;
+    facts.database_connection = connection?;
+    facts.upgrade_resources = Some(upgrade_resources?);
     Ok(facts)
 }
 
@@ -250,51 +265,58 @@ pub async fn collect_permissions(
     platform_namespace: &str,
 ) -> anyhow::Result<Vec<Permission>> {
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let mut permissions = Vec::new();
-    for required in LTS_0_16_TO_0_23.permissions {
-        let namespace = match required.scope {
-            PermissionScope::PlatformNamespace => Some(platform_namespace.to_string()),
-            PermissionScope::UpgradeNamespace => {
-                Some(LTS_0_16_TO_0_23.upgrade_namespace.to_string())
-            }
-            PermissionScope::Cluster | PermissionScope::AllNamespaces => None,
-        };
-        // `--all-namespaces` is the empty namespace: RBAC then counts only cluster-wide grants,
-        // as its escalation check does for a ClusterRole. `*` has no group, as kubectl asks it.
-        let all_namespaces = required.scope == PermissionScope::AllNamespaces;
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(required.verb.to_string()),
-                    resource: Some(required.resource.to_string()),
-                    group: Some(api_group(required.resource).to_string()),
-                    namespace: namespace.clone(),
+    // Nine independent questions, asked together; the answers keep the path's order.
+    let questions = LTS_0_16_TO_0_23.permissions.iter().map(|required| {
+        let api = api.clone();
+        async move {
+            let namespace = match required.scope {
+                PermissionScope::PlatformNamespace => Some(platform_namespace.to_string()),
+                PermissionScope::UpgradeNamespace => {
+                    Some(LTS_0_16_TO_0_23.upgrade_namespace.to_string())
+                }
+                PermissionScope::Cluster | PermissionScope::AllNamespaces => None,
+            };
+            // `--all-namespaces` is the empty namespace: RBAC then counts only cluster-wide
+            // grants, as its escalation check does for a ClusterRole. `*` has no group, as
+            // kubectl asks it.
+            let all_namespaces = required.scope == PermissionScope::AllNamespaces;
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        verb: Some(required.verb.to_string()),
+                        resource: Some(required.resource.to_string()),
+                        group: Some(api_group(required.resource).to_string()),
+                        namespace: namespace.clone(),
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
+                },
                 ..Default::default()
-            },
-            ..Default::default()
-        };
-        let answer = api
-            .create(&PostParams::default(), &review)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot ask whether I may {} {}",
-                    required.verb, required.resource
-                )
-            })?;
-        permissions.push(Permission {
-            verb: required.verb.to_string(),
-            resource: required.resource.to_string(),
-            namespace,
-            allowed: answer.status.map(|s| s.allowed).unwrap_or(false),
-            all_namespaces,
-            as_user: None,
-            at: at("selfsubjectaccessreviews"),
-        });
-    }
-    Ok(permissions)
+            };
+            let answer = api
+                .create(&PostParams::default(), &review)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot ask whether I may {} {}",
+                        required.verb, required.resource
+                    )
+                })?;
+            anyhow::Ok(Permission {
+                verb: required.verb.to_string(),
+                resource: required.resource.to_string(),
+                namespace,
+                allowed: answer.status.map(|s| s.allowed).unwrap_or(false),
+                all_namespaces,
+                as_user: None,
+                at: at("selfsubjectaccessreviews"),
+            })
+        }
+    });
+    futures::future::join_all(questions)
+        .await
+        .into_iter()
+        .collect()
 }
 
 fn api_group(resource: &str) -> &'static str {

@@ -20,6 +20,7 @@ mod collect;
 mod credentials;
 mod evidence;
 mod exit;
+mod fleet;
 mod journal;
 mod kubectl_apply;
 mod manifest;
@@ -43,12 +44,15 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
-    #[arg(long, global = true, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: the current context)
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    /// Repeat it, or separate files with ':', to merge several as kubectl merges
+    /// KUBECONFIG=a:b (the first file to set a value or name wins)
+    #[arg(long = "kubeconfig", global = true, value_name = "FILE")]
+    pub kubeconfigs: Vec<PathBuf>,
+    /// The kubeconfig context to use (default: the current context). `check`, `plan` and
+    /// `collect` take it repeated: one cluster each, assessed as a fleet
+    #[arg(long = "context", global = true, value_name = "NAME")]
+    pub contexts: Vec<String>,
     /// The Astronomer platform namespace
     #[arg(
         short = 'n',
@@ -61,6 +65,14 @@ pub struct GlobalArgs {
     /// Output format
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+}
+
+impl GlobalArgs {
+    /// The one context a single-cluster command uses (`None`: the current context). Commands
+    /// that change a cluster refuse several before they get here ([`cmd::run`]).
+    pub fn single_context(&self) -> Option<&str> {
+        self.contexts.first().map(String::as_str)
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +202,50 @@ pub struct CheckArgs {
     pub evidence: EvidenceArgs,
     #[command(flatten)]
     pub options: UpgraderOptionArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// Which clusters a fleet run assesses, and how. A run is a fleet run when more than one
+/// `--context` is given, or `--all-contexts` or `--contexts-from`; one `--context` alone is the
+/// single-cluster command it always was.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Fleet: several clusters in one run (live evidence only)")]
+pub struct FleetArgs {
+    /// Assess every context of the kubeconfig (all files merged), in its order
+    #[arg(long, conflicts_with = "contexts_from")]
+    pub all_contexts: bool,
+    /// Assess the contexts listed in FILE: one per line, `#` starts a comment (with --context:
+    /// those too)
+    #[arg(long, value_name = "FILE")]
+    pub contexts_from: Option<PathBuf>,
+    /// How many clusters are assessed at the same time [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: Option<u16>,
+    /// How long one cluster may take (connecting and reading everything) before it is reported
+    /// as timed out; the others go on [default: 2m]
+    #[arg(long, value_name = "DUR", value_parser = duration_text)]
+    pub cluster_timeout: Option<String>,
+}
+
+impl FleetArgs {
+    /// Whether the selection flags ask for a fleet run, given how many `--context` flags came.
+    pub fn is_fleet(&self, contexts: usize) -> bool {
+        contexts > 1 || self.all_contexts || self.contexts_from.is_some()
+    }
+
+    /// Whether a flag that only a fleet run uses was given (one cluster has no other to wait for).
+    pub fn tunes_a_fleet(&self) -> bool {
+        self.parallel.is_some() || self.cluster_timeout.is_some()
+    }
+
+    pub fn parallel(&self) -> u16 {
+        self.parallel.unwrap_or(8)
+    }
+
+    pub fn cluster_timeout(&self) -> &str {
+        self.cluster_timeout.as_deref().unwrap_or("2m")
+    }
 }
 
 /// What the plan sets on the upgrader's Job beyond the manifest; `check` predicts with them too.
@@ -233,6 +289,12 @@ pub struct PlanArgs {
     /// Also write the plan as Markdown (for a change ticket) to FILE
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Fleet runs: write each GO cluster's plan to DIR/CONTEXT.plan.json (and .plan.md), and
+    /// the fleet summary to DIR/fleet.json and DIR/fleet.md
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "markdown"])]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -241,6 +303,12 @@ pub struct CollectArgs {
     /// Write the bundle to FILE (default: standard output)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Fleet runs: write each cluster's bundle to DIR/CONTEXT.bundle.json (what `check --bundle`
+    /// and the page read) and the fleet summary to DIR/fleet.json
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -462,8 +530,30 @@ fn platform_line(text: &str) -> Result<MinorVersion, String> {
     })
 }
 
+/// clap keeps a global flag's values from one level only: in `astro-upgrade --context a check
+/// --context b` the `a` is dropped without a word. A fleet must not lose a cluster that way, so
+/// when fewer `--context` values reached the command than the command line holds, that is a
+/// usage error.
+fn dropped_contexts(args: &[std::ffi::OsString], cli: &Cli) -> Option<String> {
+    let written = args
+        .iter()
+        .skip(1)
+        .take_while(|arg| *arg != "--")
+        .filter(|arg| {
+            *arg == "--context" || arg.to_str().is_some_and(|a| a.starts_with("--context="))
+        })
+        .count();
+    (written > cli.global.contexts.len()).then(|| {
+        format!(
+            "--context is given {written} times but only {} reached the command: write every --context after the subcommand (astro-upgrade check --context a --context b)",
+            cli.global.contexts.len()
+        )
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {
@@ -475,7 +565,11 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
-    let context = cli.global.context.clone().unwrap_or_default();
+    if let Some(message) = dropped_contexts(&args, &cli) {
+        eprintln!("error: {message}");
+        return exit::Code::Usage.into();
+    }
+    let context = cli.global.single_context().unwrap_or_default().to_owned();
     let namespace = cli.global.namespace.clone();
     match cmd::run(cli) {
         Ok(code) => code.into(),
@@ -601,6 +695,59 @@ mod tests {
         );
         let err = parse(&["verify", "--expect", "zero"]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn a_fleet_is_several_contexts_or_a_fleet_flag() {
+        let fleet_of = |args: &[&str]| {
+            let cli = parse(args).unwrap();
+            let contexts = cli.global.contexts.len();
+            match cli.command {
+                Command::Check(args) => args.fleet.is_fleet(contexts),
+                Command::Plan(args) => args.fleet.is_fleet(contexts),
+                Command::Collect(args) => args.fleet.is_fleet(contexts),
+                _ => panic!("not a fleet command"),
+            }
+        };
+        assert!(!fleet_of(&["check"]));
+        assert!(!fleet_of(&["check", "--context", "prod"]));
+        assert!(fleet_of(&["check", "--context", "a", "--context", "b"]));
+        assert!(fleet_of(&["plan", "--context", "a", "--context", "b"]));
+        assert!(fleet_of(&["collect", "--all-contexts"]));
+        assert!(fleet_of(&["plan", "--contexts-from", "wave.txt"]));
+        let cli = parse(&[
+            "check",
+            "--kubeconfig",
+            "a.yaml:b.yaml",
+            "--kubeconfig",
+            "c",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.kubeconfigs.len(),
+            2,
+            "split when read, as KUBECONFIG is"
+        );
+        let Command::Check(args) = parse(&["check", "--all-contexts"]).unwrap().command else {
+            panic!("not check");
+        };
+        assert_eq!(
+            (args.fleet.parallel(), args.fleet.cluster_timeout()),
+            (8, "2m")
+        );
+        assert!(!args.fleet.tunes_a_fleet());
+        let Command::Collect(args) = parse(&["collect", "--parallel", "3"]).unwrap().command else {
+            panic!("not collect");
+        };
+        assert!(args.fleet.tunes_a_fleet());
+        for bad in [
+            &["check", "--parallel", "0"][..],
+            &["check", "--cluster-timeout", "soon"][..],
+            &["check", "--all-contexts", "--contexts-from", "f"][..],
+            &["plan", "--out", "p.json", "--out-dir", "plans"][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

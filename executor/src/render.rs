@@ -449,130 +449,9 @@ fn next_step(out: &mut String, report: &Report, invocation: &Invocation, style: 
     }
 }
 
-/// JUnit XML, one test case per check id. CI systems gate on failures, so `fail` and `unknown`
-/// are both failures (an unknown blocks GO just like a fail); a `warn` passes with its message
-/// in `system-out`, and the reader diagnostics go to the suite's `system-err`.
+/// JUnit XML, one test case per check id: the planner's, which the fleet's suites share.
 pub fn junit(report: &Report) -> String {
-    let failures = count(report, Status::Fail) + count(report, Status::Unknown);
-    let suite = format!("astro-upgrade check {}", LTS_0_16_TO_0_23.id);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"astro-upgrade\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
-        report.findings.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-        xml(&suite),
-        report.findings.len()
-    );
-    let _ = writeln!(
-        out,
-        "    <properties>\n      <property name=\"verdict\" value=\"{}\"/>\n    </properties>",
-        report.verdict.as_str()
-    );
-    for finding in &report.findings {
-        junit_case(&mut out, finding);
-    }
-    if !report.diagnostics.is_empty() {
-        let mut text = String::new();
-        for d in &report.diagnostics {
-            let at = At {
-                source: d.source.clone(),
-                line: d.line,
-            };
-            let severity = match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-                Severity::Info => "info",
-            };
-            let _ = writeln!(text, "{severity} {}: {}", place(&at), d.message);
-        }
-        let _ = writeln!(out, "    <system-err>{}</system-err>", xml(&text));
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-fn junit_case(out: &mut String, finding: &Finding) {
-    let title = LTS_0_16_TO_0_23
-        .check(&finding.check)
-        .map(|spec| spec.title)
-        .unwrap_or("");
-    let mut details = String::new();
-    let _ = writeln!(details, "{}", finding.message);
-    if let Some(remedy) = &finding.remedy {
-        let _ = writeln!(details, "fix: {remedy}");
-    }
-    for item in &finding.items {
-        let at = item.evidence.first().map(place).unwrap_or_default();
-        let _ = writeln!(
-            details,
-            "- {} {}: {} ({at})",
-            status_word(item.status),
-            item.subject,
-            item.message
-        );
-    }
-    if !finding.evidence.is_empty() {
-        let _ = writeln!(details, "evidence: {}", evidence_line(&finding.evidence));
-    }
-    let _ = writeln!(
-        out,
-        "    <testcase classname=\"{}\" name=\"{}\">",
-        LTS_0_16_TO_0_23.id,
-        xml(&finding.check)
-    );
-    let status = status_word(finding.status);
-    match finding.status {
-        Status::Fail | Status::Unknown => {
-            let _ = writeln!(
-                out,
-                "      <failure type=\"{status}\" message=\"{}\">{}</failure>",
-                xml(&format!("{status}: {}", finding.message)),
-                xml(&details)
-            );
-        }
-        Status::Warn | Status::Pass => {
-            let _ = writeln!(
-                out,
-                "      <system-out>{}</system-out>",
-                xml(&format!("{status} ({title}): {details}"))
-            );
-        }
-    }
-    out.push_str("    </testcase>\n");
-}
-
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "pass",
-        Status::Warn => "warn",
-        Status::Unknown => "unknown",
-        Status::Fail => "fail",
-    }
-}
-
-/// Text for XML content and attributes: markup escaped, and the characters XML 1.0 forbids
-/// (pasted ANSI escapes, NULs) replaced, so the document always parses.
-fn xml(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            '\t' | '\n' | '\r' => escaped.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                escaped.push(char::REPLACEMENT_CHARACTER)
-            }
-            c => escaped.push(c),
-        }
-    }
-    escaped
+    planner::junit::report_junit(report)
 }
 
 #[cfg(test)]
@@ -661,13 +540,5 @@ mod tests {
         );
         let json = json(&report).unwrap();
         assert!(json.contains("astronomer/pod-24"), "JSON keeps every item");
-    }
-
-    #[test]
-    fn xml_escapes_markup_and_forbidden_characters() {
-        assert_eq!(
-            xml("a<b & \"c\" \x1b[31m"),
-            "a&lt;b &amp; &quot;c&quot; \u{FFFD}[31m"
-        );
     }
 }

@@ -7,7 +7,9 @@
 
 pub mod acks;
 pub mod facts;
+pub mod fleet;
 pub mod input;
+pub mod junit;
 pub mod manifest;
 pub mod options;
 pub mod path;

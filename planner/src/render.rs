@@ -6,7 +6,7 @@ use crate::path::LTS_0_16_TO_0_23 as PATH;
 use crate::plan::{Plan, Step, StepKind};
 use crate::report::{name_list, Finding, Report, Status, Verdict, NAMES_SHOWN};
 
-fn status_label(status: Status) -> &'static str {
+pub(crate) fn status_label(status: Status) -> &'static str {
     match status {
         Status::Pass => "PASS",
         Status::Warn => "WARN",
@@ -26,7 +26,7 @@ fn verdict_line(verdict: Verdict) -> &'static str {
 }
 
 /// A table cell: pipes escaped, line breaks kept visible.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', "<br>")
 }
 
@@ -70,7 +70,8 @@ fn remedy_block(out: &mut String, remedy: &str) {
     }
 }
 
-fn actions(out: &mut String, findings: &[Finding]) {
+/// `heading` is the Markdown heading of the section (`##`); each finding gets one level more.
+fn actions(out: &mut String, findings: &[Finding], heading: &str) {
     let open: Vec<&Finding> = findings
         .iter()
         .filter(|f| f.status != Status::Pass)
@@ -78,11 +79,11 @@ fn actions(out: &mut String, findings: &[Finding]) {
     if open.is_empty() {
         return;
     }
-    out.push_str("## What to do\n\n");
+    let _ = writeln!(out, "{heading} What to do\n");
     for f in open {
         let _ = writeln!(
             out,
-            "### {} `{}`\n\n{}\n",
+            "{heading}# {} `{}`\n\n{}\n",
             status_label(f.status),
             f.check,
             f.message
@@ -122,11 +123,11 @@ fn actions(out: &mut String, findings: &[Finding]) {
     }
 }
 
-fn diagnostics(out: &mut String, diagnostics: &[crate::facts::Diagnostic]) {
+fn diagnostics(out: &mut String, diagnostics: &[crate::facts::Diagnostic], heading: &str) {
     if diagnostics.is_empty() {
         return;
     }
-    out.push_str("## Reader diagnostics\n\n");
+    let _ = writeln!(out, "{heading} Reader diagnostics\n");
     for d in diagnostics {
         let place = match d.line {
             Some(line) => format!("{}:{line}", d.source),
@@ -148,10 +149,16 @@ pub fn report_markdown(report: &Report) -> String {
         report.verdict.as_str(),
         verdict_line(report.verdict)
     );
-    findings_table(&mut out, &report.findings);
-    actions(&mut out, &report.findings);
-    diagnostics(&mut out, &report.diagnostics);
+    report_body(&mut out, report, "##");
     out
+}
+
+/// A report's findings table, what to do per open finding and its diagnostics, with sections
+/// under `heading` (`##` alone; `###` under a fleet's cluster heading).
+pub(crate) fn report_body(out: &mut String, report: &Report, heading: &str) {
+    findings_table(out, &report.findings);
+    actions(out, &report.findings, heading);
+    diagnostics(out, &report.diagnostics, heading);
 }
 
 fn steps_list(out: &mut String, steps: &[Step]) {
@@ -294,7 +301,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
     }
     out.push_str("## Findings\n\n");
     findings_table(&mut out, &plan.findings);
-    actions(&mut out, &plan.findings);
+    actions(&mut out, &plan.findings, "##");
     out.push_str("## Steps\n\n");
     if plan.verdict != Verdict::Go {
         let _ = writeln!(
@@ -333,7 +340,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
         );
     }
     out.push('\n');
-    diagnostics(&mut out, &plan.diagnostics);
+    diagnostics(&mut out, &plan.diagnostics, "##");
     cleanup_section(&mut out);
     out
 }

@@ -27,4 +27,6 @@ pub mod tls;
 
 pub use auth::TokenPlugin;
 pub use scenario::{Scenario, ScenarioError};
-pub use server::{Options, RequestRecord, Sim};
+pub use server::{
+    closed_port_url, fleet_kubeconfig, KubeconfigContext, Options, RequestRecord, Silent, Sim,
+};

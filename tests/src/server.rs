@@ -46,6 +46,9 @@ pub struct Options {
     pub token_plugin: Option<std::path::PathBuf>,
     /// Serve HTTPS with a certificate from a fresh CA, which the kubeconfig carries.
     pub tls: bool,
+    /// Real time added before every answer (a distant API server), whatever the time scale;
+    /// the scenario's own `latency_ms` is simulated time and scales.
+    pub latency: Duration,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             token_ttl_s: None,
             token_plugin: None,
             tls: false,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -81,6 +85,7 @@ pub struct Shared {
     pub scenario: Scenario,
     pub store: Mutex<Store>,
     scale: f64,
+    latency: Duration,
     started: Instant,
     logs: Mutex<HashMap<(String, String), PodLog>>,
     logs_changed: watch::Sender<u64>,
@@ -299,6 +304,7 @@ impl Sim {
             scenario,
             store: Mutex::new(store),
             scale,
+            latency: options.latency,
             started: Instant::now(),
             logs: Mutex::new(HashMap::new()),
             logs_changed,
@@ -391,28 +397,21 @@ impl Sim {
         self.tls.as_ref().map(|tls| tls.ca_pem.as_str())
     }
 
-    pub fn kubeconfig_yaml(&self) -> String {
+    /// The kubeconfig entry that reaches this simulator under `name`: its URL, the CA when it
+    /// serves HTTPS, and the exec credential plugin when it requires tokens.
+    pub fn kubeconfig_context(&self, name: &str) -> KubeconfigContext {
         let token_service = self.shared.token_service.lock().expect("lock").clone();
-        let user = match token_service {
-            Some(service) => format!(
-                "\n{}",
-                auth::exec_user_yaml(&self.shared.token_plugin, &service)
-            ),
-            None => " {}\n".to_string(),
-        };
-        let authority = self
-            .ca_pem()
-            .map(|pem| {
-                format!(
-                    "\n    certificate-authority-data: {}",
-                    base64::engine::general_purpose::STANDARD.encode(pem)
-                )
-            })
-            .unwrap_or_default();
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {}{authority}\nusers:\n- name: kube-sim\n  user:{user}contexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\n",
-            self.url()
-        )
+        KubeconfigContext {
+            name: name.to_string(),
+            server: self.url(),
+            authority_pem: self.ca_pem().map(str::to_string),
+            exec_user: token_service
+                .map(|service| auth::exec_user_yaml(&self.shared.token_plugin, &service)),
+        }
+    }
+
+    pub fn kubeconfig_yaml(&self) -> String {
+        fleet_kubeconfig(&[self.kubeconfig_context("kube-sim")])
     }
 
     /// Makes the exec plugin work, or fail, from now on whatever the scenario says; or follow the
@@ -505,6 +504,100 @@ impl Drop for Sim {
         }
         self.server.abort();
     }
+}
+
+/// One context of a kubeconfig: its server, the CA to trust it with (PEM), and the `user:` body
+/// (indented YAML) when it needs credentials.
+#[derive(Clone, Debug, Default)]
+pub struct KubeconfigContext {
+    pub name: String,
+    pub server: String,
+    pub authority_pem: Option<String>,
+    pub exec_user: Option<String>,
+}
+
+impl KubeconfigContext {
+    /// A context for a plain-HTTP server without credentials (a closed port, a silent server).
+    pub fn plain(name: &str, server: &str) -> KubeconfigContext {
+        KubeconfigContext {
+            name: name.to_string(),
+            server: server.to_string(),
+            ..KubeconfigContext::default()
+        }
+    }
+}
+
+/// A kubeconfig with these contexts, each with its own cluster and user entry of the same name
+/// and namespace `default`; the first is the current context.
+pub fn fleet_kubeconfig(contexts: &[KubeconfigContext]) -> String {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut named = String::new();
+    for context in contexts {
+        let name = &context.name;
+        let authority = context
+            .authority_pem
+            .as_ref()
+            .map(|pem| {
+                format!(
+                    "    certificate-authority-data: {}\n",
+                    base64::engine::general_purpose::STANDARD.encode(pem)
+                )
+            })
+            .unwrap_or_default();
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {}\n{authority}",
+            context.server
+        ));
+        match &context.exec_user {
+            Some(user) => users.push_str(&format!("- name: {name}\n  user:\n{user}")),
+            None => users.push_str(&format!("- name: {name}\n  user: {{}}\n")),
+        }
+        named.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: default\n"
+        ));
+    }
+    let current = contexts.first().map_or("", |context| context.name.as_str());
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{named}current-context: {current}\npreferences: {{}}\n"
+    )
+}
+
+/// A server that accepts connections and never answers: an API server stuck behind a load
+/// balancer, the case a per-cluster timeout exists for. Connections are held until it is dropped.
+pub struct Silent {
+    address: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Silent {
+    pub async fn start() -> std::io::Result<Silent> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let address = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        Ok(Silent { address, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The URL of a loopback port nothing listens on (bound, then closed): connecting is refused.
+pub fn closed_port_url() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    Ok(format!("http://{}", listener.local_addr()?))
 }
 
 /// Accepts connections, except during a `reset` outage (they are closed at once) or a `refuse`
@@ -734,6 +827,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         _ => false,
     };
 
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
     let faults = &shared.scenario.faults;
     if faults.latency_ms > 0 {
         shared.sleep(faults.latency_ms as f64 / 1000.0).await;

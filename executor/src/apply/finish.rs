@@ -61,7 +61,7 @@ pub fn finish_command(global: &GlobalArgs) -> String {
     if global.namespace != LTS_0_16_TO_0_23.default_platform_namespace {
         command.push_str(&format!(" -n {}", global.namespace));
     }
-    if let Some(context) = &global.context {
+    if let Some(context) = global.single_context() {
         command.push_str(&format!(" --context {context}"));
     }
     command
@@ -504,14 +504,14 @@ mod tests {
     #[test]
     fn the_command_names_a_non_default_namespace_and_context() {
         let mut global = GlobalArgs {
-            kubeconfig: None,
-            context: None,
+            kubeconfigs: Vec::new(),
+            contexts: Vec::new(),
             namespace: "astronomer".into(),
             output: crate::OutputFormat::Human,
         };
         assert_eq!(finish_command(&global), "astro-upgrade finish");
         global.namespace = "astro".into();
-        global.context = Some("prod".into());
+        global.contexts = vec!["prod".into()];
         assert_eq!(
             finish_command(&global),
             "astro-upgrade finish -n astro --context prod"

@@ -115,7 +115,7 @@ fn rollback_command(rollback_manifest: Option<&Path>, global: &GlobalArgs) -> St
     if global.namespace != LTS_0_16_TO_0_23.default_platform_namespace {
         command.push_str(&format!(" -n {}", global.namespace));
     }
-    if let Some(context) = &global.context {
+    if let Some(context) = global.single_context() {
         command.push_str(&format!(" --context {context}"));
     }
     command

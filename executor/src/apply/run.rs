@@ -363,7 +363,7 @@ impl Run {
     /// leaves and the commands to run next (`then`: how to pick the work up again).
     pub(super) async fn credentials_lost(&mut self, job: &str, why: &str, then: &str) {
         let check = credentials::how_to_check(
-            self.global.context.as_deref().unwrap_or_default(),
+            self.global.single_context().unwrap_or_default(),
             UPGRADE_NAMESPACE,
         );
         self.record(

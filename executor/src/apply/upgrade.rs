@@ -336,7 +336,7 @@ pub(super) fn rerun_command(args: &ApplyArgs, global: &GlobalArgs) -> String {
     if args.auto_rollback {
         command.push_str(" --auto-rollback");
     }
-    if let Some(context) = &global.context {
+    if let Some(context) = global.single_context() {
         command.push_str(&format!(" --context {context}"));
     }
     command.push_str(" --rerun");

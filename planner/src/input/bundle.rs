@@ -48,6 +48,15 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
     }
 }
 
+/// The kubeconfig context a bundle was collected from (its `context` field), when it names one:
+/// the page names a dropped bundle's row by it. Not a bundle, or no context: `None`.
+pub fn context(text: &str) -> Option<String> {
+    let value = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    value.get("astro_upgrade_bundle")?;
+    let context = value.get("context")?.as_str()?.trim();
+    (!context.is_empty()).then(|| context.to_string())
+}
+
 /// The bundle is not JSON: the diagnostic names the line and column serde_json stopped at.
 fn unparsable(name: &str, text: &str, first_line: u32, error: &serde_json::Error) -> Facts {
     let mut facts = Facts::default();

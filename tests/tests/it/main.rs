@@ -3,6 +3,7 @@
 
 mod conformance;
 mod e2e;
+mod fleet;
 mod live_vs_pasted;
 mod roundtrip;
 mod support;

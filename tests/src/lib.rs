@@ -22,6 +22,7 @@ mod server_tests;
 mod store;
 mod table;
 mod time;
+mod tls;
 
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{Options, RequestRecord, Sim};

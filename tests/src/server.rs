@@ -35,6 +35,9 @@ pub struct Options {
     pub listen: SocketAddr,
     /// Divides every scripted delay: 600 runs a ten-minute upgrade in one second.
     pub time_scale: f64,
+    /// Serve HTTPS with a certificate of a throwaway authority that the kubeconfig carries
+    /// (`crate::tls`), instead of plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
         Options {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             time_scale: 1.0,
+            tls: false,
         }
     }
 }
@@ -197,6 +201,8 @@ impl Shared {
 pub struct Sim {
     shared: Arc<Shared>,
     address: SocketAddr,
+    /// With `Options::tls`: the authority's certificate (PEM) the kubeconfig carries.
+    ca_pem: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: JoinHandle<()>,
 }
@@ -281,28 +287,72 @@ impl Sim {
             address,
             shared: shared.clone(),
         };
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown_signal.await;
+        let stopped = async move {
+            let _ = shutdown_signal.await;
+        };
+        let tls = options
+            .tls
+            .then(|| crate::tls::Tls::generate(address.ip()))
+            .transpose()
+            .context("cannot make the TLS certificates")?;
+        let server = match &tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await;
+            }),
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(listener, tls);
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await;
                 })
-                .await;
-        });
+            }
+        };
         Ok(Sim {
             shared,
             address,
+            ca_pem: tls.map(|tls| tls.ca_pem),
             shutdown: Some(shutdown),
             server,
         })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.address)
+    }
+
+    /// With `Options::tls`: the certificate authority (PEM) the server's certificate chains to.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     pub fn kubeconfig_yaml(&self) -> String {
+        let authority = self
+            .ca_pem
+            .as_ref()
+            .map(|pem| {
+                format!(
+                    "\n    certificate-authority-data: {}",
+                    base64::engine::general_purpose::STANDARD.encode(pem)
+                )
+            })
+            .unwrap_or_default();
+        // Over HTTPS kubectl (1.20) asks for a user name and password on the terminal when the
+        // user has no credentials; a bearer token, which kube-sim does not check, stops that.
+        let user = if self.ca_pem.is_some() {
+            "\n    token: kube-sim"
+        } else {
+            " {}"
+        };
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {}\nusers:\n- name: kube-sim\n  user: {{}}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {}{authority}\nusers:\n- name: kube-sim\n  user:{user}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\n",
             self.url()
         )
     }

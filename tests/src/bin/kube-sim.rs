@@ -26,6 +26,10 @@ struct Cli {
     /// Divides every scripted delay (600: a ten-minute upgrade in a second).
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// Serve HTTPS with a certificate from a throwaway authority made at start; the kubeconfig
+    /// carries the authority as certificate-authority-data.
+    #[arg(long)]
+    tls: bool,
 }
 
 #[tokio::main]
@@ -37,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         Options {
             listen: cli.listen,
             time_scale: cli.time_scale,
+            tls: cli.tls,
         },
     )
     .await?;

@@ -6,3 +6,4 @@ mod e2e;
 mod live_vs_pasted;
 mod roundtrip;
 mod support;
+mod tls;

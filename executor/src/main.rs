@@ -137,8 +137,12 @@ pub struct CompletionsArgs {
 #[derive(Args, Debug)]
 pub struct ManArgs {
     /// The page of one subcommand (astro-upgrade-SUBCOMMAND(1)); without it, astro-upgrade(1)
-    #[arg(value_name = "SUBCOMMAND")]
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "out_dir")]
     pub subcommand: Option<String>,
+    /// Write every page into DIR instead (astro-upgrade.1 and astro-upgrade-SUBCOMMAND.1 for
+    /// each subcommand), e.g. `--out-dir /usr/local/share/man/man1`
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -40,7 +40,22 @@ fn fix_bash_dispatch(script: Vec<u8>) -> Vec<u8> {
 }
 
 pub fn man(args: &ManArgs) -> anyhow::Result<Code> {
-    write_stdout(&page(args.subcommand.as_deref())?)?;
+    let Some(dir) = &args.out_dir else {
+        write_stdout(&page(args.subcommand.as_deref())?)?;
+        return Ok(Code::Ok);
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let pages = std::iter::once(None).chain(subcommands().into_iter().map(Some));
+    for subcommand in pages {
+        let name = match &subcommand {
+            None => format!("{BIN}.1"),
+            Some(sub) => format!("{BIN}-{sub}.1"),
+        };
+        let file = dir.join(name);
+        std::fs::write(&file, page(subcommand.as_deref())?)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        println!("{}", file.display());
+    }
     Ok(Code::Ok)
 }
 

@@ -170,6 +170,28 @@ fn every_man_page_renders_without_warnings_in_a_utf8_and_the_c_locale() {
     ] {
         assert!(listed.contains(&known), "{known} missing: {stderr}");
     }
+    // `man --out-dir` writes exactly these pages (what scripts/dist ships).
+    let output = run(&["man", "--out-dir", dir.path().to_str().expect("UTF-8")]);
+    assert!(output.status.success(), "{output:?}");
+    let mut written: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("the pages' directory reads")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> = listed
+        .iter()
+        .map(|sub| format!("astro-upgrade-{sub}.1"))
+        .collect();
+    expected.push("astro-upgrade.1".to_string());
+    expected.sort();
+    assert_eq!(written, expected);
+
     let mut pages = vec![(None, "astro-upgrade".to_string())];
     pages.extend(
         listed
@@ -182,7 +204,12 @@ fn every_man_page_renders_without_warnings_in_a_utf8_and_the_c_locale() {
         let output = run(&args);
         assert!(output.status.success(), "{args:?}: {output:?}");
         let file = dir.path().join(format!("{name}.1"));
-        std::fs::write(&file, &output.stdout).expect("the page is written");
+        // `man SUBCOMMAND` prints the page `--out-dir` wrote.
+        assert_eq!(
+            std::fs::read(&file).expect("the page was written"),
+            output.stdout,
+            "{name}"
+        );
         for locale in ["C", "C.UTF-8"] {
             let (text, warnings) = render_man(&file, locale);
             assert_eq!(warnings, "", "{name} in {locale}");

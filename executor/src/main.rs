@@ -28,10 +28,32 @@ mod progress;
 mod render;
 mod watch;
 
+/// `-V`: the version and the commit the binary was built from (`build.rs`).
+const SHORT_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ASTRO_UPGRADE_COMMIT"),
+    ")"
+);
+
+/// `--version`: also the one upgrade path this binary knows, from the planner's data, so an
+/// operator holding a copy on a bastion can tell whether it is the tool for their hop.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let path = &LTS_0_16_TO_0_23;
+        format!(
+            "{SHORT_VERSION}\nupgrade path: {} → {}, manifests {}",
+            path.from_platform, path.to_platform, path.git_tag
+        )
+    });
+    &TEXT
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "astro-upgrade",
-    version,
+    version = SHORT_VERSION,
+    long_version = long_version(),
     about = "Plan, check and carry out the Astronomer Enterprise 0.16 → 0.23 upgrade",
     after_help = exit::help()
 )]
@@ -110,6 +132,30 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Check a plan's approvals against an allowed-signers file (as `ssh-keygen -Y verify` reads it)
     VerifyApproval(VerifyApprovalArgs),
+    /// Print a shell completion script to standard output, e.g.
+    /// `astro-upgrade completions bash > /etc/bash_completion.d/astro-upgrade`
+    Completions(CompletionsArgs),
+    /// Print a manual page (roff) to standard output, e.g.
+    /// `astro-upgrade man > astro-upgrade.1 && man -l astro-upgrade.1`
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The page of one subcommand (astro-upgrade-SUBCOMMAND(1)); without it, astro-upgrade(1)
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "out_dir")]
+    pub subcommand: Option<String>,
+    /// Write every page into DIR instead (astro-upgrade.1 and astro-upgrade-SUBCOMMAND.1 for
+    /// each subcommand), e.g. `--out-dir /usr/local/share/man/man1`
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -549,9 +549,15 @@ pub fn fleet_kubeconfig(contexts: &[KubeconfigContext]) -> String {
             "- name: {name}\n  cluster:\n    server: {}\n{authority}",
             context.server
         ));
-        match &context.exec_user {
-            Some(user) => users.push_str(&format!("- name: {name}\n  user:\n{user}")),
-            None => users.push_str(&format!("- name: {name}\n  user: {{}}\n")),
+        match (&context.exec_user, &context.authority_pem) {
+            (Some(user), _) => users.push_str(&format!("- name: {name}\n  user:\n{user}")),
+            // Over HTTPS kubectl (1.20) asks for a user name and password on the terminal when
+            // the user has no credentials; a bearer token, which kube-sim without `auth` does
+            // not check, stops that.
+            (None, Some(_)) => {
+                users.push_str(&format!("- name: {name}\n  user:\n    token: kube-sim\n"))
+            }
+            (None, None) => users.push_str(&format!("- name: {name}\n  user: {{}}\n")),
         }
         named.push_str(&format!(
             "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: default\n"

@@ -6,6 +6,7 @@ use crate::{Cli, Command};
 
 pub mod approve;
 pub mod check;
+pub mod docs;
 pub mod fleet;
 pub mod inspect;
 pub mod live;
@@ -51,6 +52,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Finish(args) => live::finish(&cli.global, args),
         Command::Approve(args) => approve::approve(&cli.global, args),
         Command::VerifyApproval(args) => approve::verify_approval(&cli.global, args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     }
 }
 

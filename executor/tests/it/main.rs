@@ -2,6 +2,7 @@
 
 mod approval;
 mod cli_offline;
+mod distribution;
 mod examples;
 mod inspect;
 mod plan_files;

@@ -7,3 +7,4 @@ mod fleet;
 mod live_vs_pasted;
 mod roundtrip;
 mod support;
+mod tls;

@@ -375,6 +375,18 @@ async fn auth_can_i_answers_from_the_scenario_rbac() {
     assert_eq!(reviews, 2, "each can-i is one access review");
 }
 
+/// The response body `kubectl -v=8` logs: `Response Body: {...}` up to 1.26, and from klog's
+/// structured logging on (1.27+) `"Response Body" body="{...}"` with the JSON quoted.
+fn logged_response_body(stderr: &str) -> Option<String> {
+    stderr.lines().find_map(|line| {
+        if let Some((_, body)) = line.split_once("Response Body: ") {
+            return Some(body.to_string());
+        }
+        let (_, quoted) = line.split_once("\"Response Body\" body=")?;
+        serde_json::from_str::<String>(quoted).ok()
+    })
+}
+
 /// `kubectl auth can-i '*' '*' --all-namespaces`: may I hold what the upgrader's ClusterRole
 /// grants? The real kubectl asks for verb and resource `*` with no namespace; kube-sim answers
 /// yes only when its scenario denies nothing, and the planner's reader reads the answer as the
@@ -388,12 +400,9 @@ async fn auth_can_i_everything_in_every_namespace() {
             .await;
         assert_eq!((run.code, run.stdout.trim()), (0, "yes"), "{}", run.stderr);
         // kube-sim echoes the question: `*` and `*`, and no namespace (every namespace)
-        let body = run
-            .stderr
-            .lines()
-            .find_map(|l| l.split_once("Response Body: ").map(|(_, b)| b))
+        let body = logged_response_body(&run.stderr)
             .unwrap_or_else(|| panic!("no response body logged:\n{}", run.stderr));
-        let review: Value = serde_json::from_str(body).expect("a JSON review");
+        let review: Value = serde_json::from_str(&body).expect("a JSON review");
         let asked = &review["spec"]["resourceAttributes"];
         assert_eq!(
             (asked["verb"].as_str(), asked["resource"].as_str()),

@@ -13,6 +13,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -665,6 +666,18 @@ test('fleet: three collect bundles dropped at once give one row each, the verdic
   }
 });
 
+// A guard against an accidental jump (a dependency's default features, a second copy of a
+// serializer), not a goal: about a tenth over the measured 341,614 B (README, "Performance").
+const PAGE_TRANSFER_GUARD = 380_000;
+
+test('size: the page transfer (index.html, style.css, web.js, boot.js; gzip -9) stays within its guard', async () => {
+  const sizes = Object.fromEntries(['index.html', 'style.css', 'web.js', 'boot.js']
+    .map((name) => [name, gzipSync(readFileSync(join(dist, name)), { level: 9 }).length]));
+  const total = Object.values(sizes).reduce((sum, size) => sum + size, 0);
+  measurements.pageTransferGzipBytes = total;
+  assert(total <= PAGE_TRANSFER_GUARD, `page transfer ${total} B gzip -9 is over the ${PAGE_TRANSFER_GUARD} B guard: ${JSON.stringify(sizes)}`);
+});
+
 test('measure: first render after navigation (median of 11)', async () => {
   const times = [];
   const phases = [];
@@ -742,6 +755,7 @@ if (measurements.firstRenderMs) {
   const { median: m, all, phases } = measurements.firstRenderMs;
   console.log(`first render after navigation: median ${m.toFixed(1)} ms (${all.join(', ')}); phases (median): files loaded ${phases[0]} ms, wasm inflated +${phases[1]} ms, compiled+started+rendered +${phases[2]} ms`);
 }
+if (measurements.pageTransferGzipBytes) console.log(`page transfer: ${measurements.pageTransferGzipBytes} B gzip -9 (guard ${PAGE_TRANSFER_GUARD} B)`);
 if (measurements.reevaluationMs) console.log(`re-evaluation of a 1,000-pod paste: median ${measurements.reevaluationMs.median.toFixed(1)} ms (${measurements.reevaluationMs.all.join(', ')})`);
 writeFileSync(join(artifacts, 'measurements.json'), JSON.stringify(measurements, null, 2) + '\n');
 console.log(`${passed} passed, ${failed} failed`);

@@ -116,7 +116,7 @@ pub fn app() -> Html {
                     if let Some(fleet) = &evaluation.fleet {
                         { fleet_banner(fleet) }
                         { ack_panel(&state.acks, evaluation, &on_acks) }
-                        { fleet_export_panel(fleet) }
+                        { fleet_export_panel(evaluation) }
                         { fleet_matrix(&state, fleet, &on_evidence) }
                     } else {
                         { verdict_banner(&evaluation.report) }
@@ -489,11 +489,15 @@ fn verdict_class(verdict: Verdict) -> &'static str {
     }
 }
 
-/// The fleet's export: the Markdown `astro-upgrade check --all-contexts -o markdown` writes.
-fn fleet_export_panel(fleet: &FleetReport) -> Html {
-    let markdown = planner::fleet::markdown(fleet);
+/// The fleet's export: the Markdown `astro-upgrade check --all-contexts -o markdown` writes,
+/// written when asked for.
+fn fleet_export_panel(evaluation: &std::rc::Rc<Evaluation>) -> Html {
+    let evaluation = evaluation.clone();
     let on_markdown = Callback::from(move |_| {
-        browser::download("astro-upgrade-fleet.md", "text/markdown", &markdown);
+        if let Some(fleet) = &evaluation.fleet {
+            let markdown = planner::fleet::markdown(fleet);
+            browser::download("astro-upgrade-fleet.md", "text/markdown", &markdown);
+        }
     });
     let on_print = Callback::from(|_| browser::print());
     html! {

@@ -644,6 +644,10 @@ test('fleet: three collect bundles dropped at once give one row each, the verdic
       assert(markdown.includes(`## \`${bundle.context}\`: ${alone[index].verdict}`), `fleet Markdown section of ${bundle.context}`);
     }
     await page.screenshot({ path: join(artifacts, 'fleet.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 800 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `the fleet page is ${overflow}px wider than a 390px window`);
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     // The same bundles opened with the file picker give the same rows.
     const picked = await openPage();

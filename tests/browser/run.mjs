@@ -13,6 +13,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -506,6 +507,181 @@ test('dropped files land in their boxes; a collect bundle is recognised', async 
   await page.close();
 });
 
+// ---------- the fleet: several collect bundles at once ----------
+
+/** Runs the CLI; `check` exits 3 or 4 for NO-GO and INCOMPLETE and still prints its report. */
+function cli(args) {
+  const bin = process.env.ASTRO_UPGRADE_BIN;
+  assert(bin, 'ASTRO_UPGRADE_BIN is not set');
+  try {
+    return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    if (typeof error.stdout !== 'string' || error.stdout === '') throw error;
+    return error.stdout;
+  }
+}
+
+/**
+ * A `collect` bundle of an example, as `astro-upgrade collect` writes one: the facts the readers
+ * found in the example's files (`astro-upgrade inspect`), under the bundle's header and context.
+ */
+function bundleOf(example, context, dir) {
+  const facts = JSON.parse(cli(['inspect', ...example.files.map((file) => join(example.dir, file.name))]));
+  const text = JSON.stringify({ astro_upgrade_bundle: 1, collected_at: '2026-12-01T00:00:00Z', context, facts }, null, 1) + '\n';
+  const name = `${context}.bundle.json`;
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return { example, context, name, path, text };
+}
+
+/** What `astro-upgrade check --bundle FILE` says of one bundle alone, with the example's acknowledgements. */
+function cliCheckBundle(bundle, acks) {
+  const report = JSON.parse(cli(['check', '--bundle', bundle.path, '--output', 'json', ...acks.flatMap((ack) => ['--ack', ack])]));
+  const ids = (status) => report.findings.filter((f) => f.status === status).map((f) => f.check);
+  return {
+    verdict: report.verdict,
+    failing: ids('fail'),
+    unknown: ids('unknown'),
+    findings: report.findings.map((f) => [f.check, f.status]).sort(),
+  };
+}
+
+async function dropFiles(page, files) {
+  await page.evaluate((files) => {
+    const data = new DataTransfer();
+    for (const { name, text } of files) data.items.add(new File([text], name));
+    document.querySelector('.page').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  }, files.map(({ name, text }) => ({ name, text })));
+}
+
+async function fleetRows(page) {
+  await settle(page);
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#fleet-matrix tr.cluster-row')].map((row) => ({
+      context: row.dataset.context,
+      verdict: row.dataset.verdict,
+      shownContext: row.querySelector('.context').textContent,
+      server: row.querySelector('.server').textContent,
+      platform: row.querySelector('.platform').textContent,
+      failing: [...row.querySelectorAll('.failing code')].map((code) => code.textContent),
+      unknown: [...row.querySelectorAll('.unknown code')].map((code) => code.textContent),
+      expanded: row.querySelector('button.cluster-toggle').getAttribute('aria-expanded'),
+    })));
+}
+
+const fleetPicks = [
+  ['healthy-0.16', 'prod-eu'],
+  ['crashing-pods', 'prod-us'],
+  ['connection-refused', 'staging-ap'],
+];
+
+test('fleet: three collect bundles dropped at once give one row each, the verdict astro-upgrade check gives each alone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'astro-upgrade-fleet-'));
+  try {
+    const bundles = fleetPicks.map(([name, context]) => {
+      const example = examples.find((e) => e.name === name);
+      assert(example, `no ${name} example`);
+      return bundleOf(example, context, dir);
+    });
+    const acks = bundles[0].example.expected.acks;
+    for (const bundle of bundles) assertEqual(bundle.example.expected.acks, acks, `${bundle.example.name}: the fleet's acknowledgements`);
+    const alone = bundles.map((bundle) => cliCheckBundle(bundle, acks));
+    // The three are one of each verdict, as the examples say: the test is not vacuous.
+    assertEqual(alone.map((a) => a.verdict), bundles.map((b) => b.example.expected.verdict), 'astro-upgrade check on each bundle');
+    assertEqual(alone.map((a) => a.verdict), ['GO', 'NO-GO', 'INCOMPLETE'], 'one verdict of each kind');
+
+    const page = await openPage();
+    await setAcks(page, bundles[0].example);
+    await dropFiles(page, bundles);
+    await page.waitForSelector('#fleet-matrix');
+    const rows = await fleetRows(page);
+    assertEqual(rows.map((r) => r.context), bundles.map((b) => b.context), 'one row per bundle, in the order dropped');
+    for (const [index, bundle] of bundles.entries()) {
+      const row = rows[index];
+      const expected = alone[index];
+      assertEqual(row.verdict, expected.verdict, `${bundle.context}: verdict, page vs astro-upgrade check --bundle`);
+      assertEqual(row.shownContext, bundle.context, `${bundle.context}: context shown`);
+      assertEqual(row.failing, expected.failing, `${bundle.context}: failing checks`);
+      assertEqual(row.unknown, expected.unknown, `${bundle.context}: unknown checks`);
+      assertEqual(row.failing, bundle.example.expected.failing_checks, `${bundle.context}: the example's failing checks`);
+      const facts = JSON.parse(bundle.text).facts;
+      assertEqual(row.server, facts.kubernetes.server_version ?? '–', `${bundle.context}: server version`);
+      assertEqual(row.expanded, 'false', `${bundle.context}: closed at first`);
+    }
+    assertEqual(rows[1].failing, ['pod-health'], 'the NO-GO cluster fails pod-health');
+    assert(rows[2].unknown.includes('kubernetes-version'), 'the INCOMPLETE cluster does not know its Kubernetes version');
+    assert(/^0\.16\.\d+$/.test(rows[0].platform), `platform of the healthy cluster: ${rows[0].platform}`);
+    const banner = (await page.textContent('#verdict')).trim();
+    assertEqual(verdictWord(banner), 'NO-GO', 'the fleet verdict is the worst');
+    assert(banner.includes('3 clusters: 1 GO, 1 NO-GO, 1 INCOMPLETE'), `fleet summary: ${banner}`);
+    assertEqual(await page.locator('#export-json').count(), 0, 'no single-cluster plan export for a fleet');
+    assertEqual(await page.locator('.cluster-findings [data-check]').count(), 0, 'no findings shown before a row is opened');
+
+    // A row opens into that cluster's findings, the checks astro-upgrade check reports for it alone.
+    for (const index of [1, 0]) {
+      await page.click(`#fleet-matrix tr.cluster-row[data-context="${bundles[index].context}"] button.cluster-toggle`);
+      await settle(page);
+      const toggle = page.locator(`#fleet-matrix tr.cluster-row[data-context="${bundles[index].context}"] button.cluster-toggle`);
+      assertEqual(await toggle.getAttribute('aria-expanded'), 'true', `${bundles[index].context}: opened`);
+      const findingsId = await toggle.getAttribute('aria-controls');
+      const cards = await page.evaluate((id) =>
+        [...document.getElementById(id).querySelectorAll('[data-check]')].map((card) => [card.dataset.check, card.dataset.status]).sort(), findingsId);
+      assertEqual(cards, alone[index].findings, `${bundles[index].context}: findings shown vs astro-upgrade check --bundle`);
+    }
+    const crashing = await page.locator('#cluster-1-findings [data-check="pod-health"] .item[data-status="fail"] .subject').allTextContents();
+    assert(crashing.some((pod) => pod.includes('kibana')), `the crashing pods listed: ${crashing}`);
+    const ids = await page.evaluate(() => [...document.querySelectorAll('[id]')].map((el) => el.id));
+    assertEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], 'duplicate element ids with two rows open');
+    await page.click(`#fleet-matrix tr.cluster-row[data-context="${bundles[1].context}"] button.cluster-toggle`);
+    await settle(page);
+    assertEqual(await page.locator('#cluster-1-findings').count(), 0, 'a row closes again');
+
+    const markdown = await download(page, '#export-fleet-markdown');
+    assert(markdown.startsWith('# Astronomer Enterprise 0.16 → 0.23 fleet readiness: NO-GO'), `fleet Markdown heading: ${markdown.slice(0, 120)}`);
+    for (const [index, bundle] of bundles.entries()) {
+      const line = markdown.split('\n').find((l) => l.startsWith(`| \`${bundle.context}\` |`));
+      assert(line && line.includes(`**${alone[index].verdict}**`), `fleet Markdown row of ${bundle.context}: ${line}`);
+      assert(markdown.includes(`## \`${bundle.context}\`: ${alone[index].verdict}`), `fleet Markdown section of ${bundle.context}`);
+    }
+    await page.screenshot({ path: join(artifacts, 'fleet.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 800 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `the fleet page is ${overflow}px wider than a 390px window`);
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // The same bundles opened with the file picker give the same rows.
+    const picked = await openPage();
+    await setAcks(picked, bundles[0].example);
+    await picked.setInputFiles('#file-input', bundles.map((b) => b.path));
+    await picked.waitForSelector('#fleet-matrix');
+    assertEqual(await fleetRows(picked), rows.map((row) => ({ ...row, expanded: 'false' })), 'rows from the file picker');
+    await picked.close();
+
+    // One bundle alone keeps the single-cluster page: its checks and its plan.
+    await dropFiles(page, [bundles[1]]);
+    await page.waitForSelector('#fleet-matrix', { state: 'detached' });
+    const single = await result(page);
+    assertEqual(verdictWord(single.verdict), alone[1].verdict, 'one bundle: the single-cluster verdict');
+    assertEqual(single.cards.map(([check, status]) => [check, status]).sort(), alone[1].findings, 'one bundle: its findings');
+    assertEqual(await page.locator('#export-json').count(), 1, 'one bundle: the plan export is back');
+    await page.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A guard against an accidental jump (a dependency's default features, a second copy of a
+// serializer), not a goal: about a tenth over the measured 341,465 B (README, "Performance").
+const PAGE_TRANSFER_GUARD = 380_000;
+
+test('size: the page transfer (index.html, style.css, web.js, boot.js; gzip -9) stays within its guard', async () => {
+  const sizes = Object.fromEntries(['index.html', 'style.css', 'web.js', 'boot.js']
+    .map((name) => [name, gzipSync(readFileSync(join(dist, name)), { level: 9 }).length]));
+  const total = Object.values(sizes).reduce((sum, size) => sum + size, 0);
+  measurements.pageTransferGzipBytes = total;
+  assert(total <= PAGE_TRANSFER_GUARD, `page transfer ${total} B gzip -9 is over the ${PAGE_TRANSFER_GUARD} B guard: ${JSON.stringify(sizes)}`);
+});
+
 test('measure: first render after navigation (median of 11)', async () => {
   const times = [];
   const phases = [];
@@ -583,6 +759,7 @@ if (measurements.firstRenderMs) {
   const { median: m, all, phases } = measurements.firstRenderMs;
   console.log(`first render after navigation: median ${m.toFixed(1)} ms (${all.join(', ')}); phases (median): files loaded ${phases[0]} ms, wasm inflated +${phases[1]} ms, compiled+started+rendered +${phases[2]} ms`);
 }
+if (measurements.pageTransferGzipBytes) console.log(`page transfer: ${measurements.pageTransferGzipBytes} B gzip -9 (guard ${PAGE_TRANSFER_GUARD} B)`);
 if (measurements.reevaluationMs) console.log(`re-evaluation of a 1,000-pod paste: median ${measurements.reevaluationMs.median.toFixed(1)} ms (${measurements.reevaluationMs.all.join(', ')})`);
 writeFileSync(join(artifacts, 'measurements.json'), JSON.stringify(measurements, null, 2) + '\n');
 console.log(`${passed} passed, ${failed} failed`);

@@ -7,6 +7,7 @@
 
 use gloo_timers::callback::Timeout;
 use planner::facts::{At, Diagnostic, Severity};
+use planner::fleet::{ClusterResult, FleetReport};
 use planner::report::NAMES_SHOWN;
 use planner::rules::matches_known_crashing;
 use planner::{Finding, Report, Status, Verdict};
@@ -108,21 +109,28 @@ pub fn app() -> Html {
                         { for (0..BOXES.len()).filter(|&i| i != TRANSCRIPT)
                             .map(|i| evidence_box(&state, i, &on_text)) }
                     </div>
-                    { bundle_view(&state) }
+                    { for (0..state.bundles.len()).map(|index| bundle_view(&state, index)) }
                 </section>
                 <section class="results" aria-labelledby="result-heading">
                     <h2 id="result-heading" class="visually-hidden">{ "Result" }</h2>
-                    { verdict_banner(&evaluation.report) }
-                    { ack_panel(&state.acks, evaluation, &on_acks) }
-                    { export_panel(&state) }
-                    <h2>{ "Checks" }</h2>
-                    { checks_summary(&evaluation.report) }
-                    <div class="cards">
-                        { for worst_first(&evaluation.report).map(|finding| {
-                            let highlight = state.highlight.as_ref().filter(|h| h.check == finding.check);
-                            finding_card(finding, highlight, &state, &on_evidence)
-                        }) }
-                    </div>
+                    if let Some(fleet) = &evaluation.fleet {
+                        { fleet_banner(fleet) }
+                        { ack_panel(&state.acks, evaluation, &on_acks) }
+                        { fleet_export_panel(evaluation) }
+                        { fleet_matrix(&state, fleet, &on_evidence) }
+                    } else {
+                        { verdict_banner(&evaluation.report) }
+                        { ack_panel(&state.acks, evaluation, &on_acks) }
+                        { export_panel(&state) }
+                        <h2>{ "Checks" }</h2>
+                        { checks_summary_of(&evaluation.report, "checks-summary") }
+                        <div class="cards">
+                            { for worst_first(&evaluation.report).map(|finding| {
+                                let highlight = state.highlight.as_ref().filter(|h| h.check == finding.check);
+                                finding_card(finding, "", highlight, &state, &on_evidence)
+                            }) }
+                        </div>
+                    }
                     { other_diagnostics(&state) }
                 </section>
             </main>
@@ -185,7 +193,7 @@ fn header(state: &UseReducerHandle<State>, on_files: &Callback<Vec<File>>) -> Ht
             <p class="lede">
                 { "Paste what " }<code>{ "kubectl" }</code>{ " and " }<code>{ "helm" }</code>
                 { " printed, or drop the files (pods.txt, can-i.txt… or a " }<code>{ "collect" }</code>
-                { " bundle) anywhere on the page. The verdict, its reasons and an approvable plan appear as you paste. " }
+                { " bundle; several bundles at once for the fleet matrix) anywhere on the page. The verdict, its reasons and an approvable plan appear as you paste. " }
                 <strong>{ "Nothing leaves this page:" }</strong>
                 { " it makes no network request, and keeps nothing unless you ask it to." }
             </p>
@@ -304,19 +312,33 @@ fn diagnostics_of<'a>(state: &'a State, source: &str) -> Vec<&'a Diagnostic> {
     diagnostics.iter().filter(|d| d.source == source).collect()
 }
 
-fn bundle_view(state: &UseReducerHandle<State>) -> Html {
-    let Some(bundle) = &state.bundle else {
+fn bundle_view(state: &UseReducerHandle<State>, index: usize) -> Html {
+    let Some(bundle) = state.bundles.get(index) else {
         return html! {};
     };
     let on_remove = {
         let dispatcher = state.dispatcher();
-        Callback::from(move |_| dispatcher.dispatch(Action::RemoveBundle))
+        Callback::from(move |_| dispatcher.dispatch(Action::RemoveBundle(index)))
     };
-    let diagnostics = diagnostics_of(state, &bundle.name);
+    // A fleet's bundles are judged apart, each with its own report.
+    let diagnostics: Vec<&Diagnostic> = match state
+        .evaluation
+        .fleet
+        .as_ref()
+        .and_then(|fleet| fleet.clusters.get(index))
+    {
+        Some(cluster) => cluster.report.diagnostics.iter().collect(),
+        None => diagnostics_of(state, &bundle.name),
+    };
+    let hint = if state.is_fleet() {
+        "read from an astro-upgrade collect bundle: one cluster of the fleet matrix, judged alone (the boxes above are not part of it)."
+    } else {
+        "read from an astro-upgrade collect bundle."
+    };
     html! {
         <section class="box bundle" data-file={bundle.name.clone()}>
             <p class="box-title">{ "Collect bundle " }<span class="file-name">{ bundle.name.clone() }</span></p>
-            <p class="hint">{ format!("{} lines read from an astro-upgrade collect bundle.", bundle.text.lines().count()) }</p>
+            <p class="hint">{ format!("{} lines {hint}", bundle.text.lines().count()) }</p>
             <button type="button" class="button" onclick={on_remove}>{ "Remove the bundle" }</button>
             if !diagnostics.is_empty() {
                 <ul class="diagnostics">{ for diagnostics.iter().map(|d| diagnostic_item(d)) }</ul>
@@ -384,9 +406,9 @@ fn status_counts(report: &Report) -> [(Status, usize); 4] {
 }
 
 /// `2 fail · 1 unknown · 3 warn · 9 pass`.
-fn checks_summary(report: &Report) -> Html {
+fn checks_summary_of(report: &Report, id: &str) -> Html {
     html! {
-        <p id="checks-summary" class="checks-summary">
+        <p id={id.to_string()} class="checks-summary">
             { for status_counts(report).into_iter().enumerate().map(|(index, (status, count))| {
                 let (name, _) = status_names(status);
                 html! {
@@ -446,6 +468,128 @@ fn verdict_banner(report: &Report) -> Html {
             <strong class="verdict-word">{ report.verdict.as_str() }</strong>
             { format!(" — {explanation}") }
         </div>
+    }
+}
+
+/// The fleet's verdict (the worst of its clusters') and how many clusters have each.
+fn fleet_banner(fleet: &FleetReport) -> Html {
+    html! {
+        <div id="verdict" ~className={format!("verdict {}", verdict_class(fleet.verdict))} role="status" aria-live="polite">
+            <strong class="verdict-word">{ fleet.verdict.as_str() }</strong>
+            { format!(" — {}. The fleet's verdict is the worst of its clusters'.", fleet.summary()) }
+        </div>
+    }
+}
+
+fn verdict_class(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Go => "go",
+        Verdict::NoGo => "no-go",
+        Verdict::Incomplete => "incomplete",
+    }
+}
+
+/// The fleet's export: the Markdown `astro-upgrade check --all-contexts -o markdown` writes,
+/// written when asked for.
+fn fleet_export_panel(evaluation: &std::rc::Rc<Evaluation>) -> Html {
+    let evaluation = evaluation.clone();
+    let on_markdown = Callback::from(move |_| {
+        if let Some(fleet) = &evaluation.fleet {
+            let markdown = planner::fleet::markdown(fleet);
+            browser::download("astro-upgrade-fleet.md", "text/markdown", &markdown);
+        }
+    });
+    let on_print = Callback::from(|_| browser::print());
+    html! {
+        <section class="panel export" aria-labelledby="export-heading">
+            <h2 id="export-heading">{ "Fleet report" }</h2>
+            <div class="buttons">
+                <button type="button" class="button" id="export-fleet-markdown" onclick={on_markdown}>{ "Download fleet report (Markdown)" }</button>
+                <button type="button" class="button" id="print" onclick={on_print}>{ "Print review" }</button>
+            </div>
+            <p class="hint">{ "The matrix and every cluster's findings, as " }<code>{ "astro-upgrade check --all-contexts --output markdown" }</code>
+                { " writes them. A plan is one cluster's: open its bundle alone for it." }</p>
+        </section>
+    }
+}
+
+/// One row per bundle: context, versions, verdict, failing and unknown check ids; a row opens
+/// into that cluster's findings, shown as the single-cluster cards are.
+fn fleet_matrix(
+    state: &UseReducerHandle<State>,
+    fleet: &FleetReport,
+    on_evidence: &Callback<Highlight>,
+) -> Html {
+    let ids = |ids: &[String]| -> Html {
+        html! { { for ids.iter().map(|id| html! { <code class="check-id">{ id.clone() }</code> }) } }
+    };
+    let row = |index: usize, cluster: &ClusterResult| -> Html {
+        let open = state.expanded.contains(&index);
+        let onclick = {
+            let dispatcher = state.dispatcher();
+            Callback::from(move |_| dispatcher.dispatch(Action::ToggleCluster(index)))
+        };
+        let verdict = verdict_class(cluster.verdict);
+        let findings_id = format!("cluster-{index}-findings");
+        let context = mask(&cluster.context).into_owned();
+        let version = |version: &Option<String>| {
+            version
+                .as_deref()
+                .map(|v| mask(v).into_owned())
+                .unwrap_or_else(|| "–".to_string())
+        };
+        html! {
+            <>
+                <tr class="cluster-row" data-context={context.clone()} data-verdict={cluster.verdict.as_str()}>
+                    <th scope="row">
+                        <button type="button" class="cluster-toggle" aria-expanded={open.to_string()}
+                            aria-controls={findings_id.clone()} {onclick}>
+                            <span aria-hidden="true">{ if open { "▾ " } else { "▸ " } }</span>
+                            <span class="context">{ context }</span>
+                        </button>
+                    </th>
+                    <td class="server">{ version(&cluster.server_version) }</td>
+                    <td class="platform">{ version(&cluster.platform_version) }</td>
+                    <td ~className={format!("verdict-cell {verdict}")}><span class="badge small">{ cluster.verdict.as_str() }</span></td>
+                    <td class="failing">{ ids(&cluster.failing) }</td>
+                    <td class="unknown">{ ids(&cluster.unknown) }</td>
+                </tr>
+                if open {
+                    <tr class="cluster-findings" id={findings_id}>
+                        <td colspan="6">
+                            { checks_summary_of(&cluster.report, &format!("cluster-{index}-summary")) }
+                            <div class="cards">
+                                { for worst_first(&cluster.report).map(|finding| {
+                                    finding_card(finding, &format!("cluster-{index}-"), None, state, on_evidence)
+                                }) }
+                            </div>
+                        </td>
+                    </tr>
+                }
+            </>
+        }
+    };
+    html! {
+        <>
+            <h2 id="fleet-heading">{ "Clusters" }</h2>
+            <div class="fleet-scroll">
+                <table id="fleet-matrix" class="fleet" aria-labelledby="fleet-heading">
+                    <thead>
+                        <tr>
+                            <th scope="col">{ "Context" }</th>
+                            <th scope="col">{ "Server" }</th>
+                            <th scope="col">{ "Platform" }</th>
+                            <th scope="col">{ "Verdict" }</th>
+                            <th scope="col">{ "Failing checks" }</th>
+                            <th scope="col">{ "Unknown checks" }</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        { for fleet.clusters.iter().enumerate().map(|(index, cluster)| row(index, cluster)) }
+                    </tbody>
+                </table>
+            </div>
+        </>
     }
 }
 
@@ -748,18 +892,26 @@ fn copy_button(index: usize) -> Html {
     }
 }
 
+/// One finding as a card; `id_prefix` keeps element ids unique when several clusters' cards
+/// are on the page.
 fn finding_card(
     finding: &Finding,
+    id_prefix: &str,
     highlight: Option<&Highlight>,
     state: &State,
     on_evidence: &Callback<Highlight>,
 ) -> Html {
     let (status, badge) = status_names(finding.status);
+    let heading_id = format!("{id_prefix}check-{}", finding.check);
     let highlight_now = highlight;
     let links = |evidence: &[At]| -> Html {
         html! {
             { for evidence.iter().filter_map(|at| {
                 let line = at.line?;
+                // A line of a file that is not on the page (a bundle made elsewhere) is named only.
+                if state.source_text(&at.source).is_none() {
+                    return Some(html! { <span class="evidence-ref">{ format!("{} line {line}", at.source) }</span> });
+                }
                 let highlight = Highlight { check: finding.check.clone(), source: at.source.clone(), line };
                 let active = highlight_now == Some(&highlight);
                 let on_evidence = on_evidence.clone();
@@ -775,10 +927,10 @@ fn finding_card(
     };
     html! {
         <article ~className={format!("card {status}")} data-check={finding.check.clone()} data-status={status}
-            aria-labelledby={format!("check-{}", finding.check)}>
+            aria-labelledby={heading_id.clone()}>
             <header class="card-header">
                 <span class="badge">{ badge }</span>
-                <h3 id={format!("check-{}", finding.check)}>{ check_title(&finding.check) }</h3>
+                <h3 id={heading_id}>{ check_title(&finding.check) }</h3>
                 <code class="check-id">{ finding.check.clone() }</code>
             </header>
             <p class="message">{ with_code(&mask(&finding.message)) }</p>
@@ -861,13 +1013,14 @@ fn excerpt(state: &State, source: &str, line: u32) -> Option<Html> {
 
 /// Diagnostics whose source is none of the boxes (e.g. a transcript piece named otherwise).
 fn other_diagnostics(state: &State) -> Html {
-    let bundle_name = state.bundle.as_ref().map(|bundle| bundle.name.as_str());
     let others: Vec<&Diagnostic> = state
         .evaluation
         .report
         .diagnostics
         .iter()
-        .filter(|d| box_for_source(&d.source).is_none() && Some(d.source.as_str()) != bundle_name)
+        .filter(|d| {
+            box_for_source(&d.source).is_none() && !state.bundles.iter().any(|b| b.name == d.source)
+        })
         .collect();
     if others.is_empty() {
         return html! {};

@@ -5,6 +5,7 @@
 
 use std::rc::Rc;
 
+use planner::fleet::FleetReport;
 use planner::{Acknowledgements, Facts, Report, Source, UpgraderOptions};
 use serde_json::{Map, Value};
 use yew::{AttrValue, Reducible};
@@ -175,8 +176,14 @@ pub struct Bundle {
 
 /// The planner's answer for one state of the boxes and controls.
 pub struct Evaluation {
+    /// The boxes' facts (and the one bundle's); with several bundles, every bundle's facts
+    /// together, which only offers their unhealthy pods for acknowledgement.
     pub facts: Facts,
+    /// The boxes' report (and the one bundle's); with several bundles, the boxes' alone, for
+    /// their diagnostics: the verdict shown is the fleet's.
     pub report: Report,
+    /// With several bundles: one row per bundle, judged by the planner's `fleet::from_bundles`.
+    pub fleet: Option<FleetReport>,
     /// `performance.now()` when the evaluation started, to measure it up to the next paint.
     pub started_ms: f64,
     /// Counts evaluations; two evaluations are equal when they are the same one.
@@ -208,7 +215,11 @@ pub struct Highlight {
 pub struct State {
     /// One text per box of [`BOXES`], same order.
     pub texts: Vec<AttrValue>,
-    pub bundle: Option<Bundle>,
+    /// The `collect` bundles of the last drop or pick that carried any: one is read with the
+    /// boxes as one cluster; several are a fleet, one cluster each.
+    pub bundles: Vec<Bundle>,
+    /// The fleet matrix's rows (indexes into `bundles`) opened to show their findings.
+    pub expanded: Vec<usize>,
     pub acks: AckControls,
     /// Keep boxes and acknowledgements in this browser's storage (off unless turned on).
     pub remember: bool,
@@ -224,7 +235,9 @@ pub enum Action {
     Files(Vec<(String, String)>),
     LoadExample(usize),
     ClearAll,
-    RemoveBundle,
+    RemoveBundle(usize),
+    /// Opens or closes a fleet row's findings.
+    ToggleCluster(usize),
     SetAcks(AckControls),
     SetRemember(bool),
     Evaluate,
@@ -236,12 +249,14 @@ impl State {
     pub fn initial() -> Self {
         let mut state = State {
             texts: vec![AttrValue::default(); BOXES.len()],
-            bundle: None,
+            bundles: Vec::new(),
+            expanded: Vec::new(),
             acks: AckControls::default(),
             remember: false,
             evaluation: Rc::new(Evaluation {
                 facts: Facts::default(),
                 report: planner::check(&[], &Acknowledgements::default(), &[]).1,
+                fleet: None,
                 started_ms: browser::now_ms(),
                 generation: 0,
             }),
@@ -256,8 +271,14 @@ impl State {
         state
     }
 
+    /// Several bundles: the page shows the fleet matrix instead of one cluster's checks.
+    pub fn is_fleet(&self) -> bool {
+        self.bundles.len() > 1
+    }
+
     /// The planner's sources, built as the CLI builds them from a paste folder: one per
-    /// non-empty box, named by its file name, sorted by file name; a dropped bundle last.
+    /// non-empty box, named by its file name, sorted by file name; the bundle last, when one
+    /// was dropped (several are a fleet: [`Self::bundle_sources`]).
     pub fn sources(&self) -> Vec<Source> {
         let mut sources: Vec<Source> = BY_FILE_NAME
             .iter()
@@ -271,14 +292,24 @@ impl State {
                 )
             })
             .collect();
-        if let Some(bundle) = &self.bundle {
-            sources.push(Source::new(
-                bundle.name.as_str(),
-                Some(planner::EvidenceKind::Bundle),
-                bundle.text.as_str(),
-            ));
+        if !self.is_fleet() {
+            sources.extend(self.bundle_sources());
         }
         sources
+    }
+
+    /// Each dropped bundle as a planner source, in the order they were dropped.
+    pub fn bundle_sources(&self) -> Vec<Source> {
+        self.bundles
+            .iter()
+            .map(|bundle| {
+                Source::new(
+                    bundle.name.as_str(),
+                    Some(planner::EvidenceKind::Bundle),
+                    bundle.text.as_str(),
+                )
+            })
+            .collect()
     }
 
     /// The pasted text an evidence pointer's source name refers to.
@@ -286,23 +317,29 @@ impl State {
         if let Some(index) = crate::evidence::box_for_source(source) {
             return Some(self.texts[index].as_str());
         }
-        self.bundle
-            .as_ref()
-            .filter(|bundle| bundle.name == source)
+        self.bundles
+            .iter()
+            .find(|bundle| bundle.name == source)
             .map(|bundle| bundle.text.as_str())
     }
 
     fn evaluate(&mut self) {
         let started_ms = browser::now_ms();
-        let (facts, report) = planner::check_with_options(
-            &self.sources(),
-            &self.acks.acknowledgements(),
-            &self.acks.upgrader_options(),
-            &[],
-        );
+        let acks = self.acks.acknowledgements();
+        let options = self.acks.upgrader_options();
+        let (mut facts, report) =
+            planner::check_with_options(&self.sources(), &acks, &options, &[]);
+        let fleet = self.is_fleet().then(|| {
+            let bundles = self.bundle_sources();
+            // Every cluster's pods, for the known-crashing choices (the acknowledgements are
+            // the fleet's, as `--ack` is for every context of a fleet run).
+            facts = planner::read_sources(&bundles);
+            planner::fleet::from_bundles(&bundles, &acks, &options, &[])
+        });
         self.evaluation = Rc::new(Evaluation {
             facts,
             report,
+            fleet,
             started_ms,
             generation: self.evaluation.generation.wrapping_add(1),
         });
@@ -313,10 +350,11 @@ impl State {
 
     fn take_files(&mut self, files: Vec<(String, String)>) {
         let mut placed = Vec::new();
+        let mut bundles = Vec::new();
         for (name, text) in files {
             if is_bundle(&text) {
                 placed.push(format!("{name} → collect bundle"));
-                self.bundle = Some(Bundle {
+                bundles.push(Bundle {
                     name: name.into(),
                     text: text.into(),
                 });
@@ -332,7 +370,19 @@ impl State {
             placed.push(format!("{name} → {}", BOXES[index].title));
             self.texts[index] = combined.into();
         }
-        self.notice = Some(format!("Read {}", placed.join("; ")).into());
+        let mut notice = format!("Read {}", placed.join("; "));
+        if !bundles.is_empty() {
+            // The bundles of one drop replace the earlier ones: a fleet is dropped at once.
+            self.bundles = bundles;
+            self.expanded.clear();
+            if self.is_fleet() {
+                notice.push_str(&format!(
+                    ". {} bundles: one row per cluster in the fleet matrix, each judged alone.",
+                    self.bundles.len()
+                ));
+            }
+        }
+        self.notice = Some(notice.into());
     }
 
     fn load_example(&mut self, index: usize) {
@@ -340,7 +390,8 @@ impl State {
             return;
         };
         self.texts = vec![AttrValue::default(); BOXES.len()];
-        self.bundle = None;
+        self.bundles.clear();
+        self.expanded.clear();
         for (name, text) in example.files() {
             if let Some(box_index) = box_for_file_name(name) {
                 self.texts[box_index] = AttrValue::Static(text);
@@ -418,12 +469,26 @@ impl Reducible for State {
             Action::LoadExample(index) => state.load_example(index),
             Action::ClearAll => {
                 state.texts = vec![AttrValue::default(); BOXES.len()];
-                state.bundle = None;
+                state.bundles.clear();
+                state.expanded.clear();
                 state.acks = AckControls::default();
                 state.highlight = None;
                 state.notice = None;
             }
-            Action::RemoveBundle => state.bundle = None,
+            Action::RemoveBundle(index) => {
+                if index < state.bundles.len() {
+                    state.bundles.remove(index);
+                }
+                state.expanded.clear();
+            }
+            Action::ToggleCluster(index) => {
+                if let Some(at) = state.expanded.iter().position(|&open| open == index) {
+                    state.expanded.remove(at);
+                } else {
+                    state.expanded.push(index);
+                }
+                return Rc::new(state);
+            }
             Action::SetAcks(acks) => state.acks = acks,
             Action::SetRemember(remember) => {
                 state.remember = remember;

@@ -3,7 +3,6 @@
 
 use kube::discovery::ApiResource;
 use planner::path::ManifestSpec;
-use serde::Deserialize as _;
 
 /// Where the manifests' namespaced objects go: the path's, named once in `planner::path`.
 pub const UPGRADE_NAMESPACE: &str = planner::path::LTS_0_16_TO_0_23.upgrade_namespace;
@@ -77,58 +76,34 @@ pub struct Manifest {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ManifestError {
-    #[error("the manifest is not valid YAML: {0}")]
-    Yaml(String),
-    #[error("document {document} of the manifest has no {field}")]
-    MissingField {
-        document: usize,
-        field: &'static str,
-    },
-    #[error("document {document}: {kind} {api_version} is not an object this upgrade applies")]
+    /// A document that is not YAML: the planner's refusal, naming the document and line.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("the object at line {line} of the manifest has no {field}")]
+    MissingField { line: u32, field: &'static str },
+    #[error("line {line}: {kind} {api_version} is not an object this upgrade applies")]
     UnknownKind {
-        document: usize,
+        line: u32,
         kind: String,
         api_version: String,
     },
     /// What the planner's manifest rules refuse (the same rules `check --manifest` applies).
     #[error("{}", .0.join("; "))]
     Refused(Vec<String>),
-    /// The planner's reading of the text (what the review saw) differs from the full YAML
-    /// parser's (what would be sent).
-    #[error("the review reads this manifest as [{review}] but it would apply [{applied}]: rewrite it in plain block-style YAML or JSON")]
-    ReadDifferently { review: String, applied: String },
 }
 
-/// Reads every document of `text` with a full YAML parser, and checks it with the planner's
-/// manifest rules against `spec` (the upgrade or rollback manifest).
+/// Reads every document of `text` as the planner reads it for the review (`check --manifest`,
+/// the page), and checks it with the planner's manifest rules against `spec` (the upgrade or
+/// rollback manifest). The bodies sent are the very values the review judged.
 pub fn read(text: &str, spec: &ManifestSpec) -> Result<Manifest, ManifestError> {
     let path = &planner::path::LTS_0_16_TO_0_23;
+    let documents = planner::manifest::documents(text)
+        .map_err(|unreadable| ManifestError::Unreadable(unreadable.message))?;
     let mut objects = Vec::new();
     let mut reviewed = Vec::new();
-    for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
-        let document_number = index + 1;
-        let value = serde_json::Value::deserialize(document)
-            .map_err(|err| ManifestError::Yaml(err.to_string()))?;
-        if value.is_null() {
-            continue;
-        }
-        let line = u32::try_from(document_number).unwrap_or(u32::MAX);
+    for (value, line) in documents {
         reviewed.extend(planner::manifest::ManifestObject::from_value(&value, line));
-        objects.push(object_of(document_number, value)?);
-    }
-    let review = planner::manifest::read_manifest(text);
-    let identity = |objects: &[planner::manifest::ManifestObject]| {
-        objects
-            .iter()
-            .map(|o| format!("{} ns={:?} images={:?}", o.label(), o.namespace, o.images))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if identity(&review) != identity(&reviewed) {
-        return Err(ManifestError::ReadDifferently {
-            review: identity(&review),
-            applied: identity(&reviewed),
-        });
+        objects.push(object_of(line, value)?);
     }
     let mut refused = Vec::new();
     let mut warnings = Vec::new();
@@ -150,19 +125,13 @@ pub fn read(text: &str, spec: &ManifestSpec) -> Result<Manifest, ManifestError> 
 
 /// The object as the API addresses it; the namespace rules are the planner's, so a namespaced
 /// object only gets its (absent) namespace filled in here.
-fn object_of(
-    document: usize,
-    mut value: serde_json::Value,
-) -> Result<ManifestObject, ManifestError> {
+fn object_of(line: u32, mut value: serde_json::Value) -> Result<ManifestObject, ManifestError> {
     let field = |value: &serde_json::Value, pointer: &str, name: &'static str| {
         value
             .pointer(pointer)
             .and_then(|v| v.as_str())
             .map(str::to_string)
-            .ok_or(ManifestError::MissingField {
-                document,
-                field: name,
-            })
+            .ok_or(ManifestError::MissingField { line, field: name })
     };
     let api_version = field(&value, "/apiVersion", "apiVersion")?;
     let kind = field(&value, "/kind", "kind")?;
@@ -176,7 +145,7 @@ fn object_of(
         .find(|(g, v, k, _, _)| *g == group && *v == version && *k == kind)
     else {
         return Err(ManifestError::UnknownKind {
-            document,
+            line,
             kind,
             api_version,
         });
@@ -268,17 +237,37 @@ subjects:
         assert!(manifest.warnings[0].contains(":latest"));
     }
 
+    /// `apply` sends what `check --manifest` and the page reviewed: the same objects, read by
+    /// the same reader, whatever YAML style the file uses.
     #[test]
-    fn a_manifest_the_review_would_read_differently_is_refused() {
-        // A multi-line flow mapping: YAML, but not what the review's reader understands.
-        let text = UPGRADE.replace(
+    fn apply_reads_the_manifest_as_the_review_does() {
+        // A multi-line flow mapping, which the review's reader once could not read.
+        let flow = UPGRADE.replace(
             "metadata:\n  name: upgrade-astronomer\n",
             "metadata: {\n  name: upgrade-astronomer}\n",
         );
-        assert!(matches!(
-            read(&text, &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err(),
-            ManifestError::ReadDifferently { .. }
-        ));
+        for text in [UPGRADE, flow.as_str()] {
+            let manifest = read(text, &LTS_0_16_TO_0_23.upgrade_manifest).unwrap();
+            let review = planner::manifest::read_manifest(text).unwrap();
+            let applied: Vec<_> = manifest.objects.iter().map(ManifestObject::label).collect();
+            let reviewed: Vec<_> = review
+                .iter()
+                .map(planner::manifest::ManifestObject::label)
+                .collect();
+            assert_eq!(applied, reviewed);
+            for (object, reviewed) in manifest.objects.iter().zip(&review) {
+                let planner::manifest::ManifestObject {
+                    namespace, images, ..
+                } = planner::manifest::ManifestObject::from_value(&object.body, reviewed.line)
+                    .unwrap();
+                assert_eq!(images, reviewed.images, "{}", object.label());
+                // The only change made to a body: a namespaced object's namespace filled in.
+                match reviewed.namespace {
+                    Some(_) => assert_eq!(namespace, reviewed.namespace),
+                    None => assert_eq!(namespace.as_deref(), object.namespace()),
+                }
+            }
+        }
     }
 
     #[test]
@@ -315,9 +304,16 @@ subjects:
                 .contains("binds a ServiceAccount outside `default`"),
             "{err}"
         );
-        assert!(matches!(
-            read("kind: [", &LTS_0_16_TO_0_23.upgrade_manifest).unwrap_err(),
-            ManifestError::Yaml(_)
-        ));
+        let err = read(
+            "kind: Job\nmetadata: [\n",
+            &LTS_0_16_TO_0_23.upgrade_manifest,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ManifestError::Unreadable(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("document 1 of the manifest is not valid YAML: "),
+            "{err}"
+        );
     }
 }

@@ -3,13 +3,13 @@
 //! manifest here, so a manifest the review accepts is the manifest `apply` sends, and one it
 //! refuses is refused by both.
 //!
-//! Text is read without a YAML library (the planner ships to browsers): a document that starts
-//! with `{` is JSON, any other is read by [`crate::input::yaml_lite`] (block style, and flow
-//! collections on one line). The executor parses the same text with a full YAML parser for the
-//! bodies it sends, and refuses when the two readings of the objects differ.
+//! Documents are read with `serde_norway` (YAML, of which JSON is a part). The executor sends
+//! the very values read here ([`documents`]), so what the review saw is what is applied; a
+//! document that cannot be read refuses the whole manifest, naming its line.
 
 use serde_json::Value;
 
+use crate::input::yaml;
 use crate::path::{ManifestSpec, UpgradePath};
 
 /// One object of a manifest, with what the rules look at.
@@ -92,17 +92,11 @@ fn collect_images(value: &Value, images: &mut Vec<String>, depth: usize) {
 }
 
 /// Lists the objects of a manifest in file order. Documents without both `kind` and
-/// `metadata.name` are skipped; a `kind: List` contributes its items.
-pub fn read_manifest(text: &str) -> Vec<ManifestObject> {
+/// `metadata.name` are skipped; a `kind: List` contributes its items. A document that cannot be
+/// read is the error: a manifest read in part cannot be reviewed.
+pub fn read_manifest(text: &str) -> Result<Vec<ManifestObject>, ManifestIssue> {
     let mut objects = Vec::new();
-    for (document, first_line) in documents(text) {
-        let trimmed = document.trim_start();
-        let value = if trimmed.starts_with('{') {
-            serde_json::from_str(trimmed).unwrap_or(Value::Null)
-        } else {
-            crate::input::yaml_lite::parse(document)
-        };
-        let line = kind_line(document).map_or(first_line, |offset| first_line + offset);
+    for (value, line) in documents(text)? {
         let items = match value.get("items").and_then(Value::as_array) {
             Some(items) if value.get("kind").and_then(Value::as_str) == Some("List") => {
                 items.iter().collect()
@@ -115,11 +109,39 @@ pub fn read_manifest(text: &str) -> Vec<ManifestObject> {
                 .filter_map(|item| ManifestObject::from_value(item, line)),
         );
     }
-    objects
+    Ok(objects)
+}
+
+/// The documents of a manifest as values, in file order, each with the line of its top-level
+/// `kind:` (or of its start); documents holding no value (empty, only comments) are left out.
+/// The first document that cannot be read is the error, as a refusal naming its line.
+pub fn documents(text: &str) -> Result<Vec<(Value, u32)>, ManifestIssue> {
+    let mut values = Vec::new();
+    for (document, first_line) in split_documents(text) {
+        // Numbered as a reader counts them: documents that hold something.
+        let number = values.len() + 1;
+        let value = yaml::parse(document, first_line)
+            .map_err(|error| unreadable(number, error.line, error.message))?;
+        if value.is_null() {
+            continue;
+        }
+        let line = kind_line(document).map_or(first_line, |offset| first_line + offset);
+        values.push((value, line));
+    }
+    Ok(values)
+}
+
+fn unreadable(number: usize, line: u32, what: String) -> ManifestIssue {
+    ManifestIssue {
+        severity: Severity::Refuse,
+        object: None,
+        line: Some(line),
+        message: format!("document {number} of the manifest is not valid YAML: {what}"),
+    }
 }
 
 /// The documents of a YAML stream (split at `---` lines) with the 1-based line each starts on.
-fn documents(text: &str) -> Vec<(&str, u32)> {
+fn split_documents(text: &str) -> Vec<(&str, u32)> {
     let mut documents = Vec::new();
     let mut start = 0;
     let mut start_line = 1u32;

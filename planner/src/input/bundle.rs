@@ -1,51 +1,48 @@
 //! The evidence bundle written by `astro-upgrade collect`:
 //! `{"astro_upgrade_bundle": 1, "collected_at": "…", "context": "…", "facts": <Facts>}`.
 
+use serde::Deserialize;
+
 use crate::facts::{Diagnostic, Facts, Severity};
 use crate::input::text;
-
-mod facts_json;
 
 /// The bundle format this planner writes and reads.
 pub const BUNDLE_FORMAT: u32 = 1;
 
+/// What the reader takes from a bundle; its other keys (`collected_at`, `context`) are ignored.
+#[derive(Deserialize)]
+struct Bundle {
+    astro_upgrade_bundle: u32,
+    facts: Facts,
+}
+
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
+///
+/// One unreadable value rejects the whole bundle: keeping the rest could drop a crashing pod
+/// or a denied permission and turn a NO-GO into a GO, and an error diagnostic does not change
+/// the verdict. The diagnostic names the line and column serde_json stopped at (`collect`
+/// writes one value per line, so the line is the field's) and serde's reason, which names a
+/// missing field or the type a value should have had.
 pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> Facts {
     let _ = command;
-    let value = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value) => value,
-        Err(error) => return unparsable(name, text, first_line, &error),
+    let bundle = match serde_json::from_str::<Bundle>(text) {
+        Ok(bundle) => bundle,
+        Err(error) => return unreadable(name, text, first_line, &error),
     };
-    // One unreadable value rejects the whole bundle, as serde's derive did: keeping the rest
-    // could drop a crashing pod or a denied permission and turn a NO-GO into a GO, and an
-    // error diagnostic does not change the verdict.
-    match facts_json::bundle(&value) {
-        Ok((format, mut facts)) => {
-            if format != BUNDLE_FORMAT {
-                facts.diagnostics.push(Diagnostic {
-                    source: name.to_string(),
-                    line: Some(first_line),
-                    severity: Severity::Warning,
-                    message: format!(
-                        "bundle format {format} is not the format {BUNDLE_FORMAT} this planner knows; read it as best it could"
-                    ),
-                });
-            }
-            facts
-        }
-        Err(unreadable) => {
-            let mut facts = Facts::default();
-            // A parsed value has no positions left: the path names the place instead.
-            facts.diagnostics.push(Diagnostic {
-                source: name.to_string(),
-                line: Some(first_line),
-                severity: Severity::Error,
-                message: format!("not a readable astro-upgrade bundle: {unreadable}"),
-            });
-            facts
-        }
+    let mut facts = bundle.facts;
+    let format = bundle.astro_upgrade_bundle;
+    if format != BUNDLE_FORMAT {
+        facts.diagnostics.push(Diagnostic {
+            source: name.to_string(),
+            line: Some(first_line),
+            severity: Severity::Warning,
+            message: format!(
+                "bundle format {format} is not the format {BUNDLE_FORMAT} this planner knows; read it as best it could"
+            ),
+        });
     }
+    facts
 }
 
 /// The kubeconfig context a bundle was collected from (its `context` field), when it names one:
@@ -57,8 +54,9 @@ pub fn context(text: &str) -> Option<String> {
     (!context.is_empty()).then(|| context.to_string())
 }
 
-/// The bundle is not JSON: the diagnostic names the line and column serde_json stopped at.
-fn unparsable(name: &str, text: &str, first_line: u32, error: &serde_json::Error) -> Facts {
+/// The bundle is not JSON, or a value in it is not what [`Facts`] holds there: the diagnostic
+/// names the line and column serde_json stopped at.
+fn unreadable(name: &str, text: &str, first_line: u32, error: &serde_json::Error) -> Facts {
     let mut facts = Facts::default();
     let line = u32::try_from(error.line()).unwrap_or(u32::MAX).max(1) - 1;
     let line = first_line
@@ -68,11 +66,7 @@ fn unparsable(name: &str, text: &str, first_line: u32, error: &serde_json::Error
         source: name.to_string(),
         line: (!text.is_empty()).then_some(line),
         severity: Severity::Error,
-        message: format!(
-            "not a readable astro-upgrade bundle (line {}, column {}): {error}",
-            error.line(),
-            error.column()
-        ),
+        message: format!("not a readable astro-upgrade bundle: {error}"),
     });
     facts
 }

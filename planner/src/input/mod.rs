@@ -21,7 +21,7 @@ pub mod storageclass;
 pub mod text;
 pub mod transcript;
 pub mod version;
-pub(crate) mod yaml_lite;
+pub(crate) mod yaml;
 
 /// One piece of pasted evidence: a file of a paste folder, a box of the page, or a whole transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

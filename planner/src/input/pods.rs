@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::facts::{rows_of_each_pod, At, Diagnostic, Facts, Pod, Severity};
-use crate::input::{json_at, text, yaml_lite};
+use crate::input::{json_at, text, yaml};
 
 /// Token indexes of the columns a pod row needs.
 #[derive(Debug, Clone, Copy)]
@@ -50,8 +50,24 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
         return read_json(name, text, first_line, json_start, command_namespace);
     }
     if let Some(yaml_start) = yaml_start(text) {
-        let document = yaml_lite::parse(&text[yaml_start..]);
         let mut facts = Facts::default();
+        let start_line = text::line_of_offset(text, yaml_start, first_line);
+        let yaml_end = yaml_end(text, yaml_start);
+        let document = match yaml::parse(&text[yaml_start..yaml_end], start_line) {
+            Ok(document) => document,
+            Err(unreadable) => {
+                facts.diagnostics.push(Diagnostic {
+                    source: name.to_string(),
+                    line: Some(unreadable.line.min(text::last_line(text, first_line))),
+                    severity: Severity::Error,
+                    message: format!(
+                        "the pod YAML is incomplete or damaged: {}",
+                        unreadable.message
+                    ),
+                });
+                return facts;
+            }
+        };
         let found = |pod_name: &str, from: usize| {
             let key = text[from..].find("name: ")?;
             let at = from + key + "name: ".len();
@@ -513,6 +529,34 @@ fn yaml_start(text: &str) -> Option<usize> {
     (head.starts_with("apiVersion:") && pods).then_some(start)
 }
 
+/// Where the `-o yaml` document that starts at `start` ends: before the first line after it that
+/// starts in column 0 and is neither a `key:`, a `- ` item, a comment nor a document marker —
+/// a prompt, a fence or other text pasted after the output, left alone as the `-o json`
+/// reader leaves what follows its value.
+fn yaml_end(text: &str, start: usize) -> usize {
+    let mut offset = start;
+    for (index, line) in text[start..].split_inclusive('\n').enumerate() {
+        let content = line.trim_end();
+        let continues = index == 0
+            || content.is_empty()
+            || content.starts_with([' ', '\t', '#', '-'])
+            || content == "..."
+            || content.split_once(':').is_some_and(|(key, rest)| {
+                !key.is_empty()
+                    && (rest.is_empty() || rest.starts_with(' '))
+                    && key.bytes().all(|b| {
+                        b.is_ascii_alphanumeric()
+                            || matches!(b, b'_' | b'.' | b'/' | b'-' | b'"' | b'\'')
+                    })
+            });
+        if !continues {
+            return offset;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
 /// The pods of a PodList, List or Pod object; `found(name, from)` locates a pod's name in the
 /// text at or after `from` (byte offset and length), for its line number.
 fn push_pods(
@@ -754,6 +798,47 @@ mod tests {
         assert_eq!(
             kubectl_pod_status(&pod),
             ("0/1".to_string(), "Init:CrashLoopBackOff".to_string(), 4)
+        );
+    }
+
+    const POD_YAML: &str = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: web-0\n    namespace: astronomer\n  status:\n    containerStatuses:\n    - ready: false\n      restartCount: 3\n      state:\n        waiting:\n          reason: CrashLoopBackOff\n    phase: Running\nkind: List\nmetadata:\n  resourceVersion: \"\"\n";
+
+    #[test]
+    fn yaml_followed_by_other_text_is_read_up_to_it() {
+        for after in [
+            "```\n",
+            "$ kubectl get nodes\nNAME STATUS\n",
+            "user@host:~$ \n",
+            "\n\nPS C:\\> exit\n",
+        ] {
+            let facts = read("pods.txt", &format!("{POD_YAML}{after}"), 1, None);
+            assert!(
+                facts.diagnostics.is_empty(),
+                "{after:?}: {:?}",
+                facts.diagnostics
+            );
+            assert_eq!(facts.pods.len(), 1, "{after:?}");
+            assert_eq!(facts.pods[0].status, "CrashLoopBackOff");
+            assert_eq!(facts.pods[0].at.line, Some(6));
+        }
+    }
+
+    #[test]
+    fn damaged_yaml_is_an_error_naming_its_line() {
+        let damaged = POD_YAML.replace("    namespace: astronomer\n", "   namespace: astronomer\n");
+        let facts = read("pods.txt", &format!("\n{damaged}"), 10, None);
+        assert!(facts.pods.is_empty());
+        assert_eq!(facts.diagnostics.len(), 1, "{:?}", facts.diagnostics);
+        let diagnostic = &facts.diagnostics[0];
+        assert_eq!(diagnostic.severity, Severity::Error);
+        assert_eq!(diagnostic.line, Some(17));
+        assert!(
+            diagnostic
+                .message
+                .starts_with("the pod YAML is incomplete or damaged: ")
+                && diagnostic.message.contains("at line 17 column "),
+            "{}",
+            diagnostic.message
         );
     }
 }

@@ -63,8 +63,18 @@ pub fn manifest_source(ctx: &RuleInput) -> Finding {
 /// The items of one given manifest: unrecognised, or each issue the path's rules find.
 fn source_items(ctx: &RuleInput, source: &Source) -> Vec<Item> {
     let path = ctx.path;
-    let objects = read_manifest(&source.text);
     let at = |line: u32| At::new(source.name.clone(), line);
+    let objects = match read_manifest(&source.text) {
+        Ok(objects) => objects,
+        Err(unreadable) => {
+            return vec![Item {
+                subject: source.name.clone(),
+                status: Status::Fail,
+                message: unreadable.message,
+                evidence: vec![at(unreadable.line.unwrap_or(1))],
+            }]
+        }
+    };
     let specs = recognise(&objects, path);
     if specs.is_empty() {
         let message = if source.text.trim() == "404: Not Found" {

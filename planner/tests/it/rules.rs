@@ -1493,7 +1493,7 @@ subjects:
 
 #[test]
 fn manifest_reader_lists_objects() {
-    let objects = planner::manifest::read_manifest(UPGRADE_MANIFEST);
+    let objects = planner::manifest::read_manifest(UPGRADE_MANIFEST).unwrap();
     let names: Vec<(&str, &str, Option<&str>)> = objects
         .iter()
         .map(|o| (o.kind.as_str(), o.name.as_str(), o.namespace.as_deref()))
@@ -1581,6 +1581,18 @@ fn manifest_source_cases() {
     assert!(report.finding("manifest-source").unwrap().items[0]
         .message
         .contains("404"));
+    // A document that is not YAML refuses the manifest, naming its line.
+    let broken = UPGRADE_MANIFEST.replacen("metadata:\n", "metadata: [\n", 1);
+    let (status, report) = manifest_status(&broken);
+    assert_eq!(status, Status::Fail);
+    let item = &report.finding("manifest-source").unwrap().items[0];
+    assert!(
+        item.message
+            .starts_with("document 1 of the manifest is not valid YAML: "),
+        "{}",
+        item.message
+    );
+    assert!(item.evidence[0].line.is_some_and(|line| line > 1));
     // The rollback manifest is recognised on its own.
     let rollback = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: rollback-astronomer\nspec:\n  template:\n    spec:\n      containers:\n      - name: upgrade\n        image: quay.io/astronomer/lts-016-023-upgrade@sha256:00\n";
     assert_eq!(manifest_status(rollback).0, Status::Pass);
@@ -1635,8 +1647,8 @@ fn manifest_rules_apply_refuses_are_failures_of_the_check() {
 #[test]
 fn flow_style_and_json_manifests_are_read_like_block_style() {
     let flow = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: astronomer-upgrader-service-account}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: astronomer-upgrades-backup}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 20Gi}}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: upgrade-astronomer}\nspec:\n  template:\n    spec:\n      containers: [{name: upgrade, image: \"quay.io/astronomer/lts-016-023-upgrade:latest\"}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: astronomer-upgrader-cluster-role}\nrules: [{apiGroups: [\"*\"], resources: [\"*\"], verbs: [\"*\"]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: astronomer-upgrader-cluster-role-binding}\nsubjects: [{kind: ServiceAccount, name: astronomer-upgrader-service-account, namespace: default}]\n";
-    let block = planner::manifest::read_manifest(UPGRADE_MANIFEST);
-    let read = planner::manifest::read_manifest(flow);
+    let block = planner::manifest::read_manifest(UPGRADE_MANIFEST).unwrap();
+    let read = planner::manifest::read_manifest(flow).unwrap();
     let identity = |objects: &[planner::manifest::ManifestObject]| {
         objects
             .iter()
@@ -1659,7 +1671,7 @@ fn flow_style_and_json_manifests_are_read_like_block_style() {
 
     let json = r#"{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "rollback-astronomer"},
       "spec": {"template": {"spec": {"containers": [{"name": "upgrade", "image": "quay.io/astronomer/lts-016-023-upgrade@sha256:00"}]}}}}"#;
-    let objects = planner::manifest::read_manifest(json);
+    let objects = planner::manifest::read_manifest(json).unwrap();
     assert_eq!(objects.len(), 1);
     assert_eq!(objects[0].label(), "Job/rollback-astronomer");
     assert_eq!(manifest_status(json).0, Status::Pass);

@@ -92,6 +92,25 @@ pub(crate) fn split_documents(text: &str) -> Vec<(&str, u32)> {
     documents
 }
 
+/// Whether one line of block YAML reads `key: value` (in a list item too, the value quoted or
+/// not). A test of one line, for a reader to find the line a parsed value was printed on; it
+/// knows nothing of the line's place in the document.
+pub(crate) fn shows(line: &str, key: &str, value: &str) -> bool {
+    let line = line.trim_start();
+    let line = line.strip_prefix("- ").unwrap_or(line).trim_start();
+    line.strip_prefix(key)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .is_some_and(|printed| {
+            let printed = printed.trim();
+            [
+                printed,
+                printed.trim_matches('"'),
+                printed.trim_matches('\''),
+            ]
+            .contains(&value)
+        })
+}
+
 /// Lines of padding [`parse`] adds at most (a 4 MB paste has fewer lines than this).
 const MAX_PADDING: u32 = 4 << 20;
 

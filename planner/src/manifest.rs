@@ -117,7 +117,7 @@ pub fn read_manifest(text: &str) -> Result<Vec<ManifestObject>, ManifestIssue> {
 /// The first document that cannot be read is the error, as a refusal naming its line.
 pub fn documents(text: &str) -> Result<Vec<(Value, u32)>, ManifestIssue> {
     let mut values = Vec::new();
-    for (document, first_line) in split_documents(text) {
+    for (document, first_line) in yaml::split_documents(text) {
         // Numbered as a reader counts them: documents that hold something.
         let number = values.len() + 1;
         let value = yaml::parse(document, first_line)
@@ -138,25 +138,6 @@ fn unreadable(number: usize, line: u32, what: String) -> ManifestIssue {
         line: Some(line),
         message: format!("document {number} of the manifest is not valid YAML: {what}"),
     }
-}
-
-/// The documents of a YAML stream (split at `---` lines) with the 1-based line each starts on.
-fn split_documents(text: &str) -> Vec<(&str, u32)> {
-    let mut documents = Vec::new();
-    let mut start = 0;
-    let mut start_line = 1u32;
-    let mut offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        if line.starts_with("---") || line.trim_end() == "..." {
-            documents.push((&text[start..offset], start_line));
-            start = offset + line.len();
-            start_line = number.saturating_add(1);
-        }
-        offset += line.len();
-    }
-    documents.push((&text[start..], start_line));
-    documents
 }
 
 /// Lines after the document's first line where its top-level `kind:` is.

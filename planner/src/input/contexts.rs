@@ -8,9 +8,10 @@
 //! namespace, and becomes an info diagnostic, not a context. A namespace printed without its
 //! context's name gives a context named `""`.
 
+use serde_json::Value;
+
 use crate::facts::{At, Context, Facts, Severity};
-use crate::input::storageclass::yaml_entries;
-use crate::input::text;
+use crate::input::{json_at, text, yaml};
 
 /// A header with no column offsets: rows under it are read word by word.
 const WORDS_ONLY_HEADER: &str = "CURRENT NAME CLUSTER AUTHINFO NAMESPACE";
@@ -268,35 +269,78 @@ impl Reader<'_> {
         }
     }
 
-    /// `kubectl config view [--minify]`: the contexts and which one is current. Only names and
-    /// namespaces are read; credentials in a `--raw` paste are never looked at.
+    /// `kubectl config view [--minify]`: the contexts and which one is current, read with
+    /// [`yaml::parse`] up to what follows the document (a prompt, other output). Only names and
+    /// namespaces are taken from the value; the credentials of a `--raw` paste are parsed with
+    /// the rest but never copied out, and the parser's message is not shown (it may quote the
+    /// document).
     fn read_config(&mut self, text: &str, first_line: u32) {
-        let entries = yaml_entries(text, first_line);
-        let current = entries
-            .iter()
-            .find(|e| e.key == "current-context" && e.path.is_empty())
-            .map(|e| e.value.clone());
-        let in_contexts =
-            |path: &[String]| path.first().is_some_and(|k| k == "contexts") && path.len() >= 2;
-        for entry in &entries {
-            if entry.key != "name" || entry.path.len() != 2 || !in_contexts(&entry.path) {
-                continue;
+        let lines: Vec<text::Line<'_>> = text::lines(text, first_line).collect();
+        // Cleaned lines, one per input line, so the parser's positions are the source's.
+        let cleaned: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
+        let start = cleaned.find(|c: char| !c.is_whitespace()).unwrap_or(0);
+        let document = &cleaned[..yaml::document_end(&cleaned, start)];
+        let value = match yaml::parse(document, first_line) {
+            Ok(value) => value,
+            Err(unreadable) => {
+                let line = unreadable.line.min(text::last_line(document, first_line));
+                self.diagnostic(
+                    line,
+                    Severity::Warning,
+                    "this `kubectl config view` YAML is cut short or damaged: its contexts are not read"
+                        .to_owned(),
+                );
+                return;
             }
-            let item = &entry.path[1];
-            let namespace = entries.iter().find(|e| {
-                e.key == "namespace"
-                    && e.path.len() == 3
-                    && in_contexts(&e.path)
-                    && e.path[1] == *item
-                    && e.path[2] == "context"
-            });
+        };
+        let current = value.get("current-context").and_then(scalar);
+        let Some(Value::Array(contexts)) = value.get("contexts") else {
+            return;
+        };
+        // The value has no positions: a context is placed on the first `name: <context>` line
+        // after the previous one's, from the top-level `contexts:` line on (a text search, not a
+        // second parser); not found, on that line or the document's first.
+        let from = lines
+            .iter()
+            .position(|l| l.text.trim_end() == "contexts:")
+            .unwrap_or(0);
+        let mut search_from = from;
+        for item in contexts {
+            let Some(name) = item.get("name").and_then(scalar) else {
+                continue;
+            };
+            let namespace = json_at(item, "/context/namespace")
+                .and_then(scalar)
+                .filter(|n| !n.is_empty());
+            let found = lines
+                .get(search_from..)
+                .unwrap_or_default()
+                .iter()
+                .position(|l| yaml::shows(&l.text, "name", &name));
+            let line = match found {
+                Some(offset) => {
+                    search_from += offset;
+                    lines[search_from].number
+                }
+                None => lines.get(from).map_or(first_line, |l| l.number),
+            };
             self.facts.contexts.push(Context {
-                name: entry.value.clone(),
-                namespace: namespace.map(|e| e.value.clone()).filter(|n| !n.is_empty()),
-                current: current.as_deref() == Some(entry.value.as_str()),
-                at: At::new(self.name, entry.line),
+                current: current.as_deref() == Some(name.as_str()),
+                name,
+                namespace,
+                at: At::new(self.name, line),
             });
         }
+    }
+}
+
+/// A name as YAML printed it: `prod`, `"prod"`, or `123` (which YAML reads as a number).
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 
@@ -368,6 +412,90 @@ mod tests {
         assert_eq!(
             contexts(text, None),
             vec![c("kind-kind", Some("astronomer"), true, 12)]
+        );
+    }
+
+    const RAW_CONFIG: &str = "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: Q0EtREFUQS1TRUNSRVQ=\n    server: https://prod:6443\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    namespace: astronomer\n    user: admin\n  name: prod\n- context:\n    cluster: prod\n    user: admin\n  name: \"stage\"\ncurrent-context: prod\nkind: Config\nusers:\n- name: admin\n  user:\n    client-key-data: S0VZLURBVEEtU0VDUkVU\n    token: TOKEN-SECRET\n    password: PASSWORD-SECRET\n";
+
+    #[test]
+    fn credentials_in_a_raw_config_reach_no_fact_or_diagnostic() {
+        assert_eq!(
+            contexts(RAW_CONFIG, None),
+            vec![
+                c("prod", Some("astronomer"), true, 13),
+                c("stage", None, false, 17)
+            ]
+        );
+        // Damaged around and inside the credentials: a diagnostic without the parser's message,
+        // which can quote a value (`invalid value: string "…", expected an integer`).
+        let quoting = RAW_CONFIG.replace("token: TOKEN-SECRET", "token: !!int TOKEN-SECRET");
+        assert!(yaml::parse(&quoting, 1)
+            .unwrap_err()
+            .message
+            .contains("TOKEN-SECRET"));
+        for damaged in [
+            quoting,
+            RAW_CONFIG.replace("    token:", "   token:"),
+            RAW_CONFIG.replace(
+                "    password: PASSWORD-SECRET",
+                "    PASSWORD-SECRET: [TOKEN-SECRET",
+            ),
+        ] {
+            let facts = read("c", &damaged, 1, None);
+            assert!(facts.contexts.is_empty());
+            assert_eq!(facts.diagnostics.len(), 1, "{:?}", facts.diagnostics);
+            let shown = format!("{facts:?}");
+            for secret in ["SECRET", "S0VZ", "Q0Et"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
+        let shown = format!("{:?}", read("c", RAW_CONFIG, 1, None));
+        for secret in ["SECRET", "S0VZ", "Q0Et"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let facts = read("c", &RAW_CONFIG.replace("    token:", "   token:"), 1, None);
+        assert!(facts.contexts.is_empty());
+        assert_eq!(facts.diagnostics.len(), 1);
+        assert_eq!(facts.diagnostics[0].line, Some(23));
+    }
+
+    #[test]
+    fn config_view_followed_by_other_text_is_read_up_to_it() {
+        for after in [
+            "```\n",
+            "$ kubectl get pods\nNAME READY\n",
+            "user@host:~$ \n",
+        ] {
+            let facts = read("c", &format!("{RAW_CONFIG}{after}"), 1, None);
+            assert!(
+                facts.diagnostics.is_empty(),
+                "{after:?}: {:?}",
+                facts.diagnostics
+            );
+            assert_eq!(facts.contexts.len(), 2, "{after:?}");
+        }
+    }
+
+    #[test]
+    fn never_panics_on_odd_config_yaml() {
+        for text in [
+            "apiVersion: v1\ncontexts: [\n",
+            "contexts:\n- name: [a]\n- context: 3\n  name: 7\n- x\ncurrent-context: {a: b}\n",
+            "contexts: *x\n",
+            "clusters:\n---\ncontexts:\n- name: a\n",
+            "contexts:\n- \u{1b}[31mname: \u{0}\u{7f}\n\t- x",
+            "apiVersion: v1\r\n\u{feff}contexts: \"\n",
+        ] {
+            for first_line in [1, u32::MAX] {
+                let _ = read("c", text, first_line, None);
+            }
+        }
+        assert_eq!(
+            contexts(
+                "contexts:\n- context:\n    namespace: 123\n  name: 7\n",
+                None
+            ),
+            vec![c("7", Some("123"), false, 5)]
         );
     }
 

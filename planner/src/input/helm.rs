@@ -8,10 +8,10 @@
 //! Statuses are stored lower-cased with Helm 2's `_` spelt `-` (`PENDING_UPGRADE` →
 //! `pending-upgrade`), so rules compare one spelling.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::facts::{At, Facts, HelmGeneration, HelmRelease, HelmRevision, Severity};
-use crate::input::text;
+use crate::input::{text, yaml};
 use crate::scan;
 
 /// One `helm list` / `helm history` row split into words, each with its byte offset; none when
@@ -654,58 +654,86 @@ impl Reader<'_> {
         };
         let item_lines = item_lines(&lines[start..end], items.len());
         for (item, line) in items.iter().zip(item_lines) {
-            let Some(object) = item.as_object() else {
-                continue;
-            };
-            let field = |key: &str| match object.iter().find(|(k, _)| same_key(k, key)) {
-                Some((_, Value::String(s))) => Some(s.clone()),
-                Some((_, Value::Number(n))) => Some(n.to_string()),
-                _ => None,
-            };
-            self.record(&field, line, generation_of(object.keys()));
+            if let Some(object) = item.as_object() {
+                self.object(object, line);
+            }
         }
         end
     }
 
-    /// `-o yaml`: a list of flat maps (`- app_version: …` then `  chart: …`).
+    /// One entry of `-o json` or `-o yaml`, its keys as Helm 2 or Helm 3 spells them.
+    fn object(&mut self, object: &Map<String, Value>, line: u32) {
+        let field = |key: &str| match object.iter().find(|(k, _)| same_key(k, key)) {
+            Some((_, Value::String(s))) => Some(s.clone()),
+            Some((_, Value::Number(n))) => Some(n.to_string()),
+            _ => None,
+        };
+        self.record(&field, line, generation_of(object.keys()));
+    }
+
+    /// `-o yaml`: a list of flat maps (`- app_version: …` then `  chart: …`) from line `start`.
+    /// The list is found in the transcript by its lines (an item's `- `, its keys' two-space
+    /// indentation; the first item may have lost its `- `), up to the first line that has
+    /// neither; each item is then read with [`yaml::parse`] on its own, so a markdown bullet or a
+    /// damaged item spoils only itself and an item's line is its first. Returns the index of the
+    /// first line after the list.
     fn yaml(&mut self, lines: &[text::Line<'_>], start: usize) -> usize {
         let mut end = start;
-        let mut item: Vec<(String, String)> = Vec::new();
-        let mut item_line = lines[start].number;
+        // Each item's first line and its text without the list's two columns.
+        let mut items: Vec<(u32, String)> = Vec::new();
         while end < lines.len() {
             let content: &str = &lines[end].text;
-            let entry = if let Some(first) = content.strip_prefix("- ") {
-                if !item.is_empty() {
-                    let fields = std::mem::take(&mut item);
-                    self.yaml_item(&fields, item_line);
-                }
-                item_line = lines[end].number;
+            let rest = if let Some(first) = content.strip_prefix("- ") {
+                items.push((lines[end].number, String::new()));
                 first
             } else if let Some(next) = content.strip_prefix("  ") {
+                if items.is_empty() {
+                    items.push((lines[end].number, String::new()));
+                }
                 next
             } else {
                 break;
             };
-            if let Some((key, value)) = entry.split_once(':') {
-                let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
-                item.push((key.trim().to_owned(), value.to_owned()));
+            if let Some((_, item)) = items.last_mut() {
+                item.push_str(rest);
+                item.push('\n');
             }
             end += 1;
         }
-        if !item.is_empty() {
-            self.yaml_item(&item, item_line);
+        for (line, item) in &items {
+            self.yaml_item(item, *line);
         }
         end
     }
 
     /// A YAML list item is a helm entry only when it has helm's keys (not a markdown bullet).
-    fn yaml_item(&mut self, fields: &[(String, String)], line: u32) {
-        if fields
-            .iter()
-            .any(|(k, _)| same_key(k, "chart") || same_key(k, "revision"))
-        {
-            let generation = generation_of(fields.iter().map(|(k, _)| k));
-            self.record(&|key: &str| yaml_field(fields, key), line, generation);
+    fn yaml_item(&mut self, item: &str, line: u32) {
+        match yaml::parse(item, line) {
+            Ok(Value::Object(object)) => {
+                if object
+                    .keys()
+                    .any(|k| same_key(k, "chart") || same_key(k, "revision"))
+                {
+                    self.object(&object, line);
+                }
+            }
+            Ok(_) => {}
+            // Unreadable: reported only when its lines show helm's keys.
+            Err(unreadable) => {
+                let helm_keys = item.lines().any(|l| {
+                    l.split_once(':').is_some_and(|(k, _)| {
+                        same_key(k.trim(), "chart") || same_key(k.trim(), "revision")
+                    })
+                });
+                if helm_keys {
+                    let last = text::last_line(item, line);
+                    self.diagnostic(
+                        unreadable.line.min(last),
+                        Severity::Warning,
+                        format!("this helm -o yaml entry is damaged: {}", unreadable.message),
+                    );
+                }
+            }
         }
     }
 
@@ -778,13 +806,6 @@ fn generation_of<'k>(mut keys: impl Iterator<Item = &'k String>) -> HelmGenerati
     } else {
         HelmGeneration::Helm3
     }
-}
-
-fn yaml_field(fields: &[(String, String)], key: &str) -> Option<String> {
-    fields
-        .iter()
-        .find(|(k, _)| same_key(k, key))
-        .map(|(_, v)| v.clone())
 }
 
 /// The line of each JSON item: where its `"chart"` key is (helm prints the array on one line,
@@ -1028,6 +1049,63 @@ mod tests {
             (got[0].revision, got[0].release.as_deref()),
             (1, Some("astronomer"))
         );
+    }
+
+    #[test]
+    fn finds_the_yaml_list_in_a_transcript() {
+        let text = "$ helm ls -A -o yaml\n  app_version: 0.16.9\n  chart: astronomer-0.16.9\n  name: astronomer\n  revision: \"4\"\n  status: deployed\n- app_version: 1.10.12\n  chart: airflow-0.16.1\n  name: bolide\n  revision: \"1\"\n  status: deployed\n$ kubectl get pods\nNAME READY STATUS\n- fixed: the thing: below\n- just a note\n\n- see the chart\n";
+        let facts = read("h", text, 1, None);
+        assert!(facts.diagnostics.is_empty(), "{:?}", facts.diagnostics);
+        let got: Vec<_> = facts
+            .helm_releases
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.revision,
+                    r.app_version.as_deref(),
+                    r.at.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("astronomer", Some(4), Some("0.16.9"), Some(2)),
+                ("bolide", Some(1), Some("1.10.12"), Some(7))
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_a_folded_yaml_description_and_reports_a_damaged_entry() {
+        let text = "- app_version: 0.16.9\n  chart: astronomer-0.16.9\n  description: 'Upgrade \"astronomer\" failed: timed out waiting\n    for the condition'\n  revision: 3\n  status: failed\n  updated: \"2021-01-01T10:00:00Z\"\n";
+        let got = read("h", text, 1, Some("helm history astronomer -o yaml")).helm_history;
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].description.as_deref(),
+            Some("Upgrade \"astronomer\" failed: timed out waiting for the condition")
+        );
+        let facts = read("h", "- chart: [astronomer-0.16.9\n  name: astronomer\n- chart: airflow-0.16.1\n  name: bolide\n", 5, None);
+        assert_eq!(facts.helm_releases.len(), 1);
+        assert_eq!(facts.diagnostics.len(), 1, "{:?}", facts.diagnostics);
+        assert_eq!(facts.diagnostics[0].severity, Severity::Warning);
+        assert_eq!(facts.diagnostics[0].line, Some(6));
+    }
+
+    #[test]
+    fn never_panics_on_odd_yaml_items() {
+        for text in [
+            "- - -\n  - chart:\n",
+            "- chart: &a [*a]\n- revision: *b\n",
+            "  AppVersion: \u{1b}[31m\u{0}\n- Chart: {x\n  \u{feff}\n",
+            "- chart: 1e999\n  revision: 18446744073709551616\n  name: [\"\"]\n",
+            "- \t\n  - \n- :\n",
+        ] {
+            for first_line in [1, u32::MAX] {
+                let _ = read("h", text, first_line, None);
+            }
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn read(name: &str, text: &str, first_line: u32, command: Option<&str>) -> F
     if let Some(yaml_start) = yaml_start(text) {
         let mut facts = Facts::default();
         let start_line = text::line_of_offset(text, yaml_start, first_line);
-        let yaml_end = yaml_end(text, yaml_start);
+        let yaml_end = yaml::document_end(text, yaml_start);
         let document = match yaml::parse(&text[yaml_start..yaml_end], start_line) {
             Ok(document) => document,
             Err(unreadable) => {
@@ -527,34 +527,6 @@ fn yaml_start(text: &str) -> Option<usize> {
         .lines()
         .any(|l| matches!(l.trim(), "kind: Pod" | "kind: PodList"));
     (head.starts_with("apiVersion:") && pods).then_some(start)
-}
-
-/// Where the `-o yaml` document that starts at `start` ends: before the first line after it that
-/// starts in column 0 and is neither a `key:`, a `- ` item, a comment nor a document marker —
-/// a prompt, a fence or other text pasted after the output, left alone as the `-o json`
-/// reader leaves what follows its value.
-fn yaml_end(text: &str, start: usize) -> usize {
-    let mut offset = start;
-    for (index, line) in text[start..].split_inclusive('\n').enumerate() {
-        let content = line.trim_end();
-        let continues = index == 0
-            || content.is_empty()
-            || content.starts_with([' ', '\t', '#', '-'])
-            || content == "..."
-            || content.split_once(':').is_some_and(|(key, rest)| {
-                !key.is_empty()
-                    && (rest.is_empty() || rest.starts_with(' '))
-                    && key.bytes().all(|b| {
-                        b.is_ascii_alphanumeric()
-                            || matches!(b, b'_' | b'.' | b'/' | b'-' | b'"' | b'\'')
-                    })
-            });
-        if !continues {
-            return offset;
-        }
-        offset += line.len();
-    }
-    text.len()
 }
 
 /// The pods of a PodList, List or Pod object; `found(name, from)` locates a pod's name in the

@@ -8,96 +8,12 @@
 use serde_json::Value;
 
 use crate::facts::{At, Facts, Severity, StorageClass};
-use crate::input::{json_at, text};
+use crate::input::{json_at, text, yaml};
 
 const DEFAULT_ANNOTATIONS: [&str; 2] = [
     "storageclass.kubernetes.io/is-default-class",
     "storageclass.beta.kubernetes.io/is-default-class",
 ];
-
-/// One `key: value` line of a YAML document, with the keys above it. List items appear in
-/// the path as `#N` (N counts every item of the document, so siblings differ).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct YamlEntry {
-    pub line: u32,
-    pub path: Vec<String>,
-    pub key: String,
-    pub value: String,
-}
-
-/// Walks the block-style YAML kubectl prints (`-o yaml`, `config view`): enough structure to
-/// find keys by their ancestors, without a YAML dependency in the wasm bundle. Flow collections
-/// and multi-line scalars are not interpreted (their lines become opaque values).
-pub(crate) fn yaml_entries(text: &str, first_line: u32) -> Vec<YamlEntry> {
-    let mut entries = Vec::new();
-    let mut stack: Vec<(usize, String)> = Vec::new();
-    let mut items = 0usize;
-    let mut documents = 0usize;
-    for line in text::lines(text, first_line) {
-        let raw: &str = &line.text;
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        if trimmed == "---" {
-            documents += 1;
-            stack.clear();
-            continue;
-        }
-        let mut indent = raw.len() - raw.trim_start().len();
-        let mut content = raw.trim_start();
-        loop {
-            let rest = match content.strip_prefix("- ") {
-                Some(rest) => rest,
-                None if content == "-" => "",
-                None => break,
-            };
-            // A sequence may sit at its parent key's indentation (`items:` then `- …`).
-            stack.retain(|(i, name)| *i < indent || (*i == indent && !name.starts_with('#')));
-            items += 1;
-            stack.push((indent, format!("#{items}")));
-            let after = rest.trim_start();
-            indent += content.len() - after.len();
-            content = after;
-        }
-        if content.is_empty() {
-            continue;
-        }
-        let (key, value) = match content.split_once(": ") {
-            Some((key, value)) => (key, value.trim()),
-            None => match content.strip_suffix(':') {
-                Some(key) => (key, ""),
-                None => continue,
-            },
-        };
-        stack.retain(|(i, _)| *i < indent);
-        let key = unquote(key.trim());
-        let document = (documents > 0).then(|| format!("doc{documents}"));
-        entries.push(YamlEntry {
-            line: line.number,
-            path: document
-                .into_iter()
-                .chain(stack.iter().map(|(_, name)| name.clone()))
-                .collect(),
-            key: key.to_owned(),
-            value: unquote(value).to_owned(),
-        });
-        if value.is_empty() {
-            stack.push((indent, key.to_owned()));
-        }
-    }
-    entries
-}
-
-fn unquote(value: &str) -> &str {
-    let value = value.trim();
-    for quote in ['"', '\''] {
-        if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
-            return &value[1..value.len() - 1];
-        }
-    }
-    value
-}
 
 /// Reads `text`, whose first line is line `first_line` of the source `name`; `command` is the
 /// command line that printed it, when the paste showed one.
@@ -243,11 +159,84 @@ fn read_json(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
             return;
         }
     };
+    let first = lines.first().map_or(first_line, |l| l.number);
+    let mut search_from = 0;
+    push_classes(name, &value, facts, |class| {
+        let quoted = format!("\"{class}\"");
+        let found = lines[search_from..]
+            .iter()
+            .position(|l| l.text.contains("\"name\"") && l.text.contains(&quoted));
+        match found {
+            Some(offset) => {
+                search_from += offset;
+                lines[search_from].number
+            }
+            None => first,
+        }
+    });
+}
+
+/// `-o yaml`, read with [`yaml::parse`] into the value the `-o json` reader walks. The text is
+/// read as cleaned lines (one per input line, so the parser's positions are the source's), up to
+/// what follows the document (a prompt, a fence, other output); each `---` document on its own.
+fn read_yaml(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
+    let lines: Vec<text::Line<'_>> = text::lines(text, first_line).collect();
+    let cleaned: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
+    let start = cleaned.find(|c: char| !c.is_whitespace()).unwrap_or(0);
+    let end = yaml::document_end(&cleaned, start);
+    let last = text::last_line(&cleaned[..end], first_line);
+    for (document, at) in yaml::split_documents(&cleaned[..end]) {
+        let document_line = first_line.saturating_add(at - 1);
+        let value = match yaml::parse(document, document_line) {
+            Ok(value) => value,
+            Err(unreadable) => {
+                diagnostic(
+                    facts,
+                    name,
+                    unreadable.line.min(last),
+                    Severity::Warning,
+                    &format!("this YAML is cut short or damaged: {}", unreadable.message),
+                );
+                continue;
+            }
+        };
+        // The document's own lines: `lines` holds one per input line, numbered from `first_line`.
+        let skip = usize::try_from(at - 1).unwrap_or(usize::MAX);
+        let count = document.split_inclusive('\n').count();
+        let document_lines = lines.get(skip..).unwrap_or_default();
+        let document_lines = &document_lines[..count.min(document_lines.len())];
+        let mut search_from = 0;
+        push_classes(name, &value, facts, |class| {
+            // The parsed value has no positions. A class is placed on the first line at or after
+            // the previous class's that reads `name: <class>` (objects come in the text's order):
+            // a text search, not a second parser, so a `name: <class>` under another key that
+            // comes first would be named instead. Not found: the document's first line.
+            let found = document_lines[search_from..]
+                .iter()
+                .position(|l| yaml::shows(&l.text, "name", class));
+            match found {
+                Some(offset) => {
+                    search_from += offset;
+                    document_lines[search_from].number
+                }
+                None => document_line,
+            }
+        });
+    }
+}
+
+/// The storage classes of a `List` (its `items`) or of one object, as `-o json` and `-o yaml`
+/// print them; `line_of(class)` is the line its name is shown on.
+fn push_classes(
+    name: &str,
+    value: &Value,
+    facts: &mut Facts,
+    mut line_of: impl FnMut(&str) -> u32,
+) {
     let objects = match value.get("items") {
         Some(Value::Array(items)) => items.as_slice(),
-        _ => std::slice::from_ref(&value),
+        _ => std::slice::from_ref(value),
     };
-    let mut search_from = 0;
     for object in objects {
         let Some(class) = json_at(object, "/metadata/name").and_then(Value::as_str) else {
             continue;
@@ -255,20 +244,9 @@ fn read_json(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
         let default = DEFAULT_ANNOTATIONS.iter().any(|key| {
             json_at(object, "/metadata/annotations")
                 .and_then(|a| a.get(*key))
-                .and_then(Value::as_str)
-                == Some("true")
+                // kubectl quotes the annotation; an unquoted YAML `true` is a boolean
+                .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true))
         });
-        let quoted = format!("\"{class}\"");
-        let found = lines[search_from..]
-            .iter()
-            .position(|l| l.text.contains("\"name\"") && l.text.contains(&quoted));
-        let line = match found {
-            Some(offset) => {
-                search_from += offset;
-                lines[search_from].number
-            }
-            None => lines.first().map_or(first_line, |l| l.number),
-        };
         facts.storage_classes.push(StorageClass {
             name: class.to_owned(),
             default,
@@ -276,52 +254,9 @@ fn read_json(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
                 .get("provisioner")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            at: At::new(name, line),
+            at: At::new(name, line_of(class)),
         });
     }
-}
-
-fn read_yaml(name: &str, text: &str, first_line: u32, facts: &mut Facts) {
-    // Each object is identified by the path above its `metadata` key.
-    let mut classes: Vec<(Vec<String>, StorageClass)> = Vec::new();
-    let entries = yaml_entries(text, first_line);
-    for entry in &entries {
-        let under_metadata = entry.path.last().is_some_and(|k| k == "metadata");
-        if entry.key == "name" && under_metadata && !entry.value.is_empty() {
-            let owner = entry.path[..entry.path.len() - 1].to_vec();
-            classes.push((
-                owner,
-                StorageClass {
-                    name: entry.value.clone(),
-                    default: false,
-                    provisioner: None,
-                    at: At::new(name, entry.line),
-                },
-            ));
-        }
-    }
-    for entry in &entries {
-        let annotation = DEFAULT_ANNOTATIONS.contains(&entry.key.as_str())
-            && entry
-                .path
-                .ends_with(&["metadata".to_owned(), "annotations".to_owned()]);
-        let provisioner = entry.key == "provisioner";
-        if !annotation && !provisioner {
-            continue;
-        }
-        let owner_len = entry.path.len() - if annotation { 2 } else { 0 };
-        let owner = &entry.path[..owner_len];
-        if let Some((_, class)) = classes.iter_mut().find(|(path, _)| path == owner) {
-            if annotation {
-                class.default = entry.value == "true";
-            } else {
-                class.provisioner = Some(entry.value.clone());
-            }
-        }
-    }
-    facts
-        .storage_classes
-        .extend(classes.into_iter().map(|(_, class)| class));
 }
 
 #[cfg(test)]
@@ -428,24 +363,91 @@ mod tests {
         assert_eq!(facts.diagnostics.len(), 1);
     }
 
+    const SC_YAML: &str = "apiVersion: v1\nitems:\n- apiVersion: storage.k8s.io/v1\n  kind: StorageClass\n  metadata:\n    annotations:\n      storageclass.kubernetes.io/is-default-class: \"true\"\n    name: standard\n  provisioner: rancher.io/local-path\nkind: List\n";
+
     #[test]
-    fn yaml_paths_keep_parents_of_same_indent_sequences() {
-        let entries = yaml_entries("contexts:\n- context:\n    namespace: a\n  name: one\n- name: two\ncurrent-context: one\n", 1);
-        let got: Vec<_> = entries
-            .iter()
-            .map(|e| (e.path.join("/"), e.key.as_str(), e.value.as_str()))
+    fn yaml_and_json_give_the_same_classes() {
+        let json = "{\"apiVersion\": \"v1\", \"items\": [{\"kind\": \"StorageClass\", \"metadata\": {\"annotations\": {\"storageclass.kubernetes.io/is-default-class\": \"true\"}, \"name\": \"standard\"}, \"provisioner\": \"rancher.io/local-path\"}], \"kind\": \"List\"}\n";
+        let from_json: Vec<_> = classes(json).into_iter().map(|c| (c.0, c.1, c.2)).collect();
+        let from_yaml: Vec<_> = classes(SC_YAML)
+            .into_iter()
+            .map(|c| (c.0, c.1, c.2))
             .collect();
+        assert_eq!(from_yaml, from_json);
         assert_eq!(
-            got,
+            classes(SC_YAML),
+            vec![c("standard", true, "rancher.io/local-path", 8)]
+        );
+    }
+
+    #[test]
+    fn yaml_followed_by_other_text_is_read_up_to_it() {
+        for after in [
+            "```\n",
+            "$ kubectl get nodes\nNAME STATUS\n",
+            "user@host:~$ \n",
+            "\n\nPS C:\\> exit\n",
+        ] {
+            let facts = read("sc.txt", &format!("{SC_YAML}{after}"), 1, None);
+            assert!(
+                facts.diagnostics.is_empty(),
+                "{after:?}: {:?}",
+                facts.diagnostics
+            );
+            assert_eq!(facts.storage_classes.len(), 1, "{after:?}");
+            assert_eq!(facts.storage_classes[0].at.line, Some(8));
+        }
+    }
+
+    #[test]
+    fn reads_each_yaml_document() {
+        let text = "---\napiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: gp2\nprovisioner: kubernetes.io/aws-ebs\n---\napiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\n  name: \"io1\"\nprovisioner: ebs.csi.aws.com\n";
+        assert_eq!(
+            classes(text),
             vec![
-                ("".into(), "contexts", ""),
-                ("contexts/#1".into(), "context", ""),
-                ("contexts/#1/context".into(), "namespace", "a"),
-                ("contexts/#1".into(), "name", "one"),
-                ("contexts/#2".into(), "name", "two"),
-                ("".into(), "current-context", "one"),
+                c("gp2", false, "kubernetes.io/aws-ebs", 5),
+                c("io1", true, "ebs.csi.aws.com", 13)
             ]
         );
+    }
+
+    #[test]
+    fn damaged_yaml_is_a_warning_naming_its_line() {
+        let damaged = SC_YAML.replace("    name: standard\n", "   name: standard\n");
+        let facts = read("sc.txt", &damaged, 10, None);
+        assert!(facts.storage_classes.is_empty());
+        assert_eq!(facts.diagnostics.len(), 1, "{:?}", facts.diagnostics);
+        assert_eq!(facts.diagnostics[0].severity, Severity::Warning);
+        assert_eq!(facts.diagnostics[0].line, Some(17));
+        assert!(
+            facts.diagnostics[0].message.contains("at line 17 column "),
+            "{}",
+            facts.diagnostics[0].message
+        );
+    }
+
+    #[test]
+    fn never_panics_on_odd_yaml() {
+        for text in [
+            "apiVersion: v1\nitems: [\n",
+            "apiVersion: v1\nitems:\n- metadata: {name: [1]}\n- metadata:\n    name: 3\n",
+            "kind: StorageClass\nmetadata: *x\n",
+            "---\n---\n- - -\n",
+            "- \u{1b}[31mname: \u{0}\u{7f}\n\t- x",
+            "apiVersion: v1\n\u{feff}kind: List\r\nitems: \"\n",
+            "kind:\n\u{1F600}: \u{00A0}\n---",
+        ] {
+            for first_line in [1, u32::MAX] {
+                let _ = read("sc.txt", text, first_line, None);
+            }
+        }
+        let facts = read(
+            "sc.txt",
+            "apiVersion: v1\nitems:\n- metadata:\n    name: 3\n",
+            1,
+            None,
+        );
+        assert!(facts.storage_classes.is_empty());
     }
 
     #[test]

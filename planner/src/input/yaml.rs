@@ -44,6 +44,73 @@ pub fn parse(text: &str, first_line: u32) -> Result<Value, Unreadable> {
     })
 }
 
+/// Where the block YAML document kubectl printed (`get -o yaml`, `config view`) that starts at
+/// byte `start` of `text` ends: before the first line after it that starts in column 0 and is
+/// neither a `key:`, a `- ` item, a comment nor a document marker — a prompt, a fence or other
+/// text pasted after the output, left alone as the `-o json` readers leave what follows their
+/// value.
+pub(crate) fn document_end(text: &str, start: usize) -> usize {
+    let mut offset = start;
+    for (index, line) in text[start..].split_inclusive('\n').enumerate() {
+        let content = line.trim_end();
+        let continues = index == 0
+            || content.is_empty()
+            || content.starts_with([' ', '\t', '#', '-'])
+            || content == "..."
+            || content.split_once(':').is_some_and(|(key, rest)| {
+                !key.is_empty()
+                    && (rest.is_empty() || rest.starts_with(' '))
+                    && key.bytes().all(|b| {
+                        b.is_ascii_alphanumeric()
+                            || matches!(b, b'_' | b'.' | b'/' | b'-' | b'"' | b'\'')
+                    })
+            });
+        if !continues {
+            return offset;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
+/// The documents of a YAML stream (split at `---` lines) with the 1-based line each starts on.
+pub(crate) fn split_documents(text: &str) -> Vec<(&str, u32)> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1u32;
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if line.starts_with("---") || line.trim_end() == "..." {
+            documents.push((&text[start..offset], start_line));
+            start = offset + line.len();
+            start_line = number.saturating_add(1);
+        }
+        offset += line.len();
+    }
+    documents.push((&text[start..], start_line));
+    documents
+}
+
+/// Whether one line of block YAML reads `key: value` (in a list item too, the value quoted or
+/// not). A test of one line, for a reader to find the line a parsed value was printed on; it
+/// knows nothing of the line's place in the document.
+pub(crate) fn shows(line: &str, key: &str, value: &str) -> bool {
+    let line = line.trim_start();
+    let line = line.strip_prefix("- ").unwrap_or(line).trim_start();
+    line.strip_prefix(key)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .is_some_and(|printed| {
+            let printed = printed.trim();
+            [
+                printed,
+                printed.trim_matches('"'),
+                printed.trim_matches('\''),
+            ]
+            .contains(&value)
+        })
+}
+
 /// Lines of padding [`parse`] adds at most (a 4 MB paste has fewer lines than this).
 const MAX_PADDING: u32 = 4 << 20;
 

@@ -40,8 +40,34 @@ pub fn parse(text: &str, first_line: u32) -> Result<Value, Unreadable> {
             let line = u32::try_from(at.line()).unwrap_or(u32::MAX).max(1);
             line.saturating_add(offset)
         }),
-        message: error.to_string(),
+        message: without_quoted_values(&error.to_string()),
     })
+}
+
+/// The parser's message with every quoted value cut out: a type error quotes the value it could
+/// not take (`invalid value: string "…"`), and in a pasted Secret, pod spec or kubeconfig that
+/// value may be a password. Syntax errors quote nothing and keep their positions.
+fn without_quoted_values(message: &str) -> String {
+    let mut kept = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                kept.push_str("\"…");
+                quoted = true;
+            }
+            ('"', true) => {
+                kept.push('"');
+                quoted = false;
+            }
+            (_, false) => kept.push(c),
+            (_, true) => {}
+        }
+    }
+    if quoted {
+        kept.push('"');
+    }
+    kept
 }
 
 /// Where the block YAML document kubectl printed (`get -o yaml`, `config view`) that starts at
@@ -118,6 +144,21 @@ const MAX_PADDING: u32 = 4 << 20;
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_value_the_parser_quotes_in_its_message_is_not_kept() {
+        let secret = "token: !!int TOKEN-SECRET-1234\n";
+        let unreadable = parse(secret, 7).expect_err("a string is no integer");
+        assert!(
+            !unreadable.message.contains("TOKEN-SECRET"),
+            "{unreadable:?}"
+        );
+        assert!(
+            unreadable.message.contains("invalid value"),
+            "{unreadable:?}"
+        );
+        assert_eq!(unreadable.line, 7, "{unreadable:?}");
+    }
 
     #[test]
     fn reads_kubectl_yaml() {

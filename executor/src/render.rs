@@ -6,6 +6,7 @@ use std::io::IsTerminal as _;
 
 use planner::facts::{At, Diagnostic, Severity};
 use planner::path::{CheckKind, LTS_0_16_TO_0_23};
+use planner::render::{evidence_line, place};
 use planner::{Finding, Report, Status, Verdict};
 
 /// Items and diagnostics beyond these are counted, not listed: a 100,000-pod paste must not
@@ -13,7 +14,6 @@ use planner::{Finding, Report, Status, Verdict};
 /// limit, which its messages and the Markdown report use too.
 const MAX_ITEMS_SHOWN: usize = planner::report::NAMES_SHOWN;
 const MAX_DIAGNOSTICS_SHOWN: usize = 30;
-const MAX_EVIDENCE_SHOWN: usize = 6;
 
 /// Whether the human report may use ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,25 +223,6 @@ fn banner(out: &mut String, report: &Report, invocation: &Invocation, style: Sty
     ));
     style.line(out, "", &evidence, 2);
     out.push('\n');
-}
-
-fn place(at: &At) -> String {
-    match at.line {
-        Some(line) => format!("{}:{line}", at.source),
-        None => at.source.clone(),
-    }
-}
-
-fn evidence_line(evidence: &[At]) -> String {
-    let mut shown: Vec<String> = evidence
-        .iter()
-        .take(MAX_EVIDENCE_SHOWN)
-        .map(place)
-        .collect();
-    if evidence.len() > MAX_EVIDENCE_SHOWN {
-        shown.push(format!("and {} more", evidence.len() - MAX_EVIDENCE_SHOWN));
-    }
-    shown.join(", ")
 }
 
 fn finding_block(out: &mut String, finding: &Finding, id_width: usize, style: Style) {

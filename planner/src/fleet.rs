@@ -126,7 +126,7 @@ impl ClusterResult {
             message: format!("{} ({}): {detail}", what, access.as_str()),
             remedy: Some(format!(
                 "check the context's server and credentials (`kubectl --context {} version`), then assess it again",
-                shell_word(&context)
+                crate::render::shell_quote(&context)
             )),
             evidence: Vec::new(),
             items: Vec::new(),
@@ -273,19 +273,6 @@ pub fn file_stems<S: AsRef<str>>(contexts: &[S]) -> Vec<String> {
         stems.push(candidate);
     }
     stems
-}
-
-/// A word for a POSIX shell, quoted only when it needs it.
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,8 +519,8 @@ pub fn markdown(fleet: &FleetReport) -> String {
                 "Plan: `{}` (digest `{}`), applied with `astro-upgrade --context {} apply --plan {} …`.\n",
                 plan.file,
                 plan.digest,
-                shell_word(&cluster.context),
-                shell_word(&plan.file)
+                crate::render::shell_quote(&cluster.context),
+                crate::render::shell_quote(&plan.file)
             );
         }
         crate::render::report_body(&mut out, &cluster.report, "###");

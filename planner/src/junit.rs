@@ -6,10 +6,8 @@ use std::fmt::Write as _;
 
 use crate::facts::{At, Severity};
 use crate::path::LTS_0_16_TO_0_23;
+use crate::render::{evidence_line, place};
 use crate::report::{Finding, Report, Status};
-
-/// Evidence lines listed in a test case's details before "and N more".
-const MAX_EVIDENCE_SHOWN: usize = 6;
 
 /// What a suite is called and what it carries beside its test cases.
 pub struct Suite<'a> {
@@ -145,25 +143,6 @@ fn testcase(out: &mut String, classname: &str, finding: &Finding) {
         }
     }
     out.push_str("    </testcase>\n");
-}
-
-fn place(at: &At) -> String {
-    match at.line {
-        Some(line) => format!("{}:{line}", at.source),
-        None => at.source.clone(),
-    }
-}
-
-fn evidence_line(evidence: &[At]) -> String {
-    let mut shown: Vec<String> = evidence
-        .iter()
-        .take(MAX_EVIDENCE_SHOWN)
-        .map(place)
-        .collect();
-    if evidence.len() > MAX_EVIDENCE_SHOWN {
-        shown.push(format!("and {} more", evidence.len() - MAX_EVIDENCE_SHOWN));
-    }
-    shown.join(", ")
 }
 
 pub(crate) fn status_word(status: Status) -> &'static str {

@@ -2,9 +2,48 @@
 
 use std::fmt::Write as _;
 
+use crate::facts::At;
 use crate::path::LTS_0_16_TO_0_23 as PATH;
 use crate::plan::{Plan, Step, StepKind};
 use crate::report::{name_list, Finding, Report, Status, Verdict, NAMES_SHOWN};
+
+/// How many evidence places a finding shows before "and N more".
+pub const MAX_EVIDENCE_SHOWN: usize = 6;
+
+/// `source:line`, or the source alone when the line is not known.
+pub fn place(at: &At) -> String {
+    match at.line {
+        Some(line) => format!("{}:{line}", at.source),
+        None => at.source.clone(),
+    }
+}
+
+/// A finding's evidence on one line: the first places, then "and N more".
+pub fn evidence_line(evidence: &[At]) -> String {
+    let mut shown: Vec<String> = evidence
+        .iter()
+        .take(MAX_EVIDENCE_SHOWN)
+        .map(place)
+        .collect();
+    if evidence.len() > MAX_EVIDENCE_SHOWN {
+        shown.push(format!("and {} more", evidence.len() - MAX_EVIDENCE_SHOWN));
+    }
+    shown.join(", ")
+}
+
+/// A word for a POSIX shell, quoted only when it needs it, so the commands a report suggests
+/// stay easy to read and still paste safely.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
 
 pub(crate) fn status_label(status: Status) -> &'static str {
     match status {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use planner::render::shell_quote;
 use planner::{Acknowledgements, Report, UpgraderOptions};
 
 use crate::evidence::{self, Evidence};
@@ -172,19 +173,6 @@ fn invocation(
         plan_command: command("plan"),
         air_gapped: acks.air_gapped,
         plan_written: None,
-    }
-}
-
-/// Quotes a word for a POSIX shell only when it needs it, so hints stay easy to read.
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

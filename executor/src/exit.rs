@@ -127,6 +127,23 @@ pub fn of_error(err: &anyhow::Error) -> Code {
         .unwrap_or(Code::Runtime)
 }
 
+/// An error and its causes on one line, as `{:#}` writes them, without a cause that only
+/// repeats what the text before it already says (kube-rs and hyper print their source inside
+/// their own message too: "client error (Connect): client error (Connect): tcp connect error").
+pub fn chain_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.ends_with(&part) && !text.contains(&format!("{part}: ")) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
 /// [`of_error`] as a number, for the journal.
 pub fn code_for_error(err: &anyhow::Error) -> u8 {
     of_error(err) as u8
@@ -142,6 +159,35 @@ pub fn for_verdict(verdict: planner::Verdict) -> Code {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cause_that_repeats_its_error_is_said_once() {
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl std::fmt::Display for Layer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|l| l as _)
+            }
+        }
+        let io = Layer("Connection refused (os error 111)", None);
+        let tcp = Layer("tcp connect error", Some(Box::new(io)));
+        let hyper = Layer("client error (Connect)", Some(Box::new(tcp)));
+        let kube = Layer("client error (Connect)", Some(Box::new(hyper)));
+        let err = anyhow::Error::new(kube).context("cannot read the server version (GET /version)");
+        assert_eq!(
+            super::chain_text(&err),
+            "cannot read the server version (GET /version): client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        assert_eq!(
+            format!("{err:#}").matches("client error (Connect)").count(),
+            2
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -218,7 +218,7 @@ async fn collect_within(
         Ok(Ok(collected)) => collected,
         Ok(Err(err)) => Outcome::NotAssessed {
             access: access_of(&err),
-            detail: format!("{err:#}"),
+            detail: crate::exit::chain_text(&err),
         },
         Err(_) => Outcome::NotAssessed {
             access: Access::TimedOut,

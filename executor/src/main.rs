@@ -620,7 +620,7 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", exit::chain_text(&err));
             if let Some(problem) = credentials::auth_problem_of(&err) {
                 eprintln!(
                     "This is an authentication problem ({problem}), not a verdict on the cluster: {}",

@@ -8,11 +8,14 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use planner::path::LTS_0_16_TO_0_23;
 
+use crate::transport::{self, Credentials};
 use crate::GlobalArgs;
 
 /// A connected client and what the kubeconfig said about the context it uses.
 pub struct Cluster {
     pub client: Client,
+    /// The client's credentials: their renewals, and how to replace them.
+    pub credentials: Credentials,
     /// The context's name; `in-cluster` when running inside a pod.
     pub context: String,
     /// Every context of the kubeconfig, for the `context-namespace` check.
@@ -22,25 +25,58 @@ pub struct Cluster {
 pub async fn connect(global: &GlobalArgs) -> anyhow::Result<Cluster> {
     match load_kubeconfig(global)? {
         Some(kubeconfig) => {
-            let context = global
-                .single_context()
-                .map(str::to_string)
-                .or_else(|| kubeconfig.current_context.clone())
-                .unwrap_or_default();
+            let context = context_of(global, &kubeconfig);
             connect_to(kubeconfig, &context).await
         }
         None => {
-            let config = Config::incluster().context(
-                "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and not running in a cluster",
-            )?;
-            let client = Client::try_from(config).context("cannot build the Kubernetes client")?;
+            let (client, credentials) = transport::client(in_cluster_config()?)
+                .context("cannot build the Kubernetes client")?;
             Ok(Cluster {
                 client,
+                credentials,
                 context: "in-cluster".to_string(),
                 contexts: Vec::new(),
             })
         }
     }
+}
+
+/// Reads the kubeconfig (or the in-cluster account) again, as `connect` did, and gives
+/// `credentials` the new ones: the exec plugin runs anew on the next request.
+pub async fn reconnect(global: &GlobalArgs, credentials: &Credentials) -> anyhow::Result<()> {
+    let config = match load_kubeconfig(global)? {
+        Some(kubeconfig) => {
+            let context = context_of(global, &kubeconfig);
+            config_for(kubeconfig, &context).await?
+        }
+        None => in_cluster_config()?,
+    };
+    credentials
+        .replace(&config)
+        .context("cannot build the Kubernetes client")
+}
+
+fn context_of(global: &GlobalArgs, kubeconfig: &Kubeconfig) -> String {
+    global
+        .single_context()
+        .map(str::to_string)
+        .or_else(|| kubeconfig.current_context.clone())
+        .unwrap_or_default()
+}
+
+fn in_cluster_config() -> anyhow::Result<Config> {
+    Config::incluster()
+        .context("no kubeconfig found ($KUBECONFIG, ~/.kube/config) and not running in a cluster")
+}
+
+async fn config_for(kubeconfig: Kubeconfig, context: &str) -> anyhow::Result<Config> {
+    let options = KubeConfigOptions {
+        context: (!context.is_empty()).then(|| context.to_string()),
+        ..KubeConfigOptions::default()
+    };
+    Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .with_context(|| format!("cannot use the kubeconfig context {context:?}"))
 }
 
 /// The kubeconfig as kubectl reads it: the `--kubeconfig` files (each flag may hold a
@@ -115,16 +151,12 @@ pub async fn connect_to(kubeconfig: Kubeconfig, context: &str) -> anyhow::Result
             },
         })
         .collect();
-    let options = KubeConfigOptions {
-        context: (!context.is_empty()).then(|| context.to_string()),
-        ..KubeConfigOptions::default()
-    };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .with_context(|| format!("cannot use the kubeconfig context {context:?}"))?;
-    let client = Client::try_from(config).context("cannot build the Kubernetes client")?;
+    let config = config_for(kubeconfig, context).await?;
+    let (client, credentials) =
+        transport::client(config).context("cannot build the Kubernetes client")?;
     Ok(Cluster {
         client,
+        credentials,
         context: context.to_string(),
         contexts,
     })

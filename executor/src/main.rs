@@ -26,6 +26,7 @@ mod kubectl_apply;
 mod manifest;
 mod progress;
 mod render;
+mod transport;
 mod watch;
 
 /// `-V`: the version and the commit the binary was built from (`build.rs`).

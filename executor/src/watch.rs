@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::apply::engine::Observation;
 use crate::collect::{self, ReleaseRevision};
 use crate::credentials::{auth_problem, AuthProblem};
+use crate::transport::Credentials;
 
 /// What the watches send: an observation, or a note that a stream broke and is being resumed.
 #[derive(Debug)]
@@ -31,7 +32,7 @@ pub enum Feed {
     Observed(Observation),
     Trouble(String),
     /// The cluster refused the credentials, or they could not be made: resuming with the same
-    /// client will not help. From the watches (or log streams) of client `generation`.
+    /// credentials will not help. Seen while the client's credentials were of `generation`.
     AuthTrouble {
         generation: u64,
         problem: AuthProblem,
@@ -75,13 +76,13 @@ fn key_of<K: kube::Resource>(object: &K) -> Key {
 
 impl ClusterView {
     /// Opens the four watches. Objects of `upgrade_namespace` (Jobs, Pods, PVCs) are also sent on
-    /// `feed` for the Job watch; `generation` tags their authentication troubles, so troubles of
-    /// a client already replaced are told apart.
+    /// `feed` for the Job watch; their authentication troubles are tagged with the generation of
+    /// `credentials`, so troubles of credentials already replaced are told apart.
     pub fn start(
         client: &Client,
+        credentials: &Credentials,
         upgrade_namespace: &str,
         feed: mpsc::UnboundedSender<Feed>,
-        generation: u64,
     ) -> ClusterView {
         let state = Arc::new(Mutex::new(State::default()));
         let changed = Arc::new(Notify::new());
@@ -147,28 +148,28 @@ impl ClusterView {
             tokio::spawn(follow(
                 pods,
                 watcher::Config::default(),
-                ("pods", generation),
+                ("pods", credentials.clone()),
                 feed.clone(),
                 on_pod,
             )),
             tokio::spawn(follow(
                 secrets,
                 watcher::Config::default().labels("owner=helm"),
-                ("Helm release secrets", generation),
+                ("Helm release secrets", credentials.clone()),
                 feed.clone(),
                 on_secret,
             )),
             tokio::spawn(follow(
                 jobs,
                 watcher::Config::default(),
-                ("jobs", generation),
+                ("jobs", credentials.clone()),
                 feed.clone(),
                 on_job,
             )),
             tokio::spawn(follow(
                 claims,
                 watcher::Config::default(),
-                ("persistentvolumeclaims", generation),
+                ("persistentvolumeclaims", credentials.clone()),
                 feed,
                 on_claim,
             )),
@@ -263,7 +264,7 @@ fn apply_event<K: kube::Resource, T>(
 async fn follow<K>(
     api: Api<K>,
     config: watcher::Config,
-    (what, generation): (&'static str, u64),
+    (what, credentials): (&'static str, Credentials),
     feed: mpsc::UnboundedSender<Feed>,
     mut on_event: impl FnMut(watcher::Event<K>),
 ) where
@@ -277,7 +278,7 @@ async fn follow<K>(
             Err(err) => {
                 let trouble = match auth_problem(&err) {
                     Some(problem) => Feed::AuthTrouble {
-                        generation,
+                        generation: credentials.generation(),
                         problem,
                     },
                     None => Feed::Trouble(format!("watch of {what} interrupted ({err}); resuming")),
@@ -290,14 +291,15 @@ async fn follow<K>(
 
 /// Follows a pod's log and sends each line. When the stream ends while the container still runs
 /// (a dropped connection, an expired token), it reconnects and skips the lines already sent,
-/// counted in `sent`, which a follower started again with a new client takes over.
+/// counted in `sent`, which a follower started again takes over.
 pub fn follow_logs(
-    client: &Client,
+    (client, credentials): (&Client, &Credentials),
     namespace: &str,
     pod: String,
-    (sent_lines, generation): (Arc<AtomicUsize>, u64),
+    sent_lines: Arc<AtomicUsize>,
     feed: mpsc::UnboundedSender<Feed>,
 ) -> JoinHandle<()> {
+    let credentials = credentials.clone();
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     tokio::spawn(async move {
         let mut sent = sent_lines.load(Ordering::SeqCst);
@@ -333,7 +335,7 @@ pub fn follow_logs(
                     failures += 1;
                     if let Some(problem) = auth_problem(&err) {
                         let _ = feed.send(Feed::AuthTrouble {
-                            generation,
+                            generation: credentials.generation(),
                             problem,
                         });
                     }

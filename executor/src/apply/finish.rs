@@ -283,7 +283,7 @@ pub async fn run_finish(global: &GlobalArgs, args: FinishArgs) -> anyhow::Result
     let client = connection.client.clone();
     let upgrade = existing(&client, upgrade_path::UPGRADE_JOB).await?;
     let rollback = existing(&client, upgrade_path::ROLLBACK_JOB).await?;
-    let mut run = Run::new(client.clone(), global, out, journal);
+    let mut run = Run::new(&connection, global, out, journal);
     let expect = LTS_0_16_TO_0_23.to_platform.to_string();
     let problems = verify::verify_platform(
         &run.view,

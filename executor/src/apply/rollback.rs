@@ -261,7 +261,7 @@ pub async fn run_rollback(global: &GlobalArgs, args: RollbackArgs) -> anyhow::Re
             args.yes,
         )
     })?;
-    let mut run = Run::new(connection.client.clone(), global, out, journal);
+    let mut run = Run::new(&connection, global, out, journal);
     tokio::time::timeout(verify::LIST_TIMEOUT, run.view.listed())
         .await
         .map_err(|_| anyhow::anyhow!("cannot list the cluster's pods and Helm release Secrets"))?;

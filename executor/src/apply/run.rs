@@ -26,6 +26,7 @@ use crate::journal::{self, Journal};
 use crate::kubectl_apply;
 use crate::manifest::{Manifest, ManifestObject, UPGRADE_NAMESPACE};
 use crate::progress::Output;
+use crate::transport::Credentials;
 use crate::watch::{self, ClusterView, Feed};
 use crate::{cluster, GlobalArgs, WatchArgs};
 
@@ -82,19 +83,28 @@ pub(super) struct Run {
     pub(super) seen: BTreeMap<(u8, String), Observation>,
     /// Each followed pod's log stream, and how many of its lines were received.
     pub(super) followed: BTreeMap<String, (JoinHandle<()>, Arc<AtomicUsize>)>,
-    /// How to connect again with fresh credentials.
+    /// The client's credentials: renewals to journal, and replaced after a refusal.
+    pub(super) credentials: Credentials,
+    /// The renewals already journaled.
+    pub(super) renewals: tokio::sync::watch::Receiver<u64>,
+    /// How to read the kubeconfig again for fresh credentials.
     pub(super) global: GlobalArgs,
-    /// Counts the clients this run has used: troubles of a replaced one are stale.
-    pub(super) generation: u64,
     pub(super) interrupts: mpsc::UnboundedReceiver<()>,
     /// Phases the upgrader entered, to be journaled once the observation is handled.
     pub(super) phases: Vec<(Phase, String)>,
 }
 
 impl Run {
-    pub(super) fn new(client: Client, global: &GlobalArgs, out: Output, journal: Journal) -> Run {
+    pub(super) fn new(
+        connection: &cluster::Cluster,
+        global: &GlobalArgs,
+        out: Output,
+        journal: Journal,
+    ) -> Run {
+        let client = connection.client.clone();
+        let credentials = connection.credentials.clone();
         let (feed_tx, feed_rx) = mpsc::unbounded_channel();
-        let view = ClusterView::start(&client, UPGRADE_NAMESPACE, feed_tx.clone(), 0);
+        let view = ClusterView::start(&client, &credentials, UPGRADE_NAMESPACE, feed_tx.clone());
         let (interrupt_tx, interrupts) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
@@ -114,8 +124,9 @@ impl Run {
             view,
             seen: BTreeMap::new(),
             followed: BTreeMap::new(),
+            renewals: credentials.watch_renewals(),
+            credentials,
             global: global.clone(),
-            generation: 0,
             interrupts,
             phases: Vec::new(),
         }
@@ -123,6 +134,29 @@ impl Run {
 
     /// Journals a step, mirrors the journal when the run has changed the cluster, and tells the operator.
     pub(super) async fn record(&mut self, step: &str, event: &str, human: &str, detail: Value) {
+        if self.renewals.has_changed().unwrap_or(false) {
+            self.note_renewals();
+        }
+        self.append(step, event, human, detail);
+        if self.mirror {
+            self.mirror_journal().await;
+        }
+    }
+
+    /// Journals the credentials the client renewed on its own (kube-rs runs the exec plugin
+    /// again before a token expires), so the journal shows each one the run outlived. Not told
+    /// on a terminal: nothing for the operator to do.
+    fn note_renewals(&mut self) {
+        let renewals = *self.renewals.borrow_and_update();
+        self.append(
+            "credentials",
+            "renewed",
+            "",
+            json!({"renewals": renewals, "by": "the kubeconfig's credentials (exec plugin or token file)"}),
+        );
+    }
+
+    fn append(&mut self, step: &str, event: &str, human: &str, detail: Value) {
         if let Err(err) = self.journal.append(step, event, detail.clone()) {
             self.out.warn(&format!("{err:#}"));
         }
@@ -131,9 +165,6 @@ impl Run {
             fields.extend(detail.clone());
         }
         self.out.event(step, human, fields);
-        if self.mirror {
-            self.mirror_journal().await;
-        }
     }
 
     async fn mirror_journal(&mut self) {
@@ -239,7 +270,7 @@ impl Run {
                         continue;
                     }
                     Some(Feed::AuthTrouble { generation, problem }) => {
-                        if generation != self.generation {
+                        if generation != self.credentials.generation() {
                             continue;
                         }
                         match self.reauthenticate(&problem).await {
@@ -250,6 +281,10 @@ impl Run {
                     None => Observation::Tick,
                 },
                 _ = ticks.tick() => Observation::Tick,
+                Ok(()) = self.renewals.changed() => {
+                    self.note_renewals();
+                    continue;
+                }
                 Some(()) = self.interrupts.recv() => {
                     if interruptible {
                         return JobOutcome::Interrupted;
@@ -301,10 +336,10 @@ impl Run {
                     if !self.followed.contains_key(&pod) {
                         let received = Arc::new(AtomicUsize::new(0));
                         let task = watch::follow_logs(
-                            &self.client,
+                            (&self.client, &self.credentials),
                             UPGRADE_NAMESPACE,
                             pod.clone(),
-                            (received.clone(), self.generation),
+                            received.clone(),
                             self.feed_tx.clone(),
                         );
                         self.followed.insert(pod, (task, received));
@@ -326,10 +361,11 @@ impl Run {
         None
     }
 
-    /// After the cluster refused this run's credentials (or they could not be made): connects
-    /// again from the kubeconfig, which runs its exec plugin anew, and proves the new client with
-    /// one authenticated request; then resumes the watches and log streams with it. Tries a few
-    /// times, as a token service can fail for a moment; the error says why it gave up.
+    /// After the cluster refused this run's credentials (or they could not be made): reads the
+    /// kubeconfig again and gives the client new credentials (its exec plugin runs anew), and
+    /// proves them with one authenticated request. The watches keep their place: each resumes
+    /// from its last resourceVersion with the new credentials. Tries a few times, as a token
+    /// service can fail for a moment; the error says why it gave up.
     async fn reauthenticate(&mut self, problem: &AuthProblem) -> Result<(), String> {
         self.record(
             "credentials",
@@ -341,14 +377,14 @@ impl Run {
         let mut last = problem.to_string();
         for (attempt, wait) in REAUTHENTICATE_WAITS.iter().enumerate() {
             tokio::time::sleep(*wait).await;
-            match self.fresh_client().await {
-                Ok(client) => {
-                    self.resume_with(client).await;
+            match self.fresh_credentials().await {
+                Ok(()) => {
+                    self.restart_ended_log_streams();
                     self.record(
                         "credentials",
                         "refreshed",
-                        "new credentials accepted; watches and log streams resumed",
-                        json!({"attempt": attempt + 1}),
+                        "new credentials accepted; the watches resume from their last resourceVersion",
+                        json!({"attempt": attempt + 1, "generation": self.credentials.generation()}),
                     )
                     .await;
                     return Ok(());
@@ -380,41 +416,34 @@ impl Run {
         .await;
     }
 
-    async fn fresh_client(&self) -> Result<Client, String> {
-        let connection = cluster::connect(&self.global).await.map_err(|err| {
-            credentials::auth_problem_of(&err)
-                .map_or_else(|| format!("{err:#}"), |problem| problem.to_string())
-        })?;
-        let jobs: Api<Job> = Api::namespaced(connection.client.clone(), UPGRADE_NAMESPACE);
+    async fn fresh_credentials(&self) -> Result<(), String> {
+        cluster::reconnect(&self.global, &self.credentials)
+            .await
+            .map_err(|err| {
+                credentials::auth_problem_of(&err)
+                    .map_or_else(|| format!("{err:#}"), |problem| problem.to_string())
+            })?;
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), UPGRADE_NAMESPACE);
         match jobs.get_opt(planner::path::UPGRADE_JOB).await {
-            Ok(_) => Ok(connection.client),
+            Ok(_) => Ok(()),
             Err(err) => Err(credentials::auth_problem(&err)
                 .map_or_else(|| err.to_string(), |problem| problem.to_string())),
         }
     }
 
-    /// Replaces the client: new watches (a fresh list, so nothing missed while refused is lost)
-    /// and each log stream resumed after the lines already received.
-    async fn resume_with(&mut self, client: Client) {
-        self.client = client;
-        self.generation += 1;
-        self.view = ClusterView::start(
-            &self.client,
-            UPGRADE_NAMESPACE,
-            self.feed_tx.clone(),
-            self.generation,
-        );
-        for (pod, (task, received)) in std::mem::take(&mut self.followed) {
-            task.abort();
-            let _ = task.await;
-            let resumed = watch::follow_logs(
-                &self.client,
-                UPGRADE_NAMESPACE,
-                pod.clone(),
-                (received.clone(), self.generation),
-                self.feed_tx.clone(),
-            );
-            self.followed.insert(pod, (resumed, received));
+    /// A log stream that gave up while the credentials were refused starts again after the
+    /// lines already received; the others carry on with the new credentials by themselves.
+    fn restart_ended_log_streams(&mut self) {
+        for (pod, (task, received)) in &mut self.followed {
+            if task.is_finished() {
+                *task = watch::follow_logs(
+                    (&self.client, &self.credentials),
+                    UPGRADE_NAMESPACE,
+                    pod.clone(),
+                    received.clone(),
+                    self.feed_tx.clone(),
+                );
+            }
         }
     }
 

@@ -20,7 +20,7 @@ pub async fn run_apply(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<u
     let inputs = read_inputs(&args)?;
     let (out, journal, connection) =
         open_journal_and_connect(global, args.journal.as_deref(), &inputs.manifest).await?;
-    let mut run = Run::new(connection.client.clone(), global, out, journal);
+    let mut run = Run::new(&connection, global, out, journal);
     let plan = &inputs.plan;
     run.record(
         "apply",

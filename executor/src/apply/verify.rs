@@ -204,7 +204,12 @@ pub async fn run_verify(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result
     let out = Output::new(global.output);
     let connection = cluster::connect(global).await?;
     let (feed, _ignored) = tokio::sync::mpsc::unbounded_channel();
-    let view = ClusterView::start(&connection.client, UPGRADE_NAMESPACE, feed, 0);
+    let view = ClusterView::start(
+        &connection.client,
+        &connection.credentials,
+        UPGRADE_NAMESPACE,
+        feed,
+    );
     let mut problems =
         verify_platform(&view, &out, &global.namespace, None, &expect, settle, &[]).await?;
     if let Some(domain) = &args.base_domain {

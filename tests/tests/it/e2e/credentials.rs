@@ -1,7 +1,7 @@
 //! Credentials that expire while `apply` watches: kube-sim's tokens come from an exec credential
 //! plugin and live a fraction of the upgrade, as EKS's 15-minute tokens do against a 30-minute
-//! upgrade. kube-rs runs the plugin again before a token expires; a watch cut by an expiring token
-//! resumes from its resourceVersion; a plugin that stops working is an authentication problem
+//! upgrade. kube-rs runs the plugin again before a token expires (the journal records each
+//! renewal); a watch cut by an expiring or revoked token resumes from its resourceVersion; a plugin that stops working is an authentication problem
 //! (exit 6), never an upgrade failure, and nothing is rolled back.
 
 use kube_sim::scenario::{AuthSpec, OutageAnchor, WindowSpec};
@@ -38,6 +38,17 @@ fn job_watches_resumed(sim: &Sim) -> usize {
         .count()
 }
 
+/// The renewal counts the journal recorded, in order (`credentials renewed` entries).
+fn journaled_renewals(cluster: &Cluster) -> Vec<u64> {
+    std::fs::read_to_string(cluster.path("astro-upgrade-journal.jsonl"))
+        .expect("the journal is written")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["step"] == "credentials" && entry["event"] == "renewed")
+        .map(|entry| entry["detail"]["renewals"].as_u64().expect("a count"))
+        .collect()
+}
+
 /// Lists (not watches) of the upgrade namespace's Jobs: the watch's initial list and any relist.
 fn job_lists(sim: &Sim) -> usize {
     sim.requests()
@@ -55,6 +66,7 @@ async fn an_upgrade_four_token_lifetimes_long_ends_on_0_23_with_fresh_tokens() {
     .await;
     let plan = cluster.approved_plan(&[ROLLBACK_ACK]).await;
     let lists_before = job_lists(&cluster.sim);
+    let tokens_before = cluster.sim.token_requests();
     let started = Instant::now();
     let run = cluster.apply(&plan, &["--auto-rollback"]).await;
     assert_eq!(run.code, 0, "{}", run.text());
@@ -87,6 +99,26 @@ async fn an_upgrade_four_token_lifetimes_long_ends_on_0_23_with_fresh_tokens() {
         !run.text().contains("credentials"),
         "no credential trouble to report: {}",
         run.text()
+    );
+    // The journal counts the tokens the apply sent after its first. Not every token the plugin
+    // gave is one: kube-rs runs the plugin as the client is built (once for a TLS client
+    // certificate, once for the first token, which it renews before use here, as a 3-second
+    // token is inside its 60-second renewal margin), and a token given as the run ends may
+    // never be sent. Most are.
+    let renewals = journaled_renewals(&cluster);
+    let apply_tokens = (cluster.sim.token_requests() - tokens_before) as u64;
+    assert!(
+        renewals.len() >= 3,
+        "the journal records the renewals: {renewals:?}"
+    );
+    assert!(
+        renewals.windows(2).all(|pair| pair[0] < pair[1]),
+        "{renewals:?}"
+    );
+    let journaled = renewals.last().copied().unwrap_or_default();
+    assert!(
+        journaled < apply_tokens && journaled * 2 >= apply_tokens,
+        "{journaled} renewals journaled for {apply_tokens} tokens"
     );
 }
 
@@ -244,6 +276,7 @@ async fn revoked_tokens_are_replaced_and_the_watches_resume() {
     })
     .await;
     let plan = cluster.approved_plan(&[ROLLBACK_ACK]).await;
+    let lists_before = job_lists(&cluster.sim);
     let args = cluster.apply_args(&plan, &["--auto-rollback"]);
     let mut apply = cluster.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let revoke = async {
@@ -279,6 +312,15 @@ async fn revoked_tokens_are_replaced_and_the_watches_resume() {
         "the journal records the refresh: {journal}"
     );
     assert!(!journal.contains("\"event\":\"lost\""), "{journal}");
+    assert_eq!(
+        job_lists(&cluster.sim) - lists_before,
+        1,
+        "the Job watch kept its place across the new credentials: resumed, never listed again"
+    );
+    assert!(
+        job_watches_resumed(&cluster.sim) >= 2,
+        "the Job watch resumed from its resourceVersion"
+    );
     assert_eq!(
         cluster.job_posts(),
         2,

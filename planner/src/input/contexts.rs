@@ -462,11 +462,7 @@ mod tests {
 
     #[test]
     fn config_view_followed_by_other_text_is_read_up_to_it() {
-        for after in [
-            "```\n",
-            "$ kubectl get pods\nNAME READY\n",
-            "user@host:~$ \n",
-        ] {
+        for after in crate::input::yaml::TEXT_AFTER_YAML {
             let facts = read("c", &format!("{RAW_CONFIG}{after}"), 1, None);
             assert!(
                 facts.diagnostics.is_empty(),

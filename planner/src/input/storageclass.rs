@@ -382,12 +382,7 @@ mod tests {
 
     #[test]
     fn yaml_followed_by_other_text_is_read_up_to_it() {
-        for after in [
-            "```\n",
-            "$ kubectl get nodes\nNAME STATUS\n",
-            "user@host:~$ \n",
-            "\n\nPS C:\\> exit\n",
-        ] {
+        for after in crate::input::yaml::TEXT_AFTER_YAML {
             let facts = read("sc.txt", &format!("{SC_YAML}{after}"), 1, None);
             assert!(
                 facts.diagnostics.is_empty(),

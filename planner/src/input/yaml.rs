@@ -140,6 +140,16 @@ pub(crate) fn shows(line: &str, key: &str, value: &str) -> bool {
 /// Lines of padding [`parse`] adds at most (a 4 MB paste has fewer lines than this).
 const MAX_PADDING: u32 = 4 << 20;
 
+/// What a paste may hold after a YAML document: a code fence, the next command and its table, a
+/// bare prompt, PowerShell's. Each YAML reader's tests read its document followed by each.
+#[cfg(test)]
+pub(crate) const TEXT_AFTER_YAML: [&str; 4] = [
+    "```\n",
+    "$ kubectl get nodes\nNAME STATUS\n",
+    "user@host:~$ \n",
+    "\n\nPS C:\\> exit\n",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

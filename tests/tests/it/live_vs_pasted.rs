@@ -21,7 +21,7 @@ use planner::path::{PermissionScope, LTS_0_16_TO_0_23};
 use serde_json::Value;
 
 use crate::conformance::{kubectl_path, repo_root};
-use crate::support::{self, Output};
+use crate::support::{self, astro_upgrade, Output};
 
 /// Checks `check --paste` and `check --bundle` cannot both decide here, and why.
 const EXCLUDED_CHECKS: [(&str, &str); 5] = [
@@ -130,18 +130,6 @@ fn expect_ok(what: &str, output: &Output) {
         "`{what}` failed ({}): {}",
         output.code, output.stderr
     );
-}
-
-/// The `astro-upgrade` binary run in `dir` against the simulator.
-async fn astro_upgrade(dir: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(support::astro_upgrade_binary());
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", dir)
-        .env("NO_COLOR", "1");
-    support::run_to_end(command, &format!("astro-upgrade {}", args.join(" "))).await
 }
 
 /// The kubectl outputs a person pastes for this cluster, by paste-folder file name. The pods are

@@ -93,6 +93,22 @@ impl Output {
     }
 }
 
+/// The `astro-upgrade` binary run in `dir` (also its `$HOME`) against the kubeconfig `kubeconfig`.
+pub(crate) async fn astro_upgrade(
+    dir: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> Output {
+    let mut command = tokio::process::Command::new(astro_upgrade_binary());
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", dir)
+        .env("NO_COLOR", "1");
+    run_to_end(command, &format!("astro-upgrade {}", args.join(" "))).await
+}
+
 /// Runs `command` to its end (two minutes at most), its output captured; `what` names it in panics.
 pub(crate) async fn run_to_end(mut command: tokio::process::Command, what: &str) -> Output {
     command

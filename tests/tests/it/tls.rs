@@ -6,13 +6,13 @@
 use kube_sim::{Options, Scenario, Sim};
 
 use crate::conformance::repo_root;
-use crate::support::{self, Output};
+use crate::support::{self, astro_upgrade};
 
 async fn start_tls_sim() -> (Sim, tempfile::TempDir, std::path::PathBuf) {
     let scenario =
         Scenario::from_file(&repo_root().join("tests/scenarios/healthy-upgrade-succeeds.yaml"))
             .expect("the scenario reads");
-    let sim = Sim::start(
+    support::start_sim_with(
         scenario,
         Options {
             tls: true,
@@ -20,27 +20,6 @@ async fn start_tls_sim() -> (Sim, tempfile::TempDir, std::path::PathBuf) {
         },
     )
     .await
-    .expect("kube-sim starts with TLS");
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let kubeconfig = dir.path().join("kubeconfig.yaml");
-    sim.write_kubeconfig(&kubeconfig)
-        .expect("the kubeconfig is written");
-    (sim, dir, kubeconfig)
-}
-
-async fn astro_upgrade(
-    dir: &std::path::Path,
-    kubeconfig: &std::path::Path,
-    args: &[&str],
-) -> Output {
-    let mut command = tokio::process::Command::new(support::astro_upgrade_binary());
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", dir)
-        .env("NO_COLOR", "1");
-    support::run_to_end(command, &format!("astro-upgrade {}", args.join(" "))).await
 }
 
 #[tokio::test]

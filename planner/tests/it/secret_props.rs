@@ -16,7 +16,9 @@ use planner::secrets::{mask, UrlUser};
 use planner::Acknowledgements;
 use proptest::prelude::*;
 
-use carriers::{jwt, leak, neutral_paste, paste, readable, secret, token, Paste};
+use carriers::{
+    jwt, leak, neutral_paste, neutral_paste_with_at, paste, readable, secret, token, Paste,
+};
 
 /// Everything the planner lets out for a paste, by name.
 fn outputs(paste: &Paste) -> Vec<(&'static str, String)> {
@@ -81,26 +83,34 @@ fn outputs(paste: &Paste) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The outputs of the neutral paste, readable.
+/// The outputs of the neutral pastes (one per way the planner can judge the password), readable:
+/// what the planner writes whatever the secret.
 fn baseline() -> &'static Vec<(&'static str, String)> {
     static BASELINE: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
     BASELINE.get_or_init(|| {
         outputs(&neutral_paste())
             .into_iter()
-            .map(|(name, text)| (name, readable(&text)))
+            .zip(outputs(&neutral_paste_with_at()))
+            .map(|((name, plain), (_, with_at))| {
+                (
+                    name,
+                    format!("{}\n{}", readable(&plain), readable(&with_at)),
+                )
+            })
             .collect()
     })
 }
 
 #[test]
 fn the_neutral_secrets_themselves_are_masked_everywhere() {
-    let paste = neutral_paste();
-    for (name, output) in outputs(&paste) {
-        for spelling in &paste.forbidden {
-            assert!(
-                !readable(&output).contains(spelling.as_str()),
-                "{spelling} in {name}:\n{output}"
-            );
+    for paste in [neutral_paste(), neutral_paste_with_at()] {
+        for (name, output) in outputs(&paste) {
+            for spelling in &paste.forbidden {
+                assert!(
+                    !readable(&output).contains(spelling.as_str()),
+                    "{spelling} in {name}:\n{output}"
+                );
+            }
         }
     }
 }

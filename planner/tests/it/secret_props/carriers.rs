@@ -241,6 +241,17 @@ pub fn neutral_paste() -> Paste {
     )
 }
 
+/// The neutral paste with an `@` in the password, which the upgrader cannot take: the
+/// `database-connection` finding fails, and its remedy (`kubectl create secret … --from-literal`)
+/// is text the planner writes whatever the secret, as the other pastes' passing finding is.
+pub fn neutral_paste_with_at() -> Paste {
+    paste(
+        "Neutral@SecretValue",
+        "neutralTokenValue0123",
+        "eyJneutralHeader.eyJneutralPayload.neutralSig",
+    )
+}
+
 /// `output` in the form the check reads: JSON strings decoded, XML and Markdown escapes undone,
 /// long hexadecimal runs (digests) dropped.
 pub fn readable(output: &str) -> String {
